@@ -1,0 +1,67 @@
+package io.ferry.l4;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.DuplexChannel;
+
+/**
+ * What both halves of a relayed TCP connection do alike: pass a FIN on, close after pending writes, reset.
+ *
+ * <p>Every method must be called on the event loop that both channels share.
+ */
+final class Relay {
+
+    private Relay() {
+    }
+
+    /**
+     * {@code from} has read its peer's FIN: once everything already written to {@code to} is flushed, shut down
+     * {@code to}'s output so that its peer reads the FIN too. When both directions have ended, close both.
+     */
+    static void propagateFin(Channel from, Channel to) {
+        if (!to.isActive()) {
+            from.close();
+            return;
+        }
+        to.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener((ChannelFutureListener) f -> {
+            if (!f.isSuccess()) {
+                from.close();
+                to.close();
+            } else if (isInputShutdown(to)) {
+                // The other direction ended earlier: the conversation is over.
+                closeOnFlush(from);
+                to.close();
+            } else {
+                ((DuplexChannel) to).shutdownOutput();
+            }
+        });
+    }
+
+    /** Closes {@code ch} once what was written to it is flushed. */
+    static void closeOnFlush(Channel ch) {
+        if (ch.isActive()) {
+            ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        } else if (ch.isOpen()) {
+            ch.close();
+        }
+    }
+
+    /** Closes {@code ch} with an RST rather than a FIN (SO_LINGER 0), as kube-proxy's REJECT does. */
+    static void reset(Channel ch) {
+        if (!ch.isOpen()) {
+            return;
+        }
+        try {
+            ch.config().setOption(ChannelOption.SO_LINGER, 0);
+        } catch (RuntimeException ignored) {
+            // Not every channel type can linger; a FIN is the best left.
+        }
+        ch.close();
+    }
+
+    static boolean isInputShutdown(Channel ch) {
+        return ch instanceof DuplexChannel && ((DuplexChannel) ch).isInputShutdown();
+    }
+}

@@ -1,0 +1,193 @@
+package io.ferry.l4;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
+import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The client half of a relayed TCP connection.
+ *
+ * <p>The life of a connection: the listener accepts with auto-read off; {@link #channelActive} looks the live
+ * {@link L4Table} up once with the listener's key and keeps that {@link Backend} for the connection's whole life;
+ * the balancer picks an endpoint; the upstream connection is made on this channel's event loop with auto-read off;
+ * a refused or timed-out connect tries the next endpoint while the connect budget lasts; once connected both sides
+ * read, with backpressure (writability ↔ auto-read) and half-close passed through; when one side closes, the
+ * other closes after its pending writes. A backend with no endpoint, or none reachable, gets the client reset.
+ *
+ * <p>One instance per connection, confined to that connection's event loop.
+ */
+final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
+
+    private final ServiceProxy proxy;
+    private final ListenerKey key;
+    private final ProxyStats stats;
+
+    private Backend backend;
+    private Channel outbound;
+    private int attempts;
+    private long connectDeadlineNanos;
+    // Bytes and a FIN that arrived before the upstream connected. Epoll reads a peer's last bytes on RDHUP even
+    // with auto-read off, so a client that writes and shuts down at once is seen before the endpoint answers.
+    private ArrayDeque<Object> pending;
+    private boolean finPending;
+
+    TcpFrontendHandler(ServiceProxy proxy, ListenerKey key) {
+        this.proxy = proxy;
+        this.key = key;
+        this.stats = proxy.stats();
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        stats.accepted.increment();
+        stats.active.increment();
+        Backend b = proxy.table().lookup(key);
+        if (b == null || b.isEmpty()) {
+            stats.noEndpointRejects.increment();
+            Relay.reset(ctx.channel());
+            return;
+        }
+        backend = b;
+        connectDeadlineNanos = System.nanoTime() + proxy.config().connectTimeout().toNanos();
+        connect(ctx, b.balancer().select(b, ctx.channel().remoteAddress()));
+    }
+
+    private void connect(ChannelHandlerContext ctx, int index) {
+        Channel inbound = ctx.channel();
+        long remainingMillis = TimeUnit.NANOSECONDS.toMillis(connectDeadlineNanos - System.nanoTime());
+        attempts++;
+        Bootstrap b = new Bootstrap()
+                .group(inbound.eventLoop())
+                .channel(proxy.transport().socketChannelType())
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, remainingMillis))
+                .handler(new TcpBackendHandler(inbound, stats));
+        ChannelFuture f = b.connect(backend.endpoint(index).address());
+        f.addListener((ChannelFuture future) -> {
+            if (future.isSuccess()) {
+                if (!inbound.isActive()) {
+                    future.channel().close();
+                    return;
+                }
+                outbound = future.channel();
+                if (pending != null) {
+                    for (Object m; (m = pending.poll()) != null; ) {
+                        outbound.write(m, outbound.voidPromise());
+                    }
+                    outbound.flush();
+                    pending = null;
+                }
+                outbound.config().setAutoRead(true);
+                if (finPending) {
+                    Relay.propagateFin(inbound, outbound);
+                } else {
+                    inbound.config().setAutoRead(true);
+                }
+            } else {
+                stats.connectFailures.increment();
+                retryOrReset(ctx, index);
+            }
+        });
+    }
+
+    private void retryOrReset(ChannelHandlerContext ctx, int failedIndex) {
+        Channel inbound = ctx.channel();
+        if (!inbound.isActive()) {
+            return;
+        }
+        boolean budgetLeft = connectDeadlineNanos - System.nanoTime() > 0;
+        if (budgetLeft && attempts < Math.min(backend.size(), proxy.config().maxConnectAttempts())) {
+            // The endpoints after the failed one, in table order: each is tried at most once.
+            connect(ctx, (failedIndex + 1) % backend.size());
+        } else {
+            stats.upstreamUnreachable.increment();
+            Relay.reset(inbound);
+        }
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof ByteBuf) {
+            stats.bytesFromClients.add(((ByteBuf) msg).readableBytes());
+        }
+        if (outbound != null) {
+            outbound.write(msg, outbound.voidPromise());
+        } else {
+            if (pending == null) {
+                pending = new ArrayDeque<>(2);
+            }
+            pending.add(msg);
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (outbound != null) {
+            outbound.flush();
+            if (!outbound.isWritable()) {
+                ctx.channel().config().setAutoRead(false);
+            }
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        // The client drained: let the endpoint talk again.
+        if (outbound != null) {
+            outbound.config().setAutoRead(ctx.channel().isWritable());
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (evt instanceof ChannelInputShutdownEvent) {
+            if (outbound != null) {
+                Relay.propagateFin(ctx.channel(), outbound);
+            } else {
+                finPending = true;
+            }
+        } else if (evt instanceof IdleStateEvent) {
+            stats.idleTimeouts.increment();
+            ctx.close();
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        stats.active.decrement();
+        if (pending != null) {
+            for (Object m; (m = pending.poll()) != null; ) {
+                ReferenceCountUtil.release(m);
+            }
+        }
+        if (outbound != null) {
+            Relay.closeOnFlush(outbound);
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (outbound != null) {
+            if (cause instanceof IOException) {
+                Relay.reset(outbound);
+            } else {
+                outbound.close();
+            }
+        }
+        ctx.close();
+    }
+}

@@ -1,0 +1,90 @@
+package io.ferry.l4;
+
+import static java.util.Objects.requireNonNull;
+
+import java.time.Duration;
+
+/**
+ * Settings of the TCP proxy. Immutable; build with {@link #builder()}.
+ */
+public final class TcpProxyConfig {
+
+    /** The defaults: 5 s connect timeout (Envoy's and HAProxy's usual), 3 endpoints tried, 1 h idle timeout. */
+    public static final TcpProxyConfig DEFAULT = builder().build();
+
+    private final Duration connectTimeout;
+    private final int maxConnectAttempts;
+    private final Duration idleTimeout;
+
+    private TcpProxyConfig(Builder b) {
+        this.connectTimeout = b.connectTimeout;
+        this.maxConnectAttempts = b.maxConnectAttempts;
+        this.idleTimeout = b.idleTimeout;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The time budget to reach an endpoint, shared by every attempt of one connection. */
+    public Duration connectTimeout() {
+        return connectTimeout;
+    }
+
+    /** How many distinct endpoints one connection tries before it is reset. */
+    public int maxConnectAttempts() {
+        return maxConnectAttempts;
+    }
+
+    /** A connection with no traffic either way for this long is closed; {@link Duration#ZERO} for never. */
+    public Duration idleTimeout() {
+        return idleTimeout;
+    }
+
+    @Override
+    public String toString() {
+        return "TcpProxyConfig(connectTimeout=" + connectTimeout + ", maxConnectAttempts=" + maxConnectAttempts
+               + ", idleTimeout=" + idleTimeout + ')';
+    }
+
+    /** Builds a {@link TcpProxyConfig}. */
+    public static final class Builder {
+        private Duration connectTimeout = Duration.ofSeconds(5);
+        private int maxConnectAttempts = 3;
+        private Duration idleTimeout = Duration.ofHours(1);
+
+        private Builder() {
+        }
+
+        public Builder connectTimeout(Duration connectTimeout) {
+            requireNonNull(connectTimeout, "connectTimeout");
+            if (connectTimeout.isNegative() || connectTimeout.isZero()
+                || connectTimeout.toMillis() > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("connectTimeout: " + connectTimeout + " (expected: > 0)");
+            }
+            this.connectTimeout = connectTimeout;
+            return this;
+        }
+
+        public Builder maxConnectAttempts(int maxConnectAttempts) {
+            if (maxConnectAttempts < 1) {
+                throw new IllegalArgumentException("maxConnectAttempts: " + maxConnectAttempts + " (expected: >= 1)");
+            }
+            this.maxConnectAttempts = maxConnectAttempts;
+            return this;
+        }
+
+        public Builder idleTimeout(Duration idleTimeout) {
+            requireNonNull(idleTimeout, "idleTimeout");
+            if (idleTimeout.isNegative()) {
+                throw new IllegalArgumentException("idleTimeout: " + idleTimeout + " (expected: >= 0)");
+            }
+            this.idleTimeout = idleTimeout;
+            return this;
+        }
+
+        public TcpProxyConfig build() {
+            return new TcpProxyConfig(this);
+        }
+    }
+}
