@@ -1,0 +1,167 @@
+package io.ferry.control;
+
+import static java.util.Objects.requireNonNull;
+
+import io.ferry.control.compile.CompiledServices;
+import io.ferry.control.compile.ServiceCompiler;
+import io.ferry.l4.ListenerKey;
+import io.ferry.l4.ServiceProxy;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The control thread: takes {@link ClusterState}s from any source, coalesces bursts, compiles the latest into a
+ * {@link Snapshot} and applies it through the {@link Dataplane}.
+ *
+ * <p>{@link #submit(ClusterState)} may be called from any thread and never blocks. Syncs run on one thread
+ * ({@code ferry-control}), at most once per {@code minSyncPeriod} (kube-proxy's rule, in milliseconds here); a
+ * state submitted during a sync is picked up by the next one, and only the latest state is ever compiled. A sync
+ * that throws leaves the last good tables live.
+ */
+public final class ControlLoop implements AutoCloseable {
+
+    private static final Logger logger = LoggerFactory.getLogger(ControlLoop.class);
+
+    private final ServiceCompiler compiler;
+    private final Dataplane dataplane;
+    private final Duration minSyncPeriod;
+    private final Clock clock;
+    private final ScheduledExecutorService executor =
+            Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("ferry-control", true));
+
+    private final AtomicReference<ClusterState> latest = new AtomicReference<>();
+    private final AtomicBoolean scheduled = new AtomicBoolean();
+    private volatile Instant pendingSince;
+    private volatile long lastSyncNanos = System.nanoTime() - TimeUnit.DAYS.toNanos(1);
+    private volatile Status status = Status.INITIAL;
+    private long generation;
+    private Set<String> lastProblems = Set.of();
+
+    public ControlLoop(ServiceCompiler compiler, Dataplane dataplane, Duration minSyncPeriod, Clock clock) {
+        this.compiler = requireNonNull(compiler, "compiler");
+        this.dataplane = requireNonNull(dataplane, "dataplane");
+        this.minSyncPeriod = requireNonNull(minSyncPeriod, "minSyncPeriod");
+        this.clock = requireNonNull(clock, "clock");
+    }
+
+    /** Hands a new state to the loop; returns at once. */
+    public void submit(ClusterState state) {
+        requireNonNull(state, "state");
+        latest.set(state);
+        if (pendingSince == null) {
+            pendingSince = clock.instant();
+        }
+        if (scheduled.compareAndSet(false, true)) {
+            long wait = lastSyncNanos + minSyncPeriod.toNanos() - System.nanoTime();
+            try {
+                executor.schedule(this::sync, Math.max(0, wait), TimeUnit.NANOSECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                scheduled.set(false); // closed
+            }
+        }
+    }
+
+    private void sync() {
+        scheduled.set(false);
+        ClusterState state = latest.getAndSet(null);
+        if (state == null) {
+            return;
+        }
+        lastSyncNanos = System.nanoTime();
+        long started = System.nanoTime();
+        try {
+            CompiledServices services = compiler.compile(state);
+            Snapshot snapshot = new Snapshot(++generation, clock.instant(), state, services);
+            long compiled = System.nanoTime();
+            ServiceProxy.ApplyResult result = dataplane.apply(snapshot);
+            long applied = System.nanoTime();
+            if (latest.get() == null) {
+                pendingSince = null;
+            } else {
+                pendingSince = clock.instant();
+            }
+            List<ConfigProblem> problems = new ArrayList<>(snapshot.problems());
+            for (Map.Entry<ListenerKey, String> e : result.bindErrors().entrySet()) {
+                problems.add(new ConfigProblem("listener " + e.getKey(), e.getValue()));
+            }
+            logNewProblems(problems);
+            status = new Status(true, snapshot.generation(), snapshot.createdAt(), List.copyOf(problems),
+                                status.lastError, Duration.ofNanos(compiled - started),
+                                Duration.ofNanos(applied - compiled));
+            logger.info("Applied snapshot #{}: {} listeners, {} problems (compile {} ms, apply {} ms)",
+                        snapshot.generation(), snapshot.l4().size(), problems.size(),
+                        TimeUnit.NANOSECONDS.toMillis(compiled - started),
+                        TimeUnit.NANOSECONDS.toMillis(applied - compiled));
+        } catch (RuntimeException e) {
+            logger.error("Sync failed; the last good tables stay live", e);
+            status = status.withError(e.toString());
+        }
+    }
+
+    private void logNewProblems(List<ConfigProblem> problems) {
+        Set<String> now = problems.stream().map(ConfigProblem::toString).collect(Collectors.toSet());
+        for (String p : now) {
+            if (!lastProblems.contains(p)) {
+                logger.warn("Configuration problem: {}", p);
+            }
+        }
+        lastProblems = now;
+    }
+
+    /** What the loop has done; safe to read from any thread. */
+    public Status status() {
+        return status;
+    }
+
+    /** When the oldest change not yet applied arrived, or {@code null} if everything is applied. */
+    public Instant pendingSince() {
+        return pendingSince;
+    }
+
+    public Dataplane dataplane() {
+        return dataplane;
+    }
+
+    @Override
+    public void close() {
+        executor.shutdownNow();
+        try {
+            executor.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * The loop's state for health checks and {@code /config_dump}.
+     *
+     * @param ready whether a first snapshot has been applied
+     * @param generation the last applied snapshot's generation (0 before the first)
+     * @param appliedAt when it was applied, or {@code null}
+     * @param problems what the last snapshot rejected, with the listeners it could not bind
+     * @param lastError the last sync that failed, or {@code null}
+     */
+    public record Status(boolean ready, long generation, Instant appliedAt, List<ConfigProblem> problems,
+                         String lastError, Duration compileTime, Duration applyTime) {
+
+        static final Status INITIAL = new Status(false, 0, null, List.of(), null, Duration.ZERO, Duration.ZERO);
+
+        Status withError(String error) {
+            return new Status(ready, generation, appliedAt, problems, error, compileTime, applyTime);
+        }
+    }
+}

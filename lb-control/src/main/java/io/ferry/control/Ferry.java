@@ -1,0 +1,193 @@
+package io.ferry.control;
+
+import static java.util.Objects.requireNonNull;
+
+import io.ferry.control.admin.AdminServer;
+import io.ferry.control.compile.ServiceCompiler;
+import io.ferry.control.demo.DemoBackends;
+import io.ferry.control.source.ManifestSource;
+import io.ferry.l4.ServiceProxy;
+import io.ferry.l4.TcpProxyConfig;
+import io.ferry.l4.Transport;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One Ferry process: the transport, the data planes, the control loop, the sources and the admin server, wired
+ * and started in that order, and stopped in the reverse order with a drain in between.
+ */
+public final class Ferry implements AutoCloseable {
+
+    private static final Logger logger = LoggerFactory.getLogger(Ferry.class);
+    private static final String DEMO_RESOURCES = "io/ferry/control/demo/manifests/";
+    private static final List<String> DEMO_FILES = List.of("00-namespace.yaml", "myblog.yaml", "mysql.yaml");
+
+    private final FerryOptions options;
+    private final List<AutoCloseable> started = new ArrayList<>();
+    private Transport transport;
+    private ServiceProxy serviceProxy;
+    private ControlLoop controlLoop;
+    private AdminServer admin;
+    private ManifestSource manifests;
+    private volatile boolean draining;
+
+    private Ferry(FerryOptions options) {
+        this.options = options;
+    }
+
+    /** Starts a process with {@code options}; on failure, whatever started is stopped again. */
+    public static Ferry start(FerryOptions options) throws Exception {
+        Ferry ferry = new Ferry(requireNonNull(options, "options"));
+        try {
+            ferry.startAll();
+        } catch (Exception e) {
+            ferry.close();
+            throw e;
+        }
+        return ferry;
+    }
+
+    private void startAll() throws Exception {
+        Clock clock = Clock.systemUTC();
+        transport = Transport.create(options.transport, options.ioThreads);
+        started.add(transport);
+        logger.info("Transport: {} with {} event loops", transport.kind(),
+                    options.ioThreads == 0 ? Runtime.getRuntime().availableProcessors() : options.ioThreads);
+
+        serviceProxy = new ServiceProxy(transport, TcpProxyConfig.builder()
+                                                                 .connectTimeout(options.tcpConnectTimeout)
+                                                                 .idleTimeout(options.tcpIdleTimeout)
+                                                                 .build());
+        started.add(serviceProxy);
+        ServiceCompiler compiler = new ServiceCompiler(nodePortAddresses(options.nodePortAddresses));
+        controlLoop = new ControlLoop(compiler, new Dataplane(serviceProxy), options.minSyncPeriod, clock);
+        started.add(controlLoop);
+
+        admin = AdminServer.start(transport, new InetSocketAddress(options.adminAddress, options.adminPort),
+                                  controlLoop, serviceProxy, () -> draining, options.healthzTimeout, clock);
+        started.add(admin);
+        logger.info("Admin server on http://{}:{}/ (healthz, livez, readyz, config_dump)",
+                    admin.address().getHostString(), admin.address().getPort());
+
+        List<Path> paths = new ArrayList<>(options.manifests);
+        if (options.demo) {
+            started.add(DemoBackends.start(transport));
+            paths.add(demoManifests());
+        }
+        manifests = new ManifestSource(paths, options.serviceCidr, controlLoop::submit, Duration.ofMillis(100),
+                                       clock);
+        started.add(manifests);
+        manifests.start();
+        logger.info("Watching manifests: {}", manifests.paths());
+    }
+
+    /**
+     * The demo's manifests: {@code config/demo} when run from a checkout (so that edits there apply live),
+     * otherwise the copy inside the jar, unpacked to a temporary directory.
+     */
+    private static Path demoManifests() throws IOException {
+        Path checkout = Path.of("config", "demo");
+        if (Files.isRegularFile(checkout.resolve("myblog.yaml"))) {
+            return checkout;
+        }
+        Path dir = Files.createTempDirectory("ferry-demo");
+        for (String name : DEMO_FILES) {
+            try (InputStream in = Ferry.class.getClassLoader().getResourceAsStream(DEMO_RESOURCES + name)) {
+                if (in == null) {
+                    throw new IOException("the demo manifest " + name + " is missing from the jar");
+                }
+                Files.copy(in, dir.resolve(name));
+            }
+        }
+        return dir;
+    }
+
+    /** The local addresses inside {@code cidrs}; with no prefix given, the wildcard (every local address). */
+    static List<InetAddress> nodePortAddresses(List<Cidr> cidrs) throws IOException {
+        if (cidrs.isEmpty()) {
+            return List.of(new InetSocketAddress(0).getAddress());
+        }
+        List<InetAddress> out = new ArrayList<>();
+        for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+            for (InetAddress a : Collections.list(nic.getInetAddresses())) {
+                if (a.isLinkLocalAddress()) {
+                    continue;
+                }
+                for (Cidr c : cidrs) {
+                    if (c.contains(a)) {
+                        out.add(InetAddress.getByAddress(a.getAddress())); // without the scope id
+                        break;
+                    }
+                }
+            }
+        }
+        if (out.isEmpty()) {
+            logger.warn("No local address lies in --nodeport-addresses {}; NodePorts will not be served", cidrs);
+        }
+        return out;
+    }
+
+    public ControlLoop controlLoop() {
+        return controlLoop;
+    }
+
+    public ServiceProxy serviceProxy() {
+        return serviceProxy;
+    }
+
+    public InetSocketAddress adminAddress() {
+        return admin.address();
+    }
+
+    /**
+     * The SIGTERM path: {@code /readyz} turns 503, listeners stop accepting, and open connections get up to
+     * {@code grace} to finish before everything stops.
+     */
+    public void drainAndClose(Duration grace) {
+        draining = true;
+        if (serviceProxy != null) {
+            serviceProxy.closeListeners();
+            long deadline = System.nanoTime() + grace.toNanos();
+            long active;
+            while ((active = serviceProxy.stats().active()) > 0 && System.nanoTime() < deadline) {
+                try {
+                    TimeUnit.MILLISECONDS.sleep(50);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            if (active > 0) {
+                logger.warn("Grace period over: closing {} open connections", active);
+            } else {
+                logger.info("All connections finished");
+            }
+        }
+        close();
+    }
+
+    @Override
+    public void close() {
+        for (int i = started.size() - 1; i >= 0; i--) {
+            try {
+                started.get(i).close();
+            } catch (Exception e) {
+                logger.warn("Error while stopping {}", started.get(i), e);
+            }
+        }
+        started.clear();
+    }
+}

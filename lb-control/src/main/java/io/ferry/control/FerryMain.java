@@ -1,0 +1,122 @@
+package io.ferry.control;
+
+import io.ferry.l4.Transport;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code java -jar ferry.jar [flags]}: the command line. Flag names follow kube-proxy and ingress-nginx where
+ * they exist; {@code docs/configuration.md} lists them all.
+ */
+@Command(name = "ferry", mixinStandardHelpOptions = true, version = "Ferry 0.1.0",
+        sortOptions = false, usageHelpAutoWidth = true,
+        description = "A load-balancer data plane for Kubernetes nodes: Service proxy (ClusterIP, NodePort) "
+                      + "from watched manifests, with tables swapped live.")
+public final class FerryMain implements Callable<Integer> {
+
+    @Option(names = "--manifests", paramLabel = "PATH",
+            description = "YAML manifests (a file or a directory), watched; edits apply live. Repeatable.")
+    List<Path> manifests = new ArrayList<>();
+
+    @Option(names = "--demo", description = "Run config/demo with built-in demo backends.")
+    boolean demo;
+
+    @Option(names = "--node-name", paramLabel = "NAME", description = "This node's name (default: the hostname).")
+    String nodeName;
+
+    @Option(names = "--nodeport-addresses", paramLabel = "CIDR", split = ",",
+            description = "Where NodePort listeners bind: the local addresses in these prefixes "
+                          + "(default: every local address).")
+    List<String> nodePortAddresses = new ArrayList<>();
+
+    @Option(names = "--admin-address", paramLabel = "IP", defaultValue = "127.0.0.1",
+            description = "Address of the admin server (default: ${DEFAULT-VALUE}).")
+    String adminAddress;
+
+    @Option(names = "--admin-port", paramLabel = "PORT", defaultValue = "10256",
+            description = "Port of /healthz, /livez, /readyz, /config_dump (default: ${DEFAULT-VALUE}).")
+    int adminPort;
+
+    @Option(names = "--service-cidr", paramLabel = "CIDR", defaultValue = "10.96.0.0/12",
+            description = "Manifest mode: where missing ClusterIPs are allocated (default: ${DEFAULT-VALUE}).")
+    String serviceCidr;
+
+    @Option(names = "--shutdown-grace-period", paramLabel = "DURATION", defaultValue = "30s",
+            converter = DurationConverter.class,
+            description = "How long SIGTERM waits for open connections (default: ${DEFAULT-VALUE}).")
+    Duration shutdownGracePeriod;
+
+    @Option(names = "--transport", paramLabel = "auto|epoll|nio", defaultValue = "auto",
+            description = "I/O transport (default: ${DEFAULT-VALUE}: epoll where available).")
+    String transport;
+
+    @Option(names = "--io-threads", paramLabel = "N", defaultValue = "0",
+            description = "Event loops (default: 0 = one per core).")
+    int ioThreads;
+
+    @Option(names = "--tcp-connect-timeout", paramLabel = "DURATION", defaultValue = "5s",
+            converter = DurationConverter.class,
+            description = "Budget to reach an endpoint, over all tries (default: ${DEFAULT-VALUE}).")
+    Duration tcpConnectTimeout;
+
+    @Option(names = "--tcp-idle-timeout", paramLabel = "DURATION", defaultValue = "1h",
+            converter = DurationConverter.class,
+            description = "Close TCP connections idle this long; 0 for never (default: ${DEFAULT-VALUE}).")
+    Duration tcpIdleTimeout;
+
+    @Option(names = "--min-sync-period", paramLabel = "DURATION", defaultValue = "50ms",
+            converter = DurationConverter.class,
+            description = "Least time between two table syncs; bursts in between coalesce (default: ${DEFAULT-VALUE}).")
+    Duration minSyncPeriod;
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new FerryMain()).execute(args));
+    }
+
+    FerryOptions options() throws Exception {
+        FerryOptions.Builder b = FerryOptions.builder()
+                                             .demo(demo)
+                                             .adminAddress(InetAddress.getByName(adminAddress))
+                                             .adminPort(adminPort)
+                                             .serviceCidr(Cidr.parse(serviceCidr))
+                                             .shutdownGracePeriod(shutdownGracePeriod)
+                                             .transport(Transport.Kind.parse(transport))
+                                             .ioThreads(ioThreads)
+                                             .tcpConnectTimeout(tcpConnectTimeout)
+                                             .tcpIdleTimeout(tcpIdleTimeout)
+                                             .minSyncPeriod(minSyncPeriod);
+        manifests.forEach(b::addManifests);
+        nodePortAddresses.forEach(c -> b.addNodePortAddresses(Cidr.parse(c)));
+        if (nodeName != null) {
+            b.nodeName(nodeName);
+        }
+        return b.build();
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        FerryOptions options;
+        try {
+            options = options();
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            System.err.println("ferry: " + e.getMessage());
+            return 2;
+        }
+        Ferry ferry = Ferry.start(options);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            ferry.drainAndClose(options.shutdownGracePeriod());
+            stopped.countDown();
+        }, "ferry-shutdown"));
+        stopped.await();
+        return 0;
+    }
+}

@@ -1,0 +1,193 @@
+package io.ferry.control;
+
+import static java.util.Objects.requireNonNull;
+
+import io.ferry.l4.Transport;
+import java.net.InetAddress;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Everything the process is told on its command line, validated. Immutable; build with {@link #builder()}.
+ * {@link FerryMain} fills it from flags; tests fill it directly.
+ */
+public final class FerryOptions {
+
+    final List<Path> manifests;
+    final boolean demo;
+    final String nodeName;
+    final List<Cidr> nodePortAddresses;
+    final InetAddress adminAddress;
+    final int adminPort;
+    final Cidr serviceCidr;
+    final Duration shutdownGracePeriod;
+    final Transport.Kind transport;
+    final int ioThreads;
+    final Duration tcpConnectTimeout;
+    final Duration tcpIdleTimeout;
+    final Duration minSyncPeriod;
+    final Duration healthzTimeout;
+
+    private FerryOptions(Builder b) {
+        this.manifests = List.copyOf(b.manifests);
+        this.demo = b.demo;
+        this.nodeName = b.nodeName;
+        this.nodePortAddresses = List.copyOf(b.nodePortAddresses);
+        this.adminAddress = b.adminAddress;
+        this.adminPort = b.adminPort;
+        this.serviceCidr = b.serviceCidr;
+        this.shutdownGracePeriod = b.shutdownGracePeriod;
+        this.transport = b.transport;
+        this.ioThreads = b.ioThreads;
+        this.tcpConnectTimeout = b.tcpConnectTimeout;
+        this.tcpIdleTimeout = b.tcpIdleTimeout;
+        this.minSyncPeriod = b.minSyncPeriod;
+        this.healthzTimeout = b.healthzTimeout;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public List<Path> manifests() {
+        return manifests;
+    }
+
+    public boolean demo() {
+        return demo;
+    }
+
+    public int adminPort() {
+        return adminPort;
+    }
+
+    public Duration shutdownGracePeriod() {
+        return shutdownGracePeriod;
+    }
+
+    /** Builds {@link FerryOptions}; every setter checks its value. */
+    public static final class Builder {
+        private final List<Path> manifests = new ArrayList<>();
+        private boolean demo;
+        private String nodeName = defaultNodeName();
+        private final List<Cidr> nodePortAddresses = new ArrayList<>();
+        private InetAddress adminAddress = InetAddress.getLoopbackAddress();
+        private int adminPort = 10256;
+        private Cidr serviceCidr = Cidr.parse("10.96.0.0/12");
+        private Duration shutdownGracePeriod = Duration.ofSeconds(30);
+        private Transport.Kind transport = Transport.Kind.best();
+        private int ioThreads;
+        private Duration tcpConnectTimeout = Duration.ofSeconds(5);
+        private Duration tcpIdleTimeout = Duration.ofHours(1);
+        private Duration minSyncPeriod = Duration.ofMillis(50);
+        private Duration healthzTimeout = Duration.ofSeconds(60);
+
+        private Builder() {
+        }
+
+        public Builder addManifests(Path path) {
+            manifests.add(requireNonNull(path, "path"));
+            return this;
+        }
+
+        public Builder demo(boolean demo) {
+            this.demo = demo;
+            return this;
+        }
+
+        public Builder nodeName(String nodeName) {
+            this.nodeName = requireNonNull(nodeName, "nodeName");
+            return this;
+        }
+
+        /** Where NodePort listeners bind: local addresses in these prefixes; none given means every address. */
+        public Builder addNodePortAddresses(Cidr cidr) {
+            nodePortAddresses.add(requireNonNull(cidr, "cidr"));
+            return this;
+        }
+
+        public Builder adminAddress(InetAddress adminAddress) {
+            this.adminAddress = requireNonNull(adminAddress, "adminAddress");
+            return this;
+        }
+
+        public Builder adminPort(int adminPort) {
+            if (adminPort < 0 || adminPort > 65535) {
+                throw new IllegalArgumentException("admin-port: " + adminPort + " (expected: 0-65535)");
+            }
+            this.adminPort = adminPort;
+            return this;
+        }
+
+        public Builder serviceCidr(Cidr serviceCidr) {
+            this.serviceCidr = requireNonNull(serviceCidr, "serviceCidr");
+            return this;
+        }
+
+        public Builder shutdownGracePeriod(Duration d) {
+            this.shutdownGracePeriod = nonNegative("shutdown-grace-period", d);
+            return this;
+        }
+
+        public Builder transport(Transport.Kind transport) {
+            this.transport = requireNonNull(transport, "transport");
+            return this;
+        }
+
+        public Builder ioThreads(int ioThreads) {
+            if (ioThreads < 0) {
+                throw new IllegalArgumentException("io-threads: " + ioThreads + " (expected: >= 0)");
+            }
+            this.ioThreads = ioThreads;
+            return this;
+        }
+
+        public Builder tcpConnectTimeout(Duration d) {
+            if (requireNonNull(d, "tcpConnectTimeout").isZero() || d.isNegative()) {
+                throw new IllegalArgumentException("tcp-connect-timeout: " + d + " (expected: > 0)");
+            }
+            this.tcpConnectTimeout = d;
+            return this;
+        }
+
+        public Builder tcpIdleTimeout(Duration d) {
+            this.tcpIdleTimeout = nonNegative("tcp-idle-timeout", d);
+            return this;
+        }
+
+        public Builder minSyncPeriod(Duration d) {
+            this.minSyncPeriod = nonNegative("min-sync-period", d);
+            return this;
+        }
+
+        public Builder healthzTimeout(Duration d) {
+            this.healthzTimeout = nonNegative("healthz-timeout", d);
+            return this;
+        }
+
+        public FerryOptions build() {
+            if (manifests.isEmpty() && !demo) {
+                throw new IllegalArgumentException("nothing to serve: give --manifests PATH or --demo");
+            }
+            return new FerryOptions(this);
+        }
+
+        private static Duration nonNegative(String flag, Duration d) {
+            if (requireNonNull(d, flag).isNegative()) {
+                throw new IllegalArgumentException(flag + ": " + d + " (expected: >= 0)");
+            }
+            return d;
+        }
+
+        private static String defaultNodeName() {
+            try {
+                return InetAddress.getLocalHost().getHostName();
+            } catch (Exception e) {
+                String env = System.getenv("HOSTNAME");
+                return env == null ? "localhost" : env;
+            }
+        }
+    }
+}

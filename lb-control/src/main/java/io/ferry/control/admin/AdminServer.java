@@ -1,0 +1,185 @@
+package io.ferry.control.admin;
+
+import static java.util.Objects.requireNonNull;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import io.ferry.control.ControlLoop;
+import io.ferry.l4.ServiceProxy;
+import io.ferry.l4.Transport;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The admin HTTP server.
+ *
+ * <ul>
+ *   <li>{@code /livez} — 200 while the process works.</li>
+ *   <li>{@code /readyz} — 200 once the first snapshot is applied, 503 before and while draining.</li>
+ *   <li>{@code /healthz} — kube-proxy's rule: 503 when changes have been pending longer than the limit without
+ *       being applied; JSON with {@code lastUpdated} and {@code currentTime}.</li>
+ *   <li>{@code /config_dump} — JSON of the live tables, listeners, problems and counters.</li>
+ * </ul>
+ * Binds loopback by default; runs on the shared event loops, and every handler only reads volatile state.
+ */
+public final class AdminServer implements AutoCloseable {
+
+    private final Channel channel;
+
+    private AdminServer(Channel channel) {
+        this.channel = channel;
+    }
+
+    /**
+     * Binds the admin server.
+     *
+     * @param draining whether the process is shutting down ({@code /readyz} then answers 503)
+     * @param healthzTimeout how long changes may stay pending before {@code /healthz} fails
+     */
+    public static AdminServer start(Transport transport, InetSocketAddress address, ControlLoop loop,
+                                    ServiceProxy proxy, BooleanSupplier draining, Duration healthzTimeout,
+                                    Clock clock) throws InterruptedException {
+        requireNonNull(address, "address");
+        Handler handler = new Handler(requireNonNull(loop, "loop"), requireNonNull(proxy, "proxy"),
+                                      requireNonNull(draining, "draining"), healthzTimeout, clock);
+        Channel ch = new ServerBootstrap()
+                .group(transport.group())
+                .channel(transport.serverChannelType())
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(new HttpServerCodec(4096, 8192, 8192),
+                                              new HttpObjectAggregator(64 * 1024), handler);
+                    }
+                })
+                .bind(address).sync().channel();
+        return new AdminServer(ch);
+    }
+
+    /** Where it listens (the real port when started on port 0). */
+    public InetSocketAddress address() {
+        return (InetSocketAddress) channel.localAddress();
+    }
+
+    @Override
+    public void close() {
+        channel.close().awaitUninterruptibly();
+    }
+
+    @ChannelHandler.Sharable
+    private static final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
+        private static final ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+        private final ControlLoop loop;
+        private final ServiceProxy proxy;
+        private final BooleanSupplier draining;
+        private final Duration healthzTimeout;
+        private final Clock clock;
+
+        Handler(ControlLoop loop, ServiceProxy proxy, BooleanSupplier draining, Duration healthzTimeout,
+                Clock clock) {
+            this.loop = loop;
+            this.proxy = proxy;
+            this.draining = draining;
+            this.healthzTimeout = healthzTimeout;
+            this.clock = clock;
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) throws Exception {
+            if (!req.decoderResult().isSuccess()) {
+                respond(ctx, req, HttpResponseStatus.BAD_REQUEST, "text/plain", "bad request\n");
+                return;
+            }
+            if (req.method() != HttpMethod.GET && req.method() != HttpMethod.HEAD) {
+                respond(ctx, req, HttpResponseStatus.METHOD_NOT_ALLOWED, "text/plain", "use GET\n");
+                return;
+            }
+            String path = new QueryStringDecoder(req.uri()).path();
+            switch (path) {
+                case "/livez":
+                    respond(ctx, req, HttpResponseStatus.OK, "text/plain", "ok\n");
+                    break;
+                case "/readyz": {
+                    boolean ready = loop.status().ready() && !draining.getAsBoolean();
+                    respond(ctx, req, ready ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
+                            "text/plain", ready ? "ok\n" : draining.getAsBoolean() ? "draining\n" : "not ready\n");
+                    break;
+                }
+                case "/healthz":
+                    healthz(ctx, req);
+                    break;
+                case "/config_dump":
+                    respond(ctx, req, HttpResponseStatus.OK, "application/json",
+                            json.writeValueAsString(ConfigDump.build(loop, proxy)) + '\n');
+                    break;
+                default:
+                    respond(ctx, req, HttpResponseStatus.NOT_FOUND, "text/plain",
+                            "not found; try /healthz, /livez, /readyz or /config_dump\n");
+            }
+        }
+
+        private void healthz(ChannelHandlerContext ctx, FullHttpRequest req) throws Exception {
+            Instant now = clock.instant();
+            Instant pending = loop.pendingSince();
+            boolean healthy = pending == null || Duration.between(pending, now).compareTo(healthzTimeout) <= 0;
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("lastUpdated", loop.status().appliedAt() == null ? null : loop.status().appliedAt().toString());
+            body.put("currentTime", now.toString());
+            body.put("pendingSince", pending == null ? null : pending.toString());
+            body.put("healthy", healthy);
+            respond(ctx, req, healthy ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
+                    "application/json", json.writeValueAsString(body) + '\n');
+        }
+
+        private static void respond(ChannelHandlerContext ctx, FullHttpRequest req, HttpResponseStatus status,
+                                    String contentType, String body) {
+            byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+            boolean head = req.method() == HttpMethod.HEAD;
+            FullHttpResponse res = new DefaultFullHttpResponse(
+                    HttpVersion.HTTP_1_1, status, head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(bytes));
+            res.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType + "; charset=utf-8");
+            res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, bytes.length);
+            boolean keepAlive = HttpUtil.isKeepAlive(req);
+            if (keepAlive) {
+                res.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+                ctx.writeAndFlush(res);
+            } else {
+                ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+}

@@ -1,0 +1,83 @@
+package io.ferry.control.admin;
+
+import io.ferry.control.ConfigProblem;
+import io.ferry.control.ControlLoop;
+import io.ferry.control.Snapshot;
+import io.ferry.l4.Backend;
+import io.ferry.l4.ListenerKey;
+import io.ferry.l4.ProxyStats;
+import io.ferry.l4.ServiceProxy;
+import io.netty.channel.Channel;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Builds the document {@code /config_dump} serves: the live snapshot's Services with their endpoints, every
+ * listener with its state, what was rejected, and the data plane's counters.
+ */
+final class ConfigDump {
+
+    private ConfigDump() {
+    }
+
+    static Map<String, Object> build(ControlLoop loop, ServiceProxy proxy) {
+        ControlLoop.Status status = loop.status();
+        Snapshot snapshot = loop.dataplane().current();
+        Map<String, Object> doc = new LinkedHashMap<>();
+        doc.put("ready", status.ready());
+        doc.put("generation", status.generation());
+        doc.put("appliedAt", status.appliedAt() == null ? null : status.appliedAt().toString());
+        doc.put("pendingSince", loop.pendingSince() == null ? null : loop.pendingSince().toString());
+        doc.put("lastError", status.lastError());
+        doc.put("compileMillis", status.compileTime().toNanos() / 1e6);
+        doc.put("applyMillis", status.applyTime().toNanos() / 1e6);
+        doc.put("services", snapshot == null ? List.of() : snapshot.services().services());
+
+        Map<ListenerKey, Channel> bound = proxy.listeners();
+        Map<ListenerKey, String> failed = proxy.bindErrors();
+        List<Map<String, Object>> listeners = new ArrayList<>();
+        List<Map.Entry<ListenerKey, Backend>> entries = new ArrayList<>(proxy.table().entries().entrySet());
+        entries.sort(Comparator.comparing(e -> e.getKey().toString()));
+        for (Map.Entry<ListenerKey, Backend> e : entries) {
+            Map<String, Object> l = new LinkedHashMap<>();
+            l.put("listener", e.getKey().toString());
+            l.put("backend", e.getValue().name());
+            l.put("endpoints", e.getValue().size());
+            l.put("balancer", e.getValue().balancer().name());
+            Channel ch = bound.get(e.getKey());
+            if (ch != null) {
+                l.put("state", "bound");
+                l.put("boundAddress", String.valueOf(ch.localAddress()));
+            } else if (failed.containsKey(e.getKey())) {
+                l.put("state", "error");
+                l.put("error", failed.get(e.getKey()));
+            } else {
+                l.put("state", "not-served"); // a protocol this data plane does not serve yet
+            }
+            listeners.add(l);
+        }
+        doc.put("listeners", listeners);
+
+        List<Map<String, String>> problems = new ArrayList<>();
+        for (ConfigProblem p : status.problems()) {
+            problems.add(Map.of("subject", p.subject(), "message", p.message()));
+        }
+        doc.put("problems", problems);
+
+        ProxyStats s = proxy.stats();
+        Map<String, Object> l4 = new LinkedHashMap<>();
+        l4.put("connectionsTotal", s.accepted());
+        l4.put("connectionsActive", s.active());
+        l4.put("noEndpointRejects", s.noEndpointRejects());
+        l4.put("upstreamConnectFailures", s.connectFailures());
+        l4.put("upstreamUnreachable", s.upstreamUnreachable());
+        l4.put("idleTimeouts", s.idleTimeouts());
+        l4.put("receivedBytes", s.bytesFromClients());
+        l4.put("sentBytes", s.bytesToClients());
+        doc.put("stats", Map.of("l4", l4));
+        return doc;
+    }
+}
