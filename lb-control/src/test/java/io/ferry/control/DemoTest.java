@@ -1,0 +1,66 @@
+package io.ferry.control;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.ferry.l4.ListenerKey;
+import java.io.InputStream;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** What the README promises of {@code --demo}, checked the way a newcomer would try it. */
+class DemoTest {
+
+    @Test
+    void theDemoServesTheTutorialsServices() throws Exception {
+        try (Ferry ferry = Ferry.start(FerryOptions.builder().demo(true).adminPort(0).build())) {
+            await().atMost(Duration.ofSeconds(15)).until(() -> ferry.controlLoop().status().ready());
+            for (var e : ferry.serviceProxy().bindErrors().entrySet()) {
+                ListenerKey key = e.getKey();
+                // Port 80 needs root (or a lowered ip_unprivileged_port_start); the README says so.
+                assumeTrue(key.port() >= 1024, "cannot bind " + key + ": " + e.getValue());
+            }
+            assertThat(ferry.serviceProxy().bindErrors()).isEmpty();
+
+            // One connection per request, as curl makes: L4 balancing is per connection.
+            Set<String> servedBy = new HashSet<>();
+            for (String[] target : new String[][] {{"127.99.174.93", "80"}, {"127.0.0.1", "30647"}}) {
+                for (int i = 0; i < 40; i++) {
+                    String res = get(target[0], Integer.parseInt(target[1]), "/blog/index/");
+                    assertThat(res).startsWith("HTTP/1.1 200 OK").contains("\r\n\r\n我的博客列表\n");
+                    servedBy.add(res.replaceAll("(?s).*X-Served-By: (myblog-\\d).*", "$1"));
+                }
+            }
+            assertThat(servedBy).containsExactlyInAnyOrder("myblog-1", "myblog-2");
+            HttpResponse<String> viaJdk = HttpClient.newHttpClient().send(
+                    HttpRequest.newBuilder(URI.create("http://127.99.174.93/blog/index/")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(viaJdk.body()).startsWith("我的博客列表");
+
+            try (Socket mysql = new Socket("127.108.214.84", 3306)) {
+                mysql.setSoTimeout(5_000);
+                InputStream in = mysql.getInputStream();
+                byte[] greeting = in.readNBytes(4 + 1 + 6);
+                assertThat(new String(greeting, 5, 6, StandardCharsets.US_ASCII)).isEqualTo("5.7.29");
+            }
+        }
+    }
+
+    private static String get(String host, int port, String path) throws Exception {
+        try (Socket s = new Socket(host, port)) {
+            s.setSoTimeout(5_000);
+            s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
+                                              .getBytes(StandardCharsets.US_ASCII));
+            return new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+}

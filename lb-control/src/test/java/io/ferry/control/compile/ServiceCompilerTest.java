@@ -1,0 +1,264 @@
+package io.ferry.control.compile;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Endpoints;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.ferry.control.ClusterState;
+import io.ferry.control.source.ManifestParser;
+import io.ferry.l4.Backend;
+import io.ferry.l4.Endpoint;
+import io.ferry.l4.ListenerKey;
+import io.ferry.l4.Protocol;
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The Kubernetes rules of {@code shared/reference/kubernetes-semantics.md}, one case each. */
+class ServiceCompilerTest {
+
+    private final ServiceCompiler compiler = new ServiceCompiler(List.of(wildcard()));
+
+    private static InetAddress wildcard() {
+        return new java.net.InetSocketAddress(0).getAddress();
+    }
+
+    private static ClusterState state(String yaml) throws Exception {
+        List<Service> services = new ArrayList<>();
+        List<EndpointSlice> slices = new ArrayList<>();
+        List<Endpoints> endpoints = new ArrayList<>();
+        for (HasMetadata o : new ManifestParser().parse(yaml)) {
+            if (o.getMetadata().getNamespace() == null) {
+                o.getMetadata().setNamespace("default");
+            }
+            if (o instanceof Service) {
+                services.add((Service) o);
+            } else if (o instanceof EndpointSlice) {
+                slices.add((EndpointSlice) o);
+            } else if (o instanceof Endpoints) {
+                endpoints.add((Endpoints) o);
+            }
+        }
+        return new ClusterState(services, slices, endpoints, List.of());
+    }
+
+    private static ListenerKey key(String ip, int port) throws Exception {
+        return ListenerKey.of(InetAddress.getByName(ip), port, Protocol.TCP);
+    }
+
+    private static List<String> endpoints(Backend b) {
+        return b.endpoints().stream().map(e -> Endpoint.hostPort(e.address())).toList();
+    }
+
+    private static String service(String name, String clusterIp, String extra) {
+        return """
+               apiVersion: v1
+               kind: Service
+               metadata: {name: %s, namespace: ns}
+               spec:
+                 clusterIP: %s
+                 ports:
+                 - {name: http, port: 80, targetPort: web}
+               %s
+               ---
+               """.formatted(name, clusterIp, extra);
+    }
+
+    private static String slice(String name, String service, String portName, int port, String endpointsYaml) {
+        return """
+               apiVersion: discovery.k8s.io/v1
+               kind: EndpointSlice
+               metadata:
+                 name: %s
+                 namespace: ns
+                 labels: {kubernetes.io/service-name: %s}
+               addressType: IPv4
+               ports: [{name: %s, port: %d}]
+               endpoints:
+               %s
+               ---
+               """.formatted(name, service, portName, port, endpointsYaml);
+    }
+
+    @Test
+    void joinsSlicesByLabelMatchesPortsByNameAndDedupes() throws Exception {
+        CompiledServices c = compiler.compile(state(
+                service("web", "127.1.0.1", "")
+                + slice("web-a", "web", "http", 8080, """
+                        - addresses: [10.0.0.1]
+                        - addresses: [10.0.0.2]
+                        """)
+                + slice("web-b", "web", "http", 8080, """
+                        - addresses: [10.0.0.2]
+                        - addresses: [10.0.0.3]
+                        """)
+                + slice("web-other-port", "web", "metrics", 9090, """
+                        - addresses: [10.0.0.9]
+                        """)
+                + slice("other", "not-web", "http", 8080, """
+                        - addresses: [10.0.0.8]
+                        """)));
+        Backend b = c.table().lookup(key("127.1.0.1", 80));
+        assertThat(b.name()).isEqualTo("ns/web:80/TCP");
+        assertThat(endpoints(b)).containsExactly("10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080");
+        assertThat(c.problems()).isEmpty();
+    }
+
+    @Test
+    void usesReadyEndpointsAndFallsBackToServingTerminating() throws Exception {
+        CompiledServices c = compiler.compile(state(
+                service("a", "127.1.0.1", "")
+                + slice("a-1", "a", "http", 8080, """
+                        - addresses: [10.0.0.1]
+                          conditions: {ready: true}
+                        - addresses: [10.0.0.2]
+                          conditions: {ready: false, serving: true, terminating: true}
+                        - addresses: [10.0.0.3]
+                          conditions: {ready: false}
+                        """)
+                + service("b", "127.1.0.2", "")
+                + slice("b-1", "b", "http", 8080, """
+                        - addresses: [10.0.1.2]
+                          conditions: {ready: false, serving: true, terminating: true}
+                        - addresses: [10.0.1.3]
+                          conditions: {ready: false, serving: false, terminating: true}
+                        """)
+                + service("c", "127.1.0.3", "")
+                + slice("c-1", "c", "http", 8080, """
+                        - addresses: [10.0.2.1]
+                          conditions: {ready: false}
+                        """)));
+        assertThat(endpoints(c.table().lookup(key("127.1.0.1", 80)))).containsExactly("10.0.0.1:8080");
+        assertThat(endpoints(c.table().lookup(key("127.1.0.2", 80)))).containsExactly("10.0.1.2:8080");
+        assertThat(c.table().lookup(key("127.1.0.3", 80)).isEmpty()).isTrue();
+        assertThat(c.services().stream().filter(s -> s.name().equals("b")).findFirst().orElseThrow()
+                    .ports().get(0).terminatingFallback()).isTrue();
+    }
+
+    @Test
+    void skipsWhatBelongsToOthers() throws Exception {
+        CompiledServices c = compiler.compile(state(
+                service("other-proxy", "127.1.0.1", "")
+                        .replace("metadata: {name: other-proxy, namespace: ns}",
+                                 "metadata: {name: other-proxy, namespace: ns, labels: "
+                                 + "{service.kubernetes.io/service-proxy-name: someone-else}}")
+                + service("headless", "None", "")
+                + """
+                  apiVersion: v1
+                  kind: Service
+                  metadata: {name: ext, namespace: ns}
+                  spec: {type: ExternalName, externalName: example.com}
+                  ---
+                  """
+                + service("web", "127.1.0.2", "")
+                + slice("web-headless", "web", "http", 8080, "- addresses: [10.0.0.1]")
+                        .replace("labels: {kubernetes.io/service-name: web}",
+                                 "labels: {kubernetes.io/service-name: web, service.kubernetes.io/headless: ''}")));
+        assertThat(c.table().listeners()).containsExactly(key("127.1.0.2", 80));
+        assertThat(c.table().lookup(key("127.1.0.2", 80)).isEmpty()).isTrue();
+        assertThat(c.services()).extracting(CompiledServices.ServiceView::name)
+                                .containsExactlyInAnyOrder("headless", "web");
+        assertThat(c.problems()).isEmpty();
+    }
+
+    @Test
+    void legacyEndpointsServeOnlyServicesWithoutSlices() throws Exception {
+        CompiledServices c = compiler.compile(state(
+                service("old", "127.1.0.1", "")
+                + service("new", "127.1.0.2", "")
+                + slice("new-1", "new", "http", 8080, "- addresses: [10.0.0.1]")
+                + """
+                  apiVersion: v1
+                  kind: Endpoints
+                  metadata: {name: old, namespace: ns}
+                  subsets:
+                  - addresses: [{ip: 10.0.9.1}]
+                    notReadyAddresses: [{ip: 10.0.9.2}]
+                    ports: [{name: http, port: 8081}]
+                  ---
+                  apiVersion: v1
+                  kind: Endpoints
+                  metadata: {name: new, namespace: ns}
+                  subsets:
+                  - addresses: [{ip: 10.0.9.9}]
+                    ports: [{name: http, port: 8081}]
+                  """));
+        assertThat(endpoints(c.table().lookup(key("127.1.0.1", 80)))).containsExactly("10.0.9.1:8081");
+        assertThat(endpoints(c.table().lookup(key("127.1.0.2", 80)))).containsExactly("10.0.0.1:8080");
+    }
+
+    @Test
+    void nodePortsListenOnNodeAddressesAndAreValidated() throws Exception {
+        String np = """
+                    apiVersion: v1
+                    kind: Service
+                    metadata: {name: %s, namespace: ns, creationTimestamp: "%s"}
+                    spec:
+                      type: NodePort
+                      clusterIP: %s
+                      ports: [{port: 80, nodePort: %d}]
+                    ---
+                    """;
+        CompiledServices c = compiler.compile(state(
+                np.formatted("good", "2024-01-01T00:00:00Z", "127.1.0.1", 30080)
+                + np.formatted("out-of-range", "2024-01-01T00:00:00Z", "127.1.0.2", 80)
+                + np.formatted("younger-duplicate", "2024-02-01T00:00:00Z", "127.1.0.3", 30080)));
+        assertThat(c.table().listeners()).containsExactlyInAnyOrder(
+                key("127.1.0.1", 80), ListenerKey.of(wildcard(), 30080, Protocol.TCP));
+        assertThat(c.problems()).extracting(Object::toString).containsExactlyInAnyOrder(
+                "Service ns/out-of-range: spec.ports[0].nodePort: 80 (expected: 30000-32767)",
+                "Service ns/younger-duplicate: *:30080/TCP is already taken by ns/good:80/TCP");
+    }
+
+    @Test
+    void aDuplicateClusterIpAndPortRejectsTheYoungerServiceWhole() throws Exception {
+        CompiledServices c = compiler.compile(state(
+                service("older", "127.1.0.1", "").replace("namespace: ns}",
+                                                          "namespace: ns, creationTimestamp: '2024-01-01T00:00:00Z'}")
+                + """
+                  apiVersion: v1
+                  kind: Service
+                  metadata: {name: younger, namespace: ns, creationTimestamp: '2024-06-01T00:00:00Z'}
+                  spec:
+                    clusterIP: 127.1.0.1
+                    ports:
+                    - {name: a, port: 81}
+                    - {name: b, port: 80}
+                  """));
+        assertThat(c.table().listeners()).containsExactly(key("127.1.0.1", 80));
+        assertThat(c.table().lookup(key("127.1.0.1", 80)).name()).isEqualTo("ns/older:80/TCP");
+        assertThat(c.problems()).singleElement().asString()
+                                .contains("ns/younger").contains("127.1.0.1:80/TCP is already taken by ns/older:80/TCP");
+    }
+
+    @Test
+    void udpPortsAreShownButNotListenedOnYet() throws Exception {
+        CompiledServices c = compiler.compile(state("""
+                apiVersion: v1
+                kind: Service
+                metadata: {name: dns, namespace: ns}
+                spec:
+                  clusterIP: 127.1.0.10
+                  ports:
+                  - {name: dns, port: 53, protocol: UDP}
+                  - {name: dns-tcp, port: 53, protocol: TCP}
+                """));
+        assertThat(c.table().listeners()).containsExactly(key("127.1.0.10", 53));
+        assertThat(c.services().get(0).ports()).extracting(CompiledServices.PortView::protocol)
+                                               .containsExactly("UDP", "TCP");
+    }
+
+    @Test
+    void invalidFieldsAreReportedWithTheBadValue() throws Exception {
+        CompiledServices c = compiler.compile(state(
+                service("bad-ip", "not-an-ip", "")
+                + service("bad-port", "127.1.0.2", "").replace("port: 80,", "port: 70000,")));
+        assertThat(c.table().size()).isZero();
+        assertThat(c.problems()).extracting(Object::toString).containsExactlyInAnyOrder(
+                "Service ns/bad-ip: spec.clusterIP: not-an-ip (expected: an IP address or None)",
+                "Service ns/bad-port: spec.ports[0].port: 70000 (expected: 1-65535)");
+    }
+}
