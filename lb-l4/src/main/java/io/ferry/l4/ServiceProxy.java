@@ -39,7 +39,10 @@ public final class ServiceProxy implements AutoCloseable {
 
     // Control thread only (apply and close are synchronized on this).
     private final Map<ListenerKey, Channel> listeners = new LinkedHashMap<>();
-    private Map<ListenerKey, String> bindErrors = Map.of();
+    // Published copies for readers on other threads (the admin server runs on event loops and must never wait
+    // for apply, which itself waits for binds on event loops).
+    private volatile Map<ListenerKey, Channel> publishedListeners = Map.of();
+    private volatile Map<ListenerKey, String> bindErrors = Map.of();
     private boolean closed;
 
     public ServiceProxy(Transport transport, TcpProxyConfig config) {
@@ -106,6 +109,7 @@ public final class ServiceProxy implements AutoCloseable {
             return false;
         });
         bindErrors = Collections.unmodifiableMap(errors);
+        publishedListeners = Map.copyOf(listeners);
         if (!added.isEmpty() || !removed.isEmpty()) {
             logger.info("Listeners: {} added, {} removed, {} live, {} failed",
                         added.size(), removed.size(), listeners.size(), errors.size());
@@ -152,12 +156,12 @@ public final class ServiceProxy implements AutoCloseable {
     }
 
     /** The TCP listeners bound now, with the address each actually bound (useful with port 0 in tests). */
-    public synchronized Map<ListenerKey, Channel> listeners() {
-        return Map.copyOf(listeners);
+    public Map<ListenerKey, Channel> listeners() {
+        return publishedListeners;
     }
 
     /** The listeners the last apply could not bind, with why. */
-    public synchronized Map<ListenerKey, String> bindErrors() {
+    public Map<ListenerKey, String> bindErrors() {
         return bindErrors;
     }
 
@@ -167,6 +171,7 @@ public final class ServiceProxy implements AutoCloseable {
             ch.close().awaitUninterruptibly();
         }
         listeners.clear();
+        publishedListeners = Map.of();
     }
 
     /** Stops accepting; established connections are left to the transport's shutdown. */
