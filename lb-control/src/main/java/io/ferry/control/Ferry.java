@@ -158,6 +158,13 @@ public final class Ferry implements AutoCloseable {
      */
     public void drainAndClose(Duration grace) {
         draining = true;
+        // No more syncs: an edit during the grace period must not bind the listeners again.
+        if (manifests != null) {
+            manifests.close();
+        }
+        if (controlLoop != null) {
+            controlLoop.close();
+        }
         if (serviceProxy != null) {
             serviceProxy.closeListeners();
             long deadline = System.nanoTime() + grace.toNanos();
