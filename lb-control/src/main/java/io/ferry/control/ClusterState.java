@@ -3,8 +3,11 @@ package io.ferry.control;
 import static java.util.Objects.requireNonNull;
 
 import io.fabric8.kubernetes.api.model.Endpoints;
+import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.fabric8.kubernetes.api.model.networking.v1.Ingress;
+import io.fabric8.kubernetes.api.model.networking.v1.IngressClass;
 import java.util.List;
 
 /**
@@ -23,13 +26,26 @@ public final class ClusterState {
     private final List<Service> services;
     private final List<EndpointSlice> endpointSlices;
     private final List<Endpoints> endpoints;
+    private final List<Ingress> ingresses;
+    private final List<IngressClass> ingressClasses;
+    private final List<Secret> secrets;
     private final List<ConfigProblem> problems;
 
+    /** A state with Services and their endpoints only. */
     public ClusterState(List<Service> services, List<EndpointSlice> endpointSlices, List<Endpoints> endpoints,
+                        List<ConfigProblem> problems) {
+        this(services, endpointSlices, endpoints, List.of(), List.of(), List.of(), problems);
+    }
+
+    public ClusterState(List<Service> services, List<EndpointSlice> endpointSlices, List<Endpoints> endpoints,
+                        List<Ingress> ingresses, List<IngressClass> ingressClasses, List<Secret> secrets,
                         List<ConfigProblem> problems) {
         this.services = List.copyOf(requireNonNull(services, "services"));
         this.endpointSlices = List.copyOf(requireNonNull(endpointSlices, "endpointSlices"));
         this.endpoints = List.copyOf(requireNonNull(endpoints, "endpoints"));
+        this.ingresses = List.copyOf(requireNonNull(ingresses, "ingresses"));
+        this.ingressClasses = List.copyOf(requireNonNull(ingressClasses, "ingressClasses"));
+        this.secrets = List.copyOf(requireNonNull(secrets, "secrets"));
         this.problems = List.copyOf(requireNonNull(problems, "problems"));
     }
 
@@ -46,6 +62,20 @@ public final class ClusterState {
         return endpoints;
     }
 
+    /** {@code networking.k8s.io/v1} Ingresses of every class; the compiler picks the ones Ferry serves. */
+    public List<Ingress> ingresses() {
+        return ingresses;
+    }
+
+    public List<IngressClass> ingressClasses() {
+        return ingressClasses;
+    }
+
+    /** Secrets; only {@code kubernetes.io/tls} ones referenced by an Ingress are used. */
+    public List<Secret> secrets() {
+        return secrets;
+    }
+
     /** What the source could not read (it kept the last good version of those objects where it had one). */
     public List<ConfigProblem> problems() {
         return problems;
@@ -54,6 +84,7 @@ public final class ClusterState {
     @Override
     public String toString() {
         return "ClusterState(" + services.size() + " services, " + endpointSlices.size() + " slices, "
-               + endpoints.size() + " endpoints, " + problems.size() + " problems)";
+               + endpoints.size() + " endpoints, " + ingresses.size() + " ingresses, "
+               + ingressClasses.size() + " ingress classes, " + secrets.size() + " secrets, " + problems.size() + " problems)";
     }
 }

@@ -4,8 +4,11 @@ import static java.util.Objects.requireNonNull;
 
 import io.fabric8.kubernetes.api.model.Endpoints;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
+import io.fabric8.kubernetes.api.model.networking.v1.Ingress;
+import io.fabric8.kubernetes.api.model.networking.v1.IngressClass;
 import io.ferry.control.Cidr;
 import io.ferry.control.ClusterState;
 import io.ferry.control.ConfigProblem;
@@ -185,6 +188,9 @@ public final class ManifestSource implements AutoCloseable {
         List<Service> services = new ArrayList<>();
         List<EndpointSlice> slices = new ArrayList<>();
         List<Endpoints> endpoints = new ArrayList<>();
+        List<Ingress> ingresses = new ArrayList<>();
+        List<IngressClass> ingressClasses = new ArrayList<>();
+        List<Secret> secrets = new ArrayList<>();
         for (HasMetadata o : unique.values()) {
             if (o instanceof Service) {
                 services.add((Service) o);
@@ -192,9 +198,16 @@ public final class ManifestSource implements AutoCloseable {
                 slices.add((EndpointSlice) o);
             } else if (o instanceof Endpoints) {
                 endpoints.add((Endpoints) o);
+            } else if (o instanceof Ingress) {
+                ingresses.add((Ingress) o);
+            } else if (o instanceof IngressClass) {
+                ingressClasses.add((IngressClass) o);
+            } else if (o instanceof Secret) {
+                secrets.add((Secret) o);
             }
         }
-        return new ClusterState(allocator.allocate(services), slices, endpoints, problems);
+        return new ClusterState(allocator.allocate(services), slices, endpoints, ingresses, ingressClasses, secrets,
+                                problems);
     }
 
     private List<HasMetadata> loadFile(Path file, List<ConfigProblem> problems) {
