@@ -89,6 +89,22 @@ public final class TestBackend implements AutoCloseable {
         };
     }
 
+    /**
+     * Reads the request to its end (the client's FIN), then writes {@code reply} and closes: an HTTP/1.0-style
+     * exchange, where the big answer only starts once the proxy has seen the client half-close.
+     */
+    public static Behaviour replyAfterEof(byte[] reply) {
+        return s -> {
+            InputStream in = s.getInputStream();
+            byte[] buf = new byte[8192];
+            while (in.read(buf) != -1) {
+                // discard the request
+            }
+            s.getOutputStream().write(reply);
+            s.getOutputStream().flush();
+        };
+    }
+
     private void acceptLoop(Behaviour behaviour) {
         while (!server.isClosed()) {
             Socket s;
