@@ -1,0 +1,70 @@
+package io.ferry.l7.http;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.Locale;
+
+/**
+ * The access log line, in the shape of ingress-nginx's default {@code log-format-upstream}:
+ *
+ * <pre>
+ * $remote_addr - - [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"
+ *     $request_length $request_time [$proxy_upstream_name] [] $upstream_addr $upstream_response_length
+ *     $upstream_response_time $upstream_status $req_id
+ * </pre>
+ *
+ * {@code $request_length} is the request body's length here (nginx counts the head too); times are seconds with
+ * millisecond precision; {@code -} where there is no value.
+ */
+final class AccessLogFormat {
+
+    private static final DateTimeFormatter TIME =
+            DateTimeFormatter.ofPattern("dd/MMM/yyyy:HH:mm:ss Z", Locale.ROOT).withZone(ZoneOffset.UTC);
+
+    private AccessLogFormat() {
+    }
+
+    static String line(String clientIp, Exchange e) {
+        long now = System.nanoTime();
+        HttpHeaders h = e.request.headers();
+        StringBuilder sb = new StringBuilder(256);
+        sb.append(clientIp).append(" - - [").append(TIME.format(Instant.ofEpochMilli(e.startMillis))).append("] \"")
+          .append(e.request.method().name()).append(' ').append(e.request.uri()).append(' ')
+          .append(e.request.protocolVersion().text()).append("\" ")
+          .append(e.status).append(' ').append(e.responseBytes).append(" \"")
+          .append(orDash(h.get(HttpHeaderNames.REFERER))).append("\" \"")
+          .append(orDash(h.get(HttpHeaderNames.USER_AGENT))).append("\" ")
+          .append(e.requestBodyBytes).append(' ');
+        seconds(sb, now - e.startNanos).append(" [")
+          .append(e.route == null ? "" : e.route.backend().name()).append("] [] ");
+        if (e.upstreamAddresses == null) {
+            sb.append("- - - -");
+        } else {
+            sb.append(e.upstreamAddresses).append(' ').append(e.upstreamStatus == 0 ? 0 : e.responseBytes).append(' ');
+            seconds(sb, now - e.upstreamStartNanos).append(' ')
+              .append(e.upstreamStatus == 0 ? "-" : Integer.toString(e.upstreamStatus));
+        }
+        sb.append(' ').append(e.requestId);
+        return sb.toString();
+    }
+
+    private static StringBuilder seconds(StringBuilder sb, long nanos) {
+        long millis = Math.max(0, nanos / 1_000_000);
+        sb.append(millis / 1000).append('.');
+        long frac = millis % 1000;
+        if (frac < 100) {
+            sb.append('0');
+        }
+        if (frac < 10) {
+            sb.append('0');
+        }
+        return sb.append(frac);
+    }
+
+    private static String orDash(String s) {
+        return s == null || s.isEmpty() ? "-" : s.replace('"', '\'');
+    }
+}

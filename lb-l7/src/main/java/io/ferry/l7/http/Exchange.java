@@ -1,0 +1,79 @@
+package io.ferry.l7.http;
+
+import io.ferry.l7.route.Route;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpRequest;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+
+/**
+ * One request and its response as they cross the proxy: what was asked, where it went, how far each direction
+ * has got. A plain record of state for {@link HttpFrontendHandler}, confined to its event loop.
+ */
+final class Exchange {
+
+    final HttpRequest request;
+    final long startNanos;
+    final long startMillis;
+    String requestId;
+    String host;
+    boolean keepAlive;
+    boolean http10;
+    boolean head;
+    boolean idempotent;
+    boolean upgrade;
+    boolean expectContinue;
+    boolean continueSent;
+
+    Route route;
+    HttpRequest upstreamRequest;
+    int attempts;
+    int endpointIndex;
+    InetSocketAddress endpoint;
+    StringBuilder upstreamAddresses;
+    UpstreamConnection upstream;
+    boolean reused;
+    boolean headSent;
+    ArrayDeque<HttpContent> pendingBody;
+    long upstreamStartNanos;
+    long upstreamHeadNanos;
+    long lastUpstreamActivity;
+    boolean upstreamKeepAlive;
+    boolean skipLast;
+
+    boolean requestComplete;
+    long requestBodyBytes;
+    long discardedBytes;
+
+    /** Answered by the proxy itself (an error or a redirect); the rest of the request body is discarded. */
+    boolean local;
+    boolean responseStarted;
+    boolean responseComplete;
+    int status;
+    int upstreamStatus;
+    long responseBytes;
+
+    Exchange(HttpRequest request) {
+        this.request = request;
+        this.startNanos = System.nanoTime();
+        this.startMillis = System.currentTimeMillis();
+    }
+
+    void noteEndpoint(InetSocketAddress address) {
+        String text = address.getAddress().getHostAddress() + ':' + address.getPort();
+        if (upstreamAddresses == null) {
+            upstreamAddresses = new StringBuilder(text);
+        } else {
+            upstreamAddresses.append(", ").append(text);
+        }
+    }
+
+    void releasePendingBody() {
+        if (pendingBody != null) {
+            for (HttpContent c; (c = pendingBody.poll()) != null; ) {
+                c.release();
+            }
+            pendingBody = null;
+        }
+    }
+}

@@ -1,0 +1,99 @@
+package io.ferry.l7.http;
+
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.util.AsciiString;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Header rewriting between the client and the upstream, as ingress-nginx does it: hop-by-hop headers (RFC 9110
+ * 7.6.1, plus every header the {@code Connection} header names) are dropped on both legs; the request gains
+ * {@code X-Forwarded-*}, {@code X-Real-IP} and {@code X-Request-ID}.
+ */
+final class ForwardedHeaders {
+
+    static final AsciiString X_FORWARDED_FOR = AsciiString.cached("x-forwarded-for");
+    static final AsciiString X_FORWARDED_PROTO = AsciiString.cached("x-forwarded-proto");
+    static final AsciiString X_FORWARDED_HOST = AsciiString.cached("x-forwarded-host");
+    static final AsciiString X_FORWARDED_PORT = AsciiString.cached("x-forwarded-port");
+    static final AsciiString X_REAL_IP = AsciiString.cached("x-real-ip");
+    static final AsciiString X_REQUEST_ID = AsciiString.cached("x-request-id");
+    private static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
+
+    private ForwardedHeaders() {
+    }
+
+    /**
+     * Copies {@code from} without hop-by-hop headers. {@code keepUpgrade} keeps {@code Upgrade} and puts back
+     * {@code Connection: upgrade} (a WebSocket handshake).
+     */
+    static HttpHeaders withoutHopByHop(HttpHeaders from, boolean keepUpgrade) {
+        HttpHeaders to = new DefaultHttpHeaders(false);
+        List<String> connectionTokens = from.getAll(HttpHeaderNames.CONNECTION);
+        for (java.util.Iterator<Map.Entry<CharSequence, CharSequence>> it = from.iteratorCharSequence(); it.hasNext(); ) {
+            Map.Entry<CharSequence, CharSequence> e = it.next();
+            CharSequence name = e.getKey();
+            if (isHopByHop(name) && !(keepUpgrade && AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.UPGRADE))
+                || namedByConnection(name, connectionTokens)) {
+                continue;
+            }
+            to.add(name, e.getValue());
+        }
+        if (keepUpgrade) {
+            to.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+        }
+        return to;
+    }
+
+    static boolean isHopByHop(CharSequence name) {
+        return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.CONNECTION)
+               || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.KEEP_ALIVE)
+               || AsciiString.contentEqualsIgnoreCase(name, PROXY_CONNECTION)
+               || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TE)
+               || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TRAILER)
+               || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TRANSFER_ENCODING)
+               || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.UPGRADE)
+               || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.PROXY_AUTHENTICATE)
+               || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.PROXY_AUTHORIZATION);
+    }
+
+    private static boolean namedByConnection(CharSequence name, List<String> connectionTokens) {
+        for (int i = 0; i < connectionTokens.size(); i++) {
+            String value = connectionTokens.get(i);
+            int start = 0;
+            while (start <= value.length()) {
+                int comma = value.indexOf(',', start);
+                int end = comma < 0 ? value.length() : comma;
+                String token = value.substring(start, end).trim();
+                if (!token.isEmpty() && AsciiString.contentEqualsIgnoreCase(name, token)) {
+                    return true;
+                }
+                start = end + 1;
+            }
+        }
+        return false;
+    }
+
+    /** Whether the {@code Connection} header lists {@code token}. */
+    static boolean connectionHas(HttpHeaders headers, AsciiString token) {
+        return headers.containsValue(HttpHeaderNames.CONNECTION, token, true);
+    }
+
+    /**
+     * Adds what the upstream learns about the client: {@code X-Forwarded-For} (appended to what the client sent),
+     * {@code X-Forwarded-Proto}, {@code -Host}, {@code -Port}, {@code X-Real-IP}.
+     */
+    static void addForwarded(HttpHeaders to, String clientIp, String proto, String host, int port) {
+        String previous = to.get(X_FORWARDED_FOR);
+        to.set(X_FORWARDED_FOR, previous == null || previous.isBlank() ? clientIp : previous + ", " + clientIp);
+        to.set(X_FORWARDED_PROTO, proto);
+        if (host != null) {
+            to.set(X_FORWARDED_HOST, host);
+        }
+        to.setInt(X_FORWARDED_PORT, port);
+        to.set(X_REAL_IP, clientIp);
+    }
+}

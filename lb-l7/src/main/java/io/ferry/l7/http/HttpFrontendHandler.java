@@ -1,0 +1,872 @@
+package io.ferry.l7.http;
+
+import io.ferry.l4.Backend;
+import io.ferry.l7.route.LatencyObserver;
+import io.ferry.l7.route.Route;
+import io.ferry.l7.route.RoutePolicy;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import java.net.InetSocketAddress;
+import java.util.ArrayDeque;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+
+/**
+ * The client side of the edge proxy: one instance per client connection, after {@code HttpServerCodec}.
+ *
+ * <p>The life of a request: the head arrives; it is checked (framing, Host, path), the path normalized, the live
+ * {@code HttpRouteTable} consulted once; the {@link Route}'s policy is applied (allowed sources, redirects, body
+ * limit); an endpoint is picked by the route's balancer and an idle pooled {@link UpstreamConnection} of this event
+ * loop is taken, or a new one made on this loop; the rewritten head goes out, then the body streams chunk by
+ * chunk with backpressure; the response streams back the same way. A connect failure, or an upstream that breaks
+ * before answering an idempotent request with no body yet sent, is retried on the next endpoint (at most
+ * {@link HttpProxyConfig#maxAttempts()} tries). When both directions are complete the upstream connection goes
+ * back to the pool and the next (possibly pipelined) request is read. A {@code 101} to an {@code Upgrade} request
+ * turns both connections into a {@link RawRelay}.
+ *
+ * <p>The client connection reads only when the proxy wants more (auto-read off): one request at a time, so
+ * pipelined requests wait in the socket and are answered in order. Confined to the connection's event loop.
+ */
+final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
+
+    private static final long MAX_DISCARD = 64 * 1024;
+    private static final HttpDecoderConfig UPSTREAM_DECODER = new HttpDecoderConfig()
+            .setMaxInitialLineLength(8192)
+            .setMaxHeaderSize(64 * 1024)
+            .setMaxChunkSize(64 * 1024)
+            .setUseRfc9112TransferEncoding(true);
+
+    private final HttpProxy proxy;
+    private final HttpStats stats;
+    private final HttpProxyConfig config;
+    private final String scheme;
+    private final int localPort;
+
+    private ChannelHandlerContext ctx;
+    private String clientIp;
+    private Exchange ex;
+    private ArrayDeque<Object> queued;
+    private ArrayDeque<Object> upgradeStash;
+    private boolean closing;
+    private boolean switched;
+    private long lastClientRead;
+    private ScheduledFuture<?> timer;
+    private long timerDeadline;
+
+    HttpFrontendHandler(HttpProxy proxy, String scheme, int localPort) {
+        this.proxy = proxy;
+        this.stats = proxy.stats();
+        this.config = proxy.config();
+        this.scheme = scheme;
+        this.localPort = localPort;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        stats.connections.increment();
+        stats.activeConnections.increment();
+        InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
+        clientIp = remote.getAddress().getHostAddress();
+        lastClientRead = System.nanoTime();
+        armTimerBy(lastClientRead + idleLimit());
+        ctx.read();
+        ctx.fireChannelActive();
+    }
+
+    // ---- client side ----------------------------------------------------------------------------------------
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        lastClientRead = System.nanoTime();
+        if (switched) {
+            // Bytes the client sent after its upgrade request, set free when the HTTP codec left.
+            if (upgradeStash == null) {
+                upgradeStash = new ArrayDeque<>(2);
+            }
+            upgradeStash.add(msg);
+            return;
+        }
+        if (closing && ex == null) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (ex == null) {
+            if (msg instanceof HttpRequest) {
+                startExchange((HttpRequest) msg);
+            } else {
+                ReferenceCountUtil.release(msg);
+            }
+            return;
+        }
+        if (ex.requestComplete) {
+            // A pipelined request: it waits until the response before it is out.
+            if (queued == null) {
+                queued = new ArrayDeque<>(4);
+            }
+            queued.add(msg);
+            return;
+        }
+        if (msg instanceof HttpContent) {
+            requestBody((HttpContent) msg);
+        } else {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        Exchange e = ex;
+        if (e == null || switched) {
+            return;
+        }
+        if (e.upstream != null && e.headSent) {
+            e.upstream.channel().flush();
+        }
+        if (!e.requestComplete && !closing) {
+            if (e.local) {
+                ctx.read(); // keep discarding
+            } else if (e.headSent && e.upstream != null && e.upstream.channel().isWritable()) {
+                ctx.read();
+            }
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        Exchange e = ex;
+        if (e != null && e.upstream != null) {
+            e.upstream.channel().config().setAutoRead(ctx.channel().isWritable());
+        }
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        stats.activeConnections.decrement();
+        cancelTimer();
+        releaseAll(queued);
+        releaseAll(upgradeStash);
+        Exchange e = ex;
+        ex = null;
+        if (e != null) {
+            if (!e.responseComplete) {
+                stats.clientAborts.increment();
+                if (!e.responseStarted) {
+                    e.status = 499; // nginx's "client closed request"
+                }
+                log(e);
+            }
+            e.releasePendingBody();
+            if (e.upstream != null) {
+                UpstreamConnection c = e.upstream;
+                e.upstream = null;
+                c.release(false);
+            }
+        }
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        // Bytes from the client that broke the connection (a reset, mostly): close; nothing else is affected.
+        ctx.close();
+    }
+
+    private void startExchange(HttpRequest req) {
+        stats.requests.increment();
+        Exchange e = new Exchange(req);
+        ex = e;
+        e.http10 = req.protocolVersion().equals(HttpVersion.HTTP_1_0);
+        e.keepAlive = HttpUtil.isKeepAlive(req);
+        HttpHeaders h = req.headers();
+        e.requestId = requestId(h.get(ForwardedHeaders.X_REQUEST_ID));
+        if (req.decoderResult().isFailure()) {
+            Throwable cause = req.decoderResult().cause();
+            int code = cause instanceof TooLongHttpLineException ? 414
+                       : cause instanceof TooLongHttpHeaderException ? 431 : 400;
+            ReferenceCountUtil.release(req);
+            badRequest(code);
+            return;
+        }
+        ReferenceCountUtil.release(req);
+        // Where the request goes: the absolute-form's authority wins over Host (RFC 9112 3.2.2).
+        String uri = req.uri();
+        String host = h.get(HttpHeaderNames.HOST);
+        String target = uri;
+        if (!uri.startsWith("/")) {
+            int scheme = uri.regionMatches(true, 0, "http://", 0, 7) ? 7
+                         : uri.regionMatches(true, 0, "https://", 0, 8) ? 8 : -1;
+            if (scheme < 0) {
+                badRequest(400);
+                return;
+            }
+            int slash = uri.indexOf('/', scheme);
+            host = uri.substring(scheme, slash < 0 ? uri.length() : slash);
+            target = slash < 0 ? "/" : uri.substring(slash);
+        }
+        if (host == null ? !e.http10 : host.isEmpty() || h.getAll(HttpHeaderNames.HOST).size() > 1) {
+            badRequest(400);
+            return;
+        }
+        e.host = host;
+        int query = target.indexOf('?');
+        String rawPath = query < 0 ? target : target.substring(0, query);
+        String path = io.ferry.l7.route.RequestPath.normalize(rawPath);
+        if (path == null) {
+            badRequest(400);
+            return;
+        }
+        Route route = proxy.table().lookup(host, path);
+        if (route == null) {
+            stats.noRoute.increment();
+            respondLocal(404, false);
+            return;
+        }
+        e.route = route;
+        RoutePolicy policy = route.policy();
+        InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
+        if (!policy.allowedSources().allows(remote.getAddress())) {
+            respondLocal(403, false);
+            return;
+        }
+        if (policy.forceSslRedirect() && "http".equals(scheme)) {
+            e.local = true;
+            respond(LocalResponses.redirect(308, "https://" + hostWithoutPort(host) + target, false), false);
+            return;
+        }
+        long contentLength = HttpUtil.getContentLength(req, -1L);
+        if (policy.maxBodySize() > 0 && contentLength > policy.maxBodySize()) {
+            respondLocal(413, true);
+            return;
+        }
+        String expect = h.get(HttpHeaderNames.EXPECT);
+        if (expect != null) {
+            if (!HttpHeaderValues.CONTINUE.contentEqualsIgnoreCase(expect)) {
+                respondLocal(417, true);
+                return;
+            }
+            e.expectContinue = true;
+        }
+        Backend backend = route.backend();
+        if (backend.isEmpty()) {
+            stats.noEndpoint.increment();
+            respondLocal(503, false);
+            return;
+        }
+        HttpMethod method = req.method();
+        e.head = HttpMethod.HEAD.equals(method);
+        e.idempotent = e.head || HttpMethod.GET.equals(method) || HttpMethod.PUT.equals(method)
+                       || HttpMethod.DELETE.equals(method) || HttpMethod.OPTIONS.equals(method)
+                       || HttpMethod.TRACE.equals(method);
+        e.upgrade = h.contains(HttpHeaderNames.UPGRADE)
+                    && ForwardedHeaders.connectionHas(h, HttpHeaderValues.UPGRADE);
+        HttpHeaders uh = ForwardedHeaders.withoutHopByHop(h, e.upgrade);
+        ForwardedHeaders.addForwarded(uh, clientIp, scheme, host, localPort);
+        uh.set(ForwardedHeaders.X_REQUEST_ID, e.requestId);
+        String upstreamUri = rewrite(policy, path, target, query);
+        e.upstreamRequest = new DefaultHttpRequest(HttpVersion.HTTP_1_1, method, upstreamUri, uh);
+        if (HttpUtil.isTransferEncodingChunked(req)) {
+            HttpUtil.setTransferEncodingChunked(e.upstreamRequest, true);
+        }
+        acquire(backend.balancer().select(backend, remote), false);
+    }
+
+    private void requestBody(HttpContent content) {
+        Exchange e = ex;
+        boolean last = content instanceof LastHttpContent;
+        if (content.decoderResult().isFailure()) {
+            content.release();
+            stats.badRequests.increment();
+            if (!e.responseStarted) {
+                dropUpstream(e);
+                respondLocal(400, true);
+            } else {
+                closeNow();
+            }
+            return;
+        }
+        int n = content.content().readableBytes();
+        e.requestBodyBytes += n;
+        stats.bytesFromClients.add(n);
+        if (e.local) {
+            content.release();
+            e.discardedBytes += n;
+            if (last) {
+                e.requestComplete = true;
+                if (e.responseComplete) {
+                    finishExchange();
+                }
+            } else if (e.discardedBytes > MAX_DISCARD) {
+                closeNow();
+            }
+            return;
+        }
+        long max = e.route.policy().maxBodySize();
+        if (max > 0 && e.requestBodyBytes > max) {
+            content.release();
+            if (!e.responseStarted) {
+                dropUpstream(e);
+                respondLocal(413, true);
+            } else {
+                closeNow();
+            }
+            return;
+        }
+        if (e.headSent && e.upstream != null) {
+            e.upstream.channel().write(content, e.upstream.channel().voidPromise());
+            e.lastUpstreamActivity = System.nanoTime();
+        } else {
+            if (e.pendingBody == null) {
+                e.pendingBody = new ArrayDeque<>(4);
+            }
+            e.pendingBody.add(content);
+        }
+        if (last) {
+            e.requestComplete = true;
+        }
+    }
+
+    // ---- upstream side --------------------------------------------------------------------------------------
+
+    private void acquire(int index, boolean fresh) {
+        Exchange e = ex;
+        Backend backend = e.route.backend();
+        e.attempts++;
+        e.endpointIndex = index;
+        InetSocketAddress address = backend.endpoint(index).address();
+        e.endpoint = address;
+        e.noteEndpoint(address);
+        e.upstreamStartNanos = System.nanoTime();
+        UpstreamPool pool = proxy.pool();
+        if (!fresh) {
+            UpstreamConnection pooled = pool.poll(address);
+            if (pooled != null) {
+                stats.upstreamReuses.increment();
+                e.reused = true;
+                startUpstream(pooled);
+                return;
+            }
+        }
+        e.reused = false;
+        stats.upstreamConnects.increment();
+        RoutePolicy policy = e.route.policy();
+        Bootstrap b = new Bootstrap()
+                .group(ctx.channel().eventLoop())
+                .channel(proxy.transport().socketChannelType())
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
+                        (int) Math.min(Integer.MAX_VALUE, policy.connectTimeout().toMillis()))
+                .handler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline()
+                          .addLast("idle", new IdleStateHandler(0, 0, config.upstreamIdleTimeout().toNanos(),
+                                                                TimeUnit.NANOSECONDS))
+                          .addLast("http", new HttpClientCodec(UPSTREAM_DECODER.clone(), false, false))
+                          .addLast("upstream", new UpstreamConnection(address, pool));
+                    }
+                });
+        b.connect(address).addListener((ChannelFuture f) -> {
+            if (ex != e || closing && !ctx.channel().isActive()) {
+                if (f.isSuccess()) {
+                    f.channel().close();
+                }
+                return;
+            }
+            if (!f.isSuccess()) {
+                stats.upstreamConnectFailures.increment();
+                retryOrFail(e, f.cause() instanceof ConnectTimeoutException ? 504 : 502, false);
+                return;
+            }
+            startUpstream((UpstreamConnection) f.channel().pipeline().get("upstream"));
+        });
+    }
+
+    private void startUpstream(UpstreamConnection c) {
+        Exchange e = ex;
+        e.upstream = c;
+        c.attach(this);
+        Channel u = c.channel();
+        u.write(e.upstreamRequest, u.voidPromise());
+        e.headSent = true;
+        if (e.pendingBody != null) {
+            for (HttpContent m; (m = e.pendingBody.poll()) != null; ) {
+                u.write(m, u.voidPromise());
+            }
+            e.pendingBody = null;
+        } else if (e.requestComplete) {
+            // A retry of a request whose (empty) body was sent on the failed connection.
+            u.write(LastHttpContent.EMPTY_LAST_CONTENT, u.voidPromise());
+        }
+        u.flush();
+        e.lastUpstreamActivity = System.nanoTime();
+        armTimerBy(e.lastUpstreamActivity + exchangeLimit(e));
+        if (!e.requestComplete && u.isWritable()) {
+            ctx.read();
+        }
+    }
+
+    /** A try failed before any response byte: the next endpoint if it is safe, else {@code status}. */
+    private void retryOrFail(Exchange e, int status, boolean sent) {
+        Backend backend = e.route.backend();
+        boolean safe = !sent || e.idempotent && e.requestBodyBytes == 0;
+        if (safe && ctx.channel().isActive()) {
+            if (sent && e.reused) {
+                // A kept-alive connection the server had closed: the same endpoint on a new connection.
+                stats.retries.increment();
+                acquire(e.endpointIndex, true);
+                return;
+            }
+            if (e.attempts < Math.min(config.maxAttempts(), backend.size())) {
+                stats.retries.increment();
+                acquire((e.endpointIndex + 1) % backend.size(), false);
+                return;
+            }
+        }
+        respondLocal(status, !e.requestComplete);
+    }
+
+    void upstreamRead(UpstreamConnection c, Object msg) {
+        Exchange e = ex;
+        if (e == null || e.upstream != c) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        e.lastUpstreamActivity = System.nanoTime();
+        if (msg instanceof HttpResponse) {
+            upstreamHead(c, (HttpResponse) msg);
+        } else if (msg instanceof HttpContent) {
+            HttpContent content = (HttpContent) msg;
+            if (content.decoderResult().isFailure()) {
+                content.release();
+                upstreamBroke(e, c);
+                return;
+            }
+            if (e.skipLast) {
+                if (content instanceof LastHttpContent) {
+                    e.skipLast = false;
+                }
+                content.release();
+                return;
+            }
+            int n = content.content().readableBytes();
+            e.responseBytes += n;
+            stats.bytesToClients.add(n);
+            ctx.write(content, ctx.voidPromise());
+            if (content instanceof LastHttpContent) {
+                e.responseComplete = true;
+                responseDone(e);
+            }
+        } else {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    private void upstreamHead(UpstreamConnection c, HttpResponse r) {
+        Exchange e = ex;
+        if (r.decoderResult().isFailure()) {
+            ReferenceCountUtil.release(r);
+            upstreamBroke(e, c);
+            return;
+        }
+        int code = r.status().code();
+        if (code == 101) {
+            if (e.upgrade) {
+                switchProtocols(e, c, r);
+            } else {
+                upstreamBroke(e, c);
+            }
+            return;
+        }
+        if (code < 200) {
+            // Interim responses: a 100 the client asked for is passed on; others (102, 103) are dropped.
+            e.skipLast = true;
+            if (code == 100 && e.expectContinue && !e.continueSent) {
+                e.continueSent = true;
+                ctx.writeAndFlush(LocalResponses.continue100(), ctx.voidPromise());
+            }
+            return;
+        }
+        e.responseStarted = true;
+        e.status = code;
+        e.upstreamStatus = code;
+        e.upstreamHeadNanos = System.nanoTime();
+        e.upstreamKeepAlive = HttpUtil.isKeepAlive(r);
+        HttpHeaders rh = ForwardedHeaders.withoutHopByHop(r.headers(), false);
+        HttpResponse out = new DefaultHttpResponse(HttpVersion.HTTP_1_1, r.status(), rh);
+        boolean chunked = HttpUtil.isTransferEncodingChunked(r);
+        boolean framed = chunked || HttpUtil.isContentLengthSet(r);
+        boolean bodyPossible = !e.head && code != 204 && code != 304;
+        if (!framed) {
+            // Close-delimited from the upstream: that connection cannot be reused.
+            e.upstreamKeepAlive = false;
+        }
+        if (bodyPossible && (chunked || !framed)) {
+            if (e.http10) {
+                e.keepAlive = false; // HTTP/1.0 has no chunked coding: the end is the close
+            } else {
+                HttpUtil.setTransferEncodingChunked(out, true);
+            }
+        } else if (chunked && !e.head) {
+            HttpUtil.setTransferEncodingChunked(out, true);
+        }
+        if (!e.keepAlive || closing) {
+            rh.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        } else if (e.http10) {
+            rh.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
+        }
+        stats.response(code);
+        ctx.write(out, ctx.voidPromise());
+    }
+
+    void upstreamReadComplete(UpstreamConnection c) {
+        ctx.flush();
+        Exchange e = ex;
+        if (e != null && e.upstream == c && !ctx.channel().isWritable()) {
+            c.channel().config().setAutoRead(false);
+        }
+    }
+
+    void upstreamWritabilityChanged(UpstreamConnection c) {
+        Exchange e = ex;
+        if (e != null && e.upstream == c && c.channel().isWritable() && !e.requestComplete) {
+            ctx.read();
+        }
+    }
+
+    /** The upstream connection closed or failed while {@code c}'s owner was this connection. */
+    void upstreamClosed(UpstreamConnection c, Throwable cause) {
+        Exchange e = ex;
+        if (e == null || e.upstream != c || e.responseComplete) {
+            return;
+        }
+        upstreamBroke(e, c);
+    }
+
+    private void upstreamBroke(Exchange e, UpstreamConnection c) {
+        stats.upstreamErrors.increment();
+        e.upstream = null;
+        c.release(false);
+        if (!e.responseStarted) {
+            retryOrFail(e, 502, true);
+        } else {
+            // The response is cut short; the client can only learn it from the connection closing.
+            closeNow();
+        }
+    }
+
+    private void responseDone(Exchange e) {
+        UpstreamConnection c = e.upstream;
+        e.upstream = null;
+        Backend backend = e.route.backend();
+        if (backend.balancer() instanceof LatencyObserver) {
+            ((LatencyObserver) backend.balancer()).observe(backend, e.endpointIndex,
+                                                            e.upstreamHeadNanos - e.upstreamStartNanos);
+        }
+        if (!e.requestComplete) {
+            // Answered before the request was all sent: neither connection can carry another request.
+            closing = true;
+            c.release(false);
+        } else {
+            c.release(e.upstreamKeepAlive && c.requests() < config.upstreamMaxRequests());
+        }
+        finishExchange();
+    }
+
+    private void switchProtocols(Exchange e, UpstreamConnection c, HttpResponse r) {
+        stats.upgrades.increment();
+        stats.response(101);
+        e.status = 101;
+        e.upstreamStatus = 101;
+        e.responseStarted = true;
+        e.responseComplete = true;
+        HttpHeaders rh = ForwardedHeaders.withoutHopByHop(r.headers(), true);
+        ReferenceCountUtil.release(r);
+        FullHttpResponse out = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS,
+                                                           Unpooled.EMPTY_BUFFER, rh, new DefaultHttpHeaders(false));
+        ctx.writeAndFlush(out, ctx.voidPromise());
+        log(e);
+        cancelTimer();
+        ex = null;
+        switched = true;
+        releaseAll(queued);
+        queued = null;
+        c.detach();
+        Channel client = ctx.channel();
+        Channel up = c.channel();
+        // The client's codec leaves first: bytes it still held come to channelRead and wait in upgradeStash.
+        ChannelPipeline cp = ctx.pipeline();
+        cp.remove(HttpServerCodec.class);
+        // The upstream's relay goes in before its codec leaves, so the bytes that codec held reach the client.
+        ChannelPipeline up2 = up.pipeline();
+        up2.remove("idle");
+        up2.replace(c, "relay", new RawRelay(client, stats, false));
+        up2.remove(HttpClientCodec.class);
+        long idle = e.route.policy().readTimeout().toNanos();
+        cp.addBefore(ctx.name(), "idle", new IdleStateHandler(0, 0, idle, TimeUnit.NANOSECONDS));
+        ArrayDeque<Object> stash = upgradeStash;
+        upgradeStash = null;
+        cp.replace(this, "relay", new RawRelay(up, stats, true));
+        if (stash != null) {
+            for (Object m; (m = stash.poll()) != null; ) {
+                up.write(m, up.voidPromise());
+            }
+            up.flush();
+        }
+        client.config().setAutoRead(true);
+        up.config().setAutoRead(true);
+    }
+
+    // ---- responses written by the proxy ----------------------------------------------------------------------
+
+    private void badRequest(int code) {
+        stats.badRequests.increment();
+        respondLocal(code, true);
+    }
+
+    /** Answers the current request with {@code code}'s page; {@code close} closes the connection afterwards. */
+    private void respondLocal(int code, boolean close) {
+        ex.local = true;
+        respond(LocalResponses.of(code, close || closing || !ex.keepAlive), close);
+    }
+
+    private void respond(FullHttpResponse r, boolean close) {
+        Exchange e = ex;
+        e.releasePendingBody();
+        e.status = r.status().code();
+        e.responseStarted = true;
+        e.responseComplete = true;
+        e.responseBytes = r.content().readableBytes();
+        stats.response(e.status);
+        if (close || !e.keepAlive) {
+            closing = true;
+            r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        }
+        ctx.writeAndFlush(r, ctx.voidPromise());
+        if (closing || e.requestComplete) {
+            finishExchange();
+        } else {
+            // The rest of the request body is read and dropped; too much of it closes the connection.
+            ctx.read();
+        }
+    }
+
+    private void finishExchange() {
+        Exchange e = ex;
+        ex = null;
+        log(e);
+        if (!e.keepAlive || closing) {
+            closing = true;
+            releaseAll(queued);
+            queued = null;
+            ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            return;
+        }
+        while (ex == null && queued != null && !queued.isEmpty() && !closing) {
+            channelRead(ctx, queued.poll());
+        }
+        if (ex == null && !closing) {
+            armTimerBy(lastClientRead + idleLimit());
+            ctx.read();
+        }
+    }
+
+    private void dropUpstream(Exchange e) {
+        if (e.upstream != null) {
+            UpstreamConnection c = e.upstream;
+            e.upstream = null;
+            c.release(false);
+        }
+    }
+
+    private void closeNow() {
+        closing = true;
+        Exchange e = ex;
+        if (e != null) {
+            dropUpstream(e);
+        }
+        ctx.close();
+    }
+
+    // ---- timeouts ----------------------------------------------------------------------------------------------
+
+    private long idleLimit() {
+        return Math.min(config.clientIdleTimeout().toNanos(), config.clientHeaderTimeout().toNanos());
+    }
+
+    private long exchangeLimit(Exchange e) {
+        RoutePolicy p = e.route.policy();
+        return e.requestComplete ? p.readTimeout().toNanos()
+                                 : Math.max(p.sendTimeout().toNanos(), config.clientHeaderTimeout().toNanos());
+    }
+
+    /** Makes sure the timer fires no later than {@code deadline}; an earlier timer is kept and re-armed on fire. */
+    private void armTimerBy(long deadline) {
+        if (timer != null) {
+            if (timerDeadline <= deadline) {
+                return;
+            }
+            timer.cancel(false);
+        }
+        timerDeadline = deadline;
+        timer = ctx.executor().schedule(this::onTimer, Math.max(0, deadline - System.nanoTime()),
+                                        TimeUnit.NANOSECONDS);
+    }
+
+    private void cancelTimer() {
+        if (timer != null) {
+            timer.cancel(false);
+            timer = null;
+        }
+    }
+
+    private void onTimer() {
+        timer = null;
+        if (switched || !ctx.channel().isActive()) {
+            return;
+        }
+        long now = System.nanoTime();
+        Exchange e = ex;
+        if (e == null) {
+            long deadline = lastClientRead + idleLimit();
+            if (now - deadline >= 0) {
+                ctx.close(); // an idle keep-alive connection, or a request head that never finished
+            } else {
+                armTimerBy(deadline);
+            }
+            return;
+        }
+        if (e.local || e.upstream == null) {
+            // Answered, or between tries: the connect timeout governs; check again later.
+            armTimerBy(now + idleLimit());
+            return;
+        }
+        long deadline = Math.max(e.lastUpstreamActivity, e.requestComplete ? 0 : lastClientRead) + exchangeLimit(e);
+        if (now - deadline < 0) {
+            armTimerBy(deadline);
+            return;
+        }
+        stats.upstreamTimeouts.increment();
+        if (!e.responseStarted) {
+            dropUpstream(e);
+            respondLocal(e.requestComplete ? 504 : 408, true);
+        } else {
+            closeNow();
+        }
+    }
+
+    // ---- helpers ---------------------------------------------------------------------------------------------
+
+    private String rewrite(RoutePolicy policy, String path, String target, int query) {
+        if (policy.rewritePattern() == null) {
+            return target;
+        }
+        Matcher m = policy.rewritePattern().matcher(path);
+        if (!m.lookingAt()) {
+            return target;
+        }
+        String template = policy.rewriteTarget();
+        StringBuilder sb = new StringBuilder(template.length() + 16);
+        for (int i = 0; i < template.length(); i++) {
+            char ch = template.charAt(i);
+            if (ch == '$' && i + 1 < template.length() && Character.isDigit(template.charAt(i + 1))) {
+                int g = template.charAt(++i) - '0';
+                if (g <= m.groupCount() && m.group(g) != null) {
+                    sb.append(m.group(g));
+                }
+            } else {
+                sb.append(ch);
+            }
+        }
+        if (sb.length() == 0 || sb.charAt(0) != '/') {
+            sb.insert(0, '/');
+        }
+        if (query >= 0) {
+            sb.append(sb.indexOf("?") < 0 ? target.substring(query) : '&' + target.substring(query + 1));
+        }
+        return sb.toString();
+    }
+
+    private static String hostWithoutPort(String host) {
+        if (host.startsWith("[")) {
+            int end = host.indexOf(']');
+            return end < 0 ? host : host.substring(0, end + 1);
+        }
+        int colon = host.indexOf(':');
+        return colon < 0 ? host : host.substring(0, colon);
+    }
+
+    private static String requestId(String fromClient) {
+        if (fromClient != null && !fromClient.isEmpty() && fromClient.length() <= 128) {
+            boolean ok = true;
+            for (int i = 0; i < fromClient.length() && ok; i++) {
+                char ch = fromClient.charAt(i);
+                ok = ch > 0x20 && ch < 0x7f;
+            }
+            if (ok) {
+                return fromClient;
+            }
+        }
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        return hex16(r.nextLong()) + hex16(r.nextLong());
+    }
+
+    private static String hex16(long v) {
+        String s = Long.toHexString(v);
+        return s.length() == 16 ? s : "0000000000000000".substring(s.length()) + s;
+    }
+
+    private void log(Exchange e) {
+        if (proxy.accessLogEnabled()) {
+            proxy.log(AccessLogFormat.line(clientIp, e));
+        }
+    }
+
+    private static void releaseAll(ArrayDeque<Object> q) {
+        if (q != null) {
+            for (Object m; (m = q.poll()) != null; ) {
+                ReferenceCountUtil.release(m);
+            }
+        }
+    }
+}

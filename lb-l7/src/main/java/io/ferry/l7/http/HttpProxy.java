@@ -1,0 +1,151 @@
+package io.ferry.l7.http;
+
+import static java.util.Objects.requireNonNull;
+
+import io.ferry.l4.Transport;
+import io.ferry.l7.route.HttpRouteTable;
+import io.ferry.l7.route.Route;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.util.concurrent.FastThreadLocal;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The edge HTTP/1.1 proxy (ingress-nginx's job): listeners, the live {@link HttpRouteTable}, the upstream
+ * connection pools (one per event loop) and the access log.
+ *
+ * <p>{@link #apply(HttpRouteTable)} publishes a new table with one volatile write; each request reads the table
+ * once, when its head arrives, and keeps the {@link Route} it found for its whole life, so a swap never disturbs a
+ * request in flight. Listeners are bound by {@link #bind} and stay up across table swaps.
+ *
+ * <p>{@code bind}, {@code apply} and {@code close} are for the control thread; the rest runs on event loops.
+ */
+public final class HttpProxy implements AutoCloseable {
+
+    private final Transport transport;
+    private final HttpProxyConfig config;
+    private final HttpStats stats = new HttpStats();
+    private final AccessLog accessLog;
+    private final HttpDecoderConfig decoderConfig;
+    private final List<Channel> listeners = new ArrayList<>();
+    private final FastThreadLocal<UpstreamPool> pools = new FastThreadLocal<>() {
+        @Override
+        protected UpstreamPool initialValue() {
+            return new UpstreamPool(config.upstreamMaxIdlePerEndpoint());
+        }
+    };
+    private volatile HttpRouteTable<Route> table = HttpRouteTable.empty();
+
+    public HttpProxy(Transport transport, HttpProxyConfig config) {
+        this.transport = requireNonNull(transport, "transport");
+        this.config = requireNonNull(config, "config");
+        this.accessLog = config.accessLog() ? new AccessLog(65536) : null;
+        this.decoderConfig = new HttpDecoderConfig()
+                .setMaxInitialLineLength(config.maxInitialLineLength())
+                .setMaxHeaderSize(config.maxHeaderSize())
+                .setMaxChunkSize(64 * 1024)
+                .setUseRfc9112TransferEncoding(true)
+                .setAllowDuplicateContentLengths(false)
+                .setStrictLineParsing(true);
+    }
+
+    /**
+     * Starts listening on {@code address} (port 0 for any) and returns the bound address.
+     *
+     * @throws IOException if the address cannot be bound; the message names it
+     */
+    public synchronized InetSocketAddress bind(InetSocketAddress address) throws IOException {
+        requireNonNull(address, "address");
+        ServerBootstrap b = new ServerBootstrap()
+                .group(transport.group())
+                .channel(transport.serverChannelType())
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .option(ChannelOption.SO_BACKLOG, 4096)
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        int port = ((InetSocketAddress) ch.localAddress()).getPort();
+                        ch.pipeline().addLast("http", new HttpServerCodec(decoderConfig.clone()))
+                                     .addLast("proxy", new HttpFrontendHandler(HttpProxy.this, "http", port));
+                    }
+                });
+        ChannelFuture f = b.bind(address).awaitUninterruptibly();
+        if (!f.isSuccess()) {
+            throw new IOException("cannot listen on " + address + ": " + f.cause().getMessage(), f.cause());
+        }
+        listeners.add(f.channel());
+        return (InetSocketAddress) f.channel().localAddress();
+    }
+
+    /** Makes {@code next} the table new requests are routed by. */
+    public void apply(HttpRouteTable<Route> next) {
+        table = requireNonNull(next, "next");
+    }
+
+    public HttpRouteTable<Route> table() {
+        return table;
+    }
+
+    public HttpStats stats() {
+        return stats;
+    }
+
+    public HttpProxyConfig config() {
+        return config;
+    }
+
+    Transport transport() {
+        return transport;
+    }
+
+    /** The upstream pool of the calling event loop. */
+    UpstreamPool pool() {
+        return pools.get();
+    }
+
+    /** Hands a line to the access log, if it is on. */
+    void log(String line) {
+        if (accessLog != null) {
+            accessLog.log(line);
+        }
+    }
+
+    boolean accessLogEnabled() {
+        return accessLog != null;
+    }
+
+    /** The addresses listened on. */
+    public synchronized List<InetSocketAddress> boundAddresses() {
+        List<InetSocketAddress> out = new ArrayList<>();
+        for (Channel ch : listeners) {
+            out.add((InetSocketAddress) ch.localAddress());
+        }
+        return out;
+    }
+
+    /** Stops accepting; open connections finish what they are doing. */
+    public synchronized void closeListeners() {
+        for (Channel ch : listeners) {
+            ch.close().awaitUninterruptibly();
+        }
+        listeners.clear();
+    }
+
+    @Override
+    public void close() {
+        closeListeners();
+        if (accessLog != null) {
+            accessLog.close();
+        }
+    }
+}

@@ -1,0 +1,168 @@
+package io.ferry.l7.http;
+
+import static java.util.Objects.requireNonNull;
+
+import java.time.Duration;
+
+/**
+ * Settings of the edge HTTP proxy that are not per route (per-route settings are in
+ * {@link io.ferry.l7.route.RoutePolicy}). Immutable; build with {@link #builder()}. The defaults follow nginx and
+ * ingress-nginx so that a migrated Ingress behaves the same.
+ */
+public final class HttpProxyConfig {
+
+    /** nginx's and ingress-nginx's defaults; see each accessor. */
+    public static final HttpProxyConfig DEFAULT = builder().build();
+
+    private final int maxInitialLineLength;
+    private final int maxHeaderSize;
+    private final Duration clientIdleTimeout;
+    private final Duration clientHeaderTimeout;
+    private final Duration upstreamIdleTimeout;
+    private final int upstreamMaxIdlePerEndpoint;
+    private final int upstreamMaxRequests;
+    private final int maxAttempts;
+    private final boolean accessLog;
+
+    private HttpProxyConfig(Builder b) {
+        maxInitialLineLength = b.maxInitialLineLength;
+        maxHeaderSize = b.maxHeaderSize;
+        clientIdleTimeout = b.clientIdleTimeout;
+        clientHeaderTimeout = b.clientHeaderTimeout;
+        upstreamIdleTimeout = b.upstreamIdleTimeout;
+        upstreamMaxIdlePerEndpoint = b.upstreamMaxIdlePerEndpoint;
+        upstreamMaxRequests = b.upstreamMaxRequests;
+        maxAttempts = b.maxAttempts;
+        accessLog = b.accessLog;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The longest request line; longer gets 414. nginx's {@code large_client_header_buffers} is 8 KiB. */
+    public int maxInitialLineLength() {
+        return maxInitialLineLength;
+    }
+
+    /** The most header bytes of one request; more gets 431. */
+    public int maxHeaderSize() {
+        return maxHeaderSize;
+    }
+
+    /** A keep-alive client connection with no request for this long is closed (nginx {@code keepalive_timeout}, 75 s). */
+    public Duration clientIdleTimeout() {
+        return clientIdleTimeout;
+    }
+
+    /** A client must send a whole request head within this time (nginx {@code client_header_timeout}, 60 s). */
+    public Duration clientHeaderTimeout() {
+        return clientHeaderTimeout;
+    }
+
+    /** A pooled upstream connection unused for this long is closed (ingress-nginx {@code upstream-keepalive-timeout}, 60 s). */
+    public Duration upstreamIdleTimeout() {
+        return upstreamIdleTimeout;
+    }
+
+    /** Idle upstream connections kept per endpoint and event loop; more are closed. */
+    public int upstreamMaxIdlePerEndpoint() {
+        return upstreamMaxIdlePerEndpoint;
+    }
+
+    /** Requests one upstream connection serves before it is closed (ingress-nginx {@code upstream-keepalive-requests}, 1000). */
+    public int upstreamMaxRequests() {
+        return upstreamMaxRequests;
+    }
+
+    /** Tries of one request, first included, where a retry is safe (ingress-nginx {@code proxy-next-upstream-tries}, 3). */
+    public int maxAttempts() {
+        return maxAttempts;
+    }
+
+    /** Whether every request is logged. */
+    public boolean accessLog() {
+        return accessLog;
+    }
+
+    /** Builds an {@link HttpProxyConfig}. */
+    public static final class Builder {
+
+        private int maxInitialLineLength = 8192;
+        private int maxHeaderSize = 32 * 1024;
+        private Duration clientIdleTimeout = Duration.ofSeconds(75);
+        private Duration clientHeaderTimeout = Duration.ofSeconds(60);
+        private Duration upstreamIdleTimeout = Duration.ofSeconds(60);
+        private int upstreamMaxIdlePerEndpoint = 64;
+        private int upstreamMaxRequests = 1000;
+        private int maxAttempts = 3;
+        private boolean accessLog = true;
+
+        private Builder() {
+        }
+
+        public Builder maxInitialLineLength(int bytes) {
+            maxInitialLineLength = atLeast(bytes, 256, "maxInitialLineLength");
+            return this;
+        }
+
+        public Builder maxHeaderSize(int bytes) {
+            maxHeaderSize = atLeast(bytes, 1024, "maxHeaderSize");
+            return this;
+        }
+
+        public Builder clientIdleTimeout(Duration timeout) {
+            clientIdleTimeout = positive(timeout, "clientIdleTimeout");
+            return this;
+        }
+
+        public Builder clientHeaderTimeout(Duration timeout) {
+            clientHeaderTimeout = positive(timeout, "clientHeaderTimeout");
+            return this;
+        }
+
+        public Builder upstreamIdleTimeout(Duration timeout) {
+            upstreamIdleTimeout = positive(timeout, "upstreamIdleTimeout");
+            return this;
+        }
+
+        public Builder upstreamMaxIdlePerEndpoint(int connections) {
+            upstreamMaxIdlePerEndpoint = atLeast(connections, 0, "upstreamMaxIdlePerEndpoint");
+            return this;
+        }
+
+        public Builder upstreamMaxRequests(int requests) {
+            upstreamMaxRequests = atLeast(requests, 1, "upstreamMaxRequests");
+            return this;
+        }
+
+        public Builder maxAttempts(int attempts) {
+            maxAttempts = atLeast(attempts, 1, "maxAttempts");
+            return this;
+        }
+
+        public Builder accessLog(boolean enabled) {
+            accessLog = enabled;
+            return this;
+        }
+
+        public HttpProxyConfig build() {
+            return new HttpProxyConfig(this);
+        }
+
+        private static int atLeast(int value, int min, String name) {
+            if (value < min) {
+                throw new IllegalArgumentException(name + ": " + value + " (expected: >= " + min + ')');
+            }
+            return value;
+        }
+
+        private static Duration positive(Duration d, String name) {
+            requireNonNull(d, name);
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException(name + ": " + d + " (expected: > 0)");
+            }
+            return d;
+        }
+    }
+}
