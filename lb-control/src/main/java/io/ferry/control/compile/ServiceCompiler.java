@@ -21,8 +21,8 @@ import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -34,8 +34,17 @@ import java.util.Set;
  * {@code service.kubernetes.io/service-proxy-name} belong to another proxy and are skipped, as are ExternalName
  * Services; each TCP port gets a listener on every ClusterIP (none for a headless Service) and, for NodePort and
  * LoadBalancer Services, on every node address at its nodePort; endpoints come from {@link EndpointResolver}.
- * A Service with an invalid field, or a listener another Service already holds, is rejected whole and
- * reported; the older Service (by {@code creationTimestamp}) keeps what is contested. Stateless and thread-safe.
+ *
+ * <p>Bad versions are refused as the API server refuses a write: a Service with an invalid field (including two
+ * ports with the same port and protocol, or the same nodePort and protocol), or one that wants a listener another
+ * Service holds, is rejected whole and reported. The compiler remembers the version of each Service it admitted
+ * last; when a Service that was valid changes into one that is not, that last valid version stays live and the
+ * report says so, as the API server would have kept the old object. Conflicts are settled the same way: the live
+ * versions keep the listeners they hold, and the changed and new Services then claim theirs one by one, the older
+ * first (by {@code creationTimestamp}). A deleted Service is forgotten.
+ *
+ * <p>Stateful: confined to the control thread ({@code ControlLoop} calls {@link #compile(ClusterState)} there and
+ * nowhere else). Compiling the same state again gives the same result.
  */
 public final class ServiceCompiler {
 
@@ -48,6 +57,8 @@ public final class ServiceCompiler {
     static final String HEADLESS_LABEL = "service.kubernetes.io/headless";
 
     private final List<InetAddress> nodeAddresses;
+    // Control thread only: by namespace/name, the version of each Service the last compile admitted.
+    private final Map<String, Admitted> admitted = new HashMap<>();
 
     /**
      * @param nodeAddresses where NodePort listeners bind; the wildcard address means every local address
@@ -62,6 +73,7 @@ public final class ServiceCompiler {
         return "NodePort".equals(type) || "LoadBalancer".equals(type);
     }
 
+    /** Compiles {@code state}; call on the control thread only. */
     public CompiledServices compile(ClusterState state) {
         requireNonNull(state, "state");
         Map<String, List<EndpointSlice>> slicesByService = new HashMap<>();
@@ -78,45 +90,86 @@ public final class ServiceCompiler {
             legacy.put(namespace(e) + '/' + e.getMetadata().getName(), e);
         }
 
-        List<Service> services = new ArrayList<>(state.services());
-        services.sort(Comparator.comparing((Service s) -> timestamp(s)).thenComparing(ServiceCompiler::key));
+        Map<String, Service> services = new LinkedHashMap<>();
+        state.services().stream()
+             .filter(s -> s.getSpec() != null && !labels(s).containsKey(SERVICE_PROXY_NAME_LABEL)
+                          && !"ExternalName".equals(s.getSpec().getType()))
+             .sorted(Comparator.comparing((Service s) -> timestamp(s)).thenComparing(ServiceCompiler::key))
+             .forEach(s -> services.putIfAbsent(key(s), s));
+
+        // The live versions first: they were admitted together, so they hold their listeners without conflict.
+        admitted.keySet().retainAll(services.keySet());
+        Claims claims = new Claims();
+        admitted.values().forEach(claims::add);
+        // Then every change, oldest Service first, each against what is admitted so far. An edit that needs a
+        // listener another edit in this same state frees is admitted by a further pass.
+        Map<String, String> rejected = new HashMap<>();
+        List<Admitted> candidates = new ArrayList<>();
+        for (Service s : services.values()) {
+            String key = key(s);
+            Admitted live = admitted.get(key);
+            if (live == null || !live.service.equals(s)) {
+                try {
+                    candidates.add(validate(s, key));
+                } catch (InvalidServiceException e) {
+                    rejected.put(key, e.getMessage());
+                }
+            }
+        }
+        for (boolean progress = true; progress; ) {
+            progress = false;
+            for (Iterator<Admitted> it = candidates.iterator(); it.hasNext(); ) {
+                Admitted next = it.next();
+                try {
+                    claims.check(next);
+                } catch (InvalidServiceException e) {
+                    rejected.put(next.key, e.getMessage());
+                    continue;
+                }
+                Admitted live = admitted.put(next.key, next);
+                if (live != null) {
+                    claims.remove(live);
+                }
+                claims.add(next);
+                rejected.remove(next.key);
+                it.remove();
+                progress = true;
+            }
+        }
+        List<ConfigProblem> problems = new ArrayList<>();
+        for (String key : services.keySet()) {
+            String reason = rejected.get(key);
+            if (reason != null) {
+                problems.add(new ConfigProblem("Service " + key, admitted.containsKey(key)
+                        ? reason + "; the last valid version stays live" : reason));
+            }
+        }
 
         L4Table.Builder table = L4Table.builder();
         List<ServiceView> views = new ArrayList<>();
-        List<ConfigProblem> problems = new ArrayList<>();
-        Map<String, String> portsOfWildcard = new HashMap<>();
-        Map<String, String> portsOfAddresses = new HashMap<>();
-        for (Service s : services) {
-            if (s.getSpec() == null || labels(s).containsKey(SERVICE_PROXY_NAME_LABEL)
-                || "ExternalName".equals(s.getSpec().getType())) {
-                continue;
-            }
-            String key = key(s);
-            try {
-                views.add(compileService(s, key, slicesByService.getOrDefault(key, List.of()), legacy.get(key),
-                                         table, portsOfWildcard, portsOfAddresses));
-            } catch (InvalidServiceException e) {
-                problems.add(new ConfigProblem("Service " + key, e.getMessage()));
+        for (String key : services.keySet()) {
+            Admitted a = admitted.get(key);
+            if (a != null) {
+                views.add(build(a, slicesByService.getOrDefault(key, List.of()), legacy.get(key), table));
             }
         }
         views.sort(Comparator.comparing(ServiceView::namespace).thenComparing(ServiceView::name));
         return new CompiledServices(table.build(), views, problems);
     }
 
-    private ServiceView compileService(Service s, String key, List<EndpointSlice> slices, Endpoints legacy,
-                                       L4Table.Builder table, Map<String, String> portsOfWildcard,
-                                       Map<String, String> portsOfAddresses) throws InvalidServiceException {
+    /** Checks one version of a Service on its own, and works out the listeners it wants. */
+    private Admitted validate(Service s, String key) throws InvalidServiceException {
         String type = s.getSpec().getType() == null ? "ClusterIP" : s.getSpec().getType();
         if (!Set.of("ClusterIP", "NodePort", "LoadBalancer").contains(type)) {
             throw new InvalidServiceException("spec.type: " + type
                                               + " (expected: ClusterIP, NodePort, LoadBalancer or ExternalName)");
         }
         List<InetAddress> clusterIps = clusterIps(s);
-        List<ServicePort> ports = s.getSpec().getPorts() == null ? List.of() : s.getSpec().getPorts();
-
-        // Validate everything first, so that a rejected Service takes no listener at all.
+        List<ServicePort> ports = ports(s);
         Map<ListenerKey, Integer> keys = new LinkedHashMap<>();
-        Set<String> portNames = new LinkedHashSet<>();
+        Map<String, Integer> portNames = new HashMap<>();
+        Map<String, Integer> servicePorts = new HashMap<>();
+        Map<String, Integer> nodePorts = new HashMap<>();
         for (int i = 0; i < ports.size(); i++) {
             ServicePort p = ports.get(i);
             String where = "spec.ports[" + i + ']';
@@ -124,18 +177,14 @@ public final class ServiceCompiler {
             if (p.getPort() == null || p.getPort() < 1 || p.getPort() > 65535) {
                 throw new InvalidServiceException(where + ".port: " + p.getPort() + " (expected: 1-65535)");
             }
-            if (!portNames.add(p.getName() == null ? "" : p.getName())) {
+            unique(servicePorts, p.getPort() + "/" + protocol, i, where + ".port",
+                   "a port and protocol unique among the ports");
+            if (portNames.putIfAbsent(p.getName() == null ? "" : p.getName(), i) != null) {
                 throw new InvalidServiceException(where + ".name: " + p.getName()
                                                   + " (expected: unique among the ports; name every port when there are several)");
             }
-            if (protocol != Protocol.TCP) {
-                continue; // UDP and SCTP arrive with later issues; the port is shown, not served.
-            }
-            for (InetAddress ip : clusterIps) {
-                keys.put(ListenerKey.of(ip, p.getPort(), protocol), i);
-            }
+            Integer nodePort = p.getNodePort();
             if (hasNodePorts(s)) {
-                Integer nodePort = p.getNodePort();
                 if (nodePort == null) {
                     throw new InvalidServiceException(where + ".nodePort: missing (expected: "
                                                       + NODE_PORT_MIN + '-' + NODE_PORT_MAX + ')');
@@ -144,39 +193,66 @@ public final class ServiceCompiler {
                     throw new InvalidServiceException(where + ".nodePort: " + nodePort + " (expected: "
                                                       + NODE_PORT_MIN + '-' + NODE_PORT_MAX + ')');
                 }
+                unique(nodePorts, nodePort + "/" + protocol, i, where + ".nodePort",
+                       "a nodePort and protocol unique among the ports");
+            }
+            if (protocol != Protocol.TCP) {
+                continue; // UDP and SCTP arrive with later issues; the port is shown, not served.
+            }
+            for (InetAddress ip : clusterIps) {
+                want(keys, ListenerKey.of(ip, p.getPort(), protocol), i);
+            }
+            if (hasNodePorts(s)) {
                 for (InetAddress node : nodeAddresses) {
-                    keys.put(ListenerKey.of(node, nodePort, protocol), i);
+                    want(keys, ListenerKey.of(node, nodePort, protocol), i);
                 }
             }
         }
+        // A wildcard listener and a specific address on the same port cannot both be bound.
+        Map<String, ListenerKey> wildcards = new HashMap<>();
+        Map<String, ListenerKey> specifics = new HashMap<>();
         for (ListenerKey k : keys.keySet()) {
-            Backend holder = table.get(k);
-            if (holder != null) {
-                throw new InvalidServiceException(k + " is already taken by " + holder.name());
-            }
-            // A wildcard listener and a specific address on the same port cannot both be bound.
             String port = k.protocol() + "/" + k.port();
-            String other = k.isWildcard() ? portsOfAddresses.get(port) : portsOfWildcard.get(port);
+            (k.isWildcard() ? wildcards : specifics).putIfAbsent(port, k);
+            ListenerKey other = (k.isWildcard() ? specifics : wildcards).get(port);
             if (other != null) {
-                throw new InvalidServiceException(k + " conflicts with " + other);
+                throw new InvalidServiceException(k + " conflicts with " + other + " of the same Service");
             }
         }
-        for (ListenerKey k : keys.keySet()) {
-            String port = k.protocol() + "/" + k.port();
-            (k.isWildcard() ? portsOfWildcard : portsOfAddresses).putIfAbsent(port, k + " of " + key);
-        }
+        return new Admitted(s, key, type, clusterIps, keys);
+    }
 
+    private static void unique(Map<String, Integer> seen, String value, int index, String where, String expected)
+            throws InvalidServiceException {
+        Integer first = seen.putIfAbsent(value, index);
+        if (first != null) {
+            throw new InvalidServiceException(where + ": " + value + " (expected: " + expected + "; spec.ports["
+                                              + first + "] has it)");
+        }
+    }
+
+    private static void want(Map<ListenerKey, Integer> keys, ListenerKey k, int index) throws InvalidServiceException {
+        Integer first = keys.putIfAbsent(k, index);
+        if (first != null) {
+            throw new InvalidServiceException("spec.ports[" + index + "]: " + k + " (expected: a listener no other port"
+                                              + " of the Service has; spec.ports[" + first + "] has it)");
+        }
+    }
+
+    /** Adds an admitted Service's listeners to {@code table} and describes it. */
+    private static ServiceView build(Admitted a, List<EndpointSlice> slices, Endpoints legacy, L4Table.Builder table) {
+        List<ServicePort> ports = ports(a.service);
         List<PortView> portViews = new ArrayList<>();
         for (int i = 0; i < ports.size(); i++) {
             ServicePort p = ports.get(i);
             String protocol = p.getProtocol() == null ? "TCP" : p.getProtocol();
-            String backendName = key + ':' + p.getPort() + '/' + protocol;
+            String backendName = a.key + ':' + p.getPort() + '/' + protocol;
             EndpointResolver.Resolved resolved = slices.isEmpty() && legacy != null
                                                  ? EndpointResolver.fromEndpoints(legacy, p)
                                                  : EndpointResolver.fromSlices(slices, p);
             Backend backend = Backend.of(backendName, resolved.endpoints(), RandomBalancer.INSTANCE);
             List<String> listeners = new ArrayList<>();
-            for (Map.Entry<ListenerKey, Integer> e : keys.entrySet()) {
+            for (Map.Entry<ListenerKey, Integer> e : a.keys.entrySet()) {
                 if (e.getValue() == i) {
                     table.add(e.getKey(), backend);
                     listeners.add(e.getKey().toString());
@@ -190,16 +266,20 @@ public final class ServiceCompiler {
                                        resolved.terminatingFallback(), listeners));
         }
         List<String> ipStrings = new ArrayList<>();
-        for (InetAddress ip : clusterIps) {
+        for (InetAddress ip : a.clusterIps) {
             ipStrings.add(ip.getHostAddress());
         }
-        return new ServiceView(namespace(s), s.getMetadata().getName(), type, ipStrings, portViews);
+        return new ServiceView(namespace(a.service), a.service.getMetadata().getName(), a.type, ipStrings, portViews);
     }
 
     private static List<InetAddress> clusterIps(Service s) throws InvalidServiceException {
-        List<String> texts = s.getSpec().getClusterIPs() != null && !s.getSpec().getClusterIPs().isEmpty()
-                             ? s.getSpec().getClusterIPs()
-                             : s.getSpec().getClusterIP() == null ? List.of() : List.of(s.getSpec().getClusterIP());
+        String single = s.getSpec().getClusterIP();
+        List<String> list = s.getSpec().getClusterIPs();
+        if (single != null && !single.isEmpty() && list != null && !list.isEmpty() && !single.equals(list.get(0))) {
+            throw new InvalidServiceException("spec.clusterIPs[0]: " + list.get(0) + " (expected: " + single
+                                              + ", the same as spec.clusterIP)");
+        }
+        List<String> texts = list != null && !list.isEmpty() ? list : single == null ? List.of() : List.of(single);
         List<InetAddress> out = new ArrayList<>();
         for (String text : texts) {
             if ("None".equals(text)) {
@@ -231,6 +311,10 @@ public final class ServiceCompiler {
         }
     }
 
+    private static List<ServicePort> ports(Service s) {
+        return s.getSpec().getPorts() == null ? List.of() : s.getSpec().getPorts();
+    }
+
     private static Map<String, String> labels(HasMetadata o) {
         Map<String, String> labels = o.getMetadata() == null ? null : o.getMetadata().getLabels();
         return labels == null ? Map.of() : labels;
@@ -248,6 +332,73 @@ public final class ServiceCompiler {
     private static String timestamp(Service s) {
         String ts = s.getMetadata().getCreationTimestamp();
         return ts == null ? "~" : ts; // no timestamp: younger than every stamped object
+    }
+
+    /** A version of a Service that passed validation, with the listeners it wants (by port index). */
+    private static final class Admitted {
+        final Service service;
+        final String key;
+        final String type;
+        final List<InetAddress> clusterIps;
+        final Map<ListenerKey, Integer> keys;
+
+        Admitted(Service service, String key, String type, List<InetAddress> clusterIps,
+                 Map<ListenerKey, Integer> keys) {
+            this.service = service;
+            this.key = key;
+            this.type = type;
+            this.clusterIps = List.copyOf(clusterIps);
+            this.keys = keys;
+        }
+
+        String holder(ListenerKey k) {
+            ServicePort p = ports(service).get(keys.get(k));
+            return key + ':' + p.getPort() + '/' + (p.getProtocol() == null ? "TCP" : p.getProtocol());
+        }
+    }
+
+    /** Who holds which listener among the admitted Services; one compile's scratch space. */
+    private static final class Claims {
+        private final Map<ListenerKey, Admitted> holders = new HashMap<>();
+        // protocol/port -> the admitted Services listening on it, on the wildcard or on a specific address.
+        private final Map<String, Map<ListenerKey, Admitted>> wildcards = new HashMap<>();
+        private final Map<String, Map<ListenerKey, Admitted>> specifics = new HashMap<>();
+
+        /** Fails if {@code a} wants a listener a different Service holds or cannot share a port with. */
+        void check(Admitted a) throws InvalidServiceException {
+            for (ListenerKey k : a.keys.keySet()) {
+                Admitted holder = holders.get(k);
+                if (holder != null && !holder.key.equals(a.key)) {
+                    throw new InvalidServiceException(k + " is already taken by " + holder.holder(k));
+                }
+                String port = k.protocol() + "/" + k.port();
+                Map<ListenerKey, Admitted> others = (k.isWildcard() ? specifics : wildcards).getOrDefault(port, Map.of());
+                for (Map.Entry<ListenerKey, Admitted> e : others.entrySet()) {
+                    if (!e.getValue().key.equals(a.key)) {
+                        throw new InvalidServiceException(k + " conflicts with " + e.getKey() + " of " + e.getValue().key);
+                    }
+                }
+            }
+        }
+
+        void add(Admitted a) {
+            for (ListenerKey k : a.keys.keySet()) {
+                holders.put(k, a);
+                (k.isWildcard() ? wildcards : specifics)
+                        .computeIfAbsent(k.protocol() + "/" + k.port(), x -> new HashMap<>()).put(k, a);
+            }
+        }
+
+        void remove(Admitted a) {
+            for (ListenerKey k : a.keys.keySet()) {
+                holders.remove(k, a);
+                Map<ListenerKey, Admitted> onPort = (k.isWildcard() ? wildcards : specifics)
+                        .get(k.protocol() + "/" + k.port());
+                if (onPort != null) {
+                    onPort.remove(k, a);
+                }
+            }
+        }
     }
 
     private static final class InvalidServiceException extends Exception {

@@ -261,4 +261,122 @@ class ServiceCompilerTest {
                 "Service ns/bad-ip: spec.clusterIP: not-an-ip (expected: an IP address or None)",
                 "Service ns/bad-port: spec.ports[0].port: 70000 (expected: 1-65535)");
     }
+
+    @Test
+    void twoPortsWithTheSamePortOrNodePortRejectTheServiceWhole() throws Exception {
+        CompiledServices c = compiler.compile(state("""
+                apiVersion: v1
+                kind: Service
+                metadata: {name: same-port, namespace: ns}
+                spec:
+                  clusterIP: 127.1.0.1
+                  ports:
+                  - {name: a, port: 80}
+                  - {name: b, port: 80, targetPort: 8081}
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: same-node-port, namespace: ns}
+                spec:
+                  type: NodePort
+                  clusterIP: 127.1.0.2
+                  ports:
+                  - {name: a, port: 80, nodePort: 30080}
+                  - {name: b, port: 81, nodePort: 30080}
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: other-protocol, namespace: ns}
+                spec:
+                  type: NodePort
+                  clusterIP: 127.1.0.3
+                  ports:
+                  - {name: a, port: 53, nodePort: 30053}
+                  - {name: b, port: 53, nodePort: 30053, protocol: UDP}
+                """));
+        assertThat(c.table().listeners()).containsExactlyInAnyOrder(
+                key("127.1.0.3", 53), ListenerKey.of(wildcard(), 30053, Protocol.TCP));
+        assertThat(c.problems()).extracting(Object::toString).containsExactlyInAnyOrder(
+                "Service ns/same-port: spec.ports[1].port: 80/TCP "
+                + "(expected: a port and protocol unique among the ports; spec.ports[0] has it)",
+                "Service ns/same-node-port: spec.ports[1].nodePort: 30080/TCP "
+                + "(expected: a nodePort and protocol unique among the ports; spec.ports[0] has it)");
+    }
+
+    @Test
+    void anInvalidEditKeepsTheLastValidVersionLiveUntilTheServiceIsDeleted() throws Exception {
+        String endpoints = slice("web-1", "web", "http", 8080, "- addresses: [10.0.0.1]");
+        compiler.compile(state(service("web", "127.1.0.1", "") + endpoints));
+
+        // The edit is refused; the last valid version stays, and still follows its endpoints.
+        String badEdit = service("web", "127.1.0.1", "").replace("port: 80,", "port: 70000,");
+        CompiledServices c = compiler.compile(state(
+                badEdit + slice("web-1", "web", "http", 8080, "- addresses: [10.0.0.2]")));
+        assertThat(c.table().listeners()).containsExactly(key("127.1.0.1", 80));
+        assertThat(endpoints(c.table().lookup(key("127.1.0.1", 80)))).containsExactly("10.0.0.2:8080");
+        assertThat(c.services()).singleElement().extracting(CompiledServices.ServiceView::name).isEqualTo("web");
+        assertThat(c.problems()).extracting(Object::toString).containsExactly(
+                "Service ns/web: spec.ports[0].port: 70000 (expected: 1-65535); the last valid version stays live");
+
+        // Compiling the same state again gives the same answer.
+        assertThat(compiler.compile(state(badEdit + endpoints)).problems()).hasSize(1);
+
+        // A good edit goes live.
+        c = compiler.compile(state(service("web", "127.1.0.1", "").replace("port: 80,", "port: 81,") + endpoints));
+        assertThat(c.table().listeners()).containsExactly(key("127.1.0.1", 81));
+        assertThat(c.problems()).isEmpty();
+
+        // A deleted Service is forgotten: coming back invalid, it is simply rejected.
+        assertThat(compiler.compile(state(endpoints)).table().size()).isZero();
+        c = compiler.compile(state(badEdit + endpoints));
+        assertThat(c.table().size()).isZero();
+        assertThat(c.problems()).extracting(Object::toString).containsExactly(
+                "Service ns/web: spec.ports[0].port: 70000 (expected: 1-65535)");
+    }
+
+    @Test
+    void anEditThatTakesAnotherServicesListenerIsRefusedEvenFromTheOlderService() throws Exception {
+        String np = """
+                    apiVersion: v1
+                    kind: Service
+                    metadata: {name: %s, namespace: ns, creationTimestamp: "%s"}
+                    spec:
+                      type: NodePort
+                      clusterIP: %s
+                      ports: [{port: 80, nodePort: %d}]
+                    ---
+                    """;
+        String younger = np.formatted("younger", "2024-02-01T00:00:00Z", "127.1.0.2", 30082);
+        compiler.compile(state(np.formatted("older", "2024-01-01T00:00:00Z", "127.1.0.1", 30081) + younger));
+
+        CompiledServices c = compiler.compile(state(
+                np.formatted("older", "2024-01-01T00:00:00Z", "127.1.0.1", 30082) + younger));
+        assertThat(c.table().lookup(ListenerKey.of(wildcard(), 30081, Protocol.TCP)).name())
+                .isEqualTo("ns/older:80/TCP");
+        assertThat(c.table().lookup(ListenerKey.of(wildcard(), 30082, Protocol.TCP)).name())
+                .isEqualTo("ns/younger:80/TCP");
+        assertThat(c.problems()).extracting(Object::toString).containsExactly(
+                "Service ns/older: *:30082/TCP is already taken by ns/younger:80/TCP; "
+                + "the last valid version stays live");
+
+        // Once the younger Service lets go, even by an edit in the same state, the edit goes through.
+        c = compiler.compile(state(np.formatted("older", "2024-01-01T00:00:00Z", "127.1.0.1", 30082)
+                                   + np.formatted("younger", "2024-02-01T00:00:00Z", "127.1.0.2", 30083)));
+        assertThat(c.table().lookup(ListenerKey.of(wildcard(), 30082, Protocol.TCP)).name())
+                .isEqualTo("ns/older:80/TCP");
+        assertThat(c.table().lookup(ListenerKey.of(wildcard(), 30083, Protocol.TCP)).name())
+                .isEqualTo("ns/younger:80/TCP");
+        assertThat(c.table().lookup(ListenerKey.of(wildcard(), 30081, Protocol.TCP))).isNull();
+        assertThat(c.problems()).isEmpty();
+    }
+
+    @Test
+    void clusterIpAndTheFirstOfClusterIpsMustAgree() throws Exception {
+        CompiledServices c = compiler.compile(state(
+                service("split", "127.1.0.1", "  clusterIPs: [127.1.0.9]")
+                + service("list-only", "''", "  clusterIPs: [127.1.0.2]")));
+        assertThat(c.table().listeners()).containsExactly(key("127.1.0.2", 80));
+        assertThat(c.problems()).extracting(Object::toString).containsExactly(
+                "Service ns/split: spec.clusterIPs[0]: 127.1.0.9 (expected: 127.1.0.1, the same as spec.clusterIP)");
+    }
 }
