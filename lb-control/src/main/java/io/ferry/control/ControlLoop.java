@@ -15,10 +15,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,17 +32,29 @@ import org.slf4j.LoggerFactory;
  *
  * <p>{@link #submit(ClusterState)} may be called from any thread and never blocks. Syncs run on one thread
  * ({@code ferry-control}), at most once per {@code minSyncPeriod} (kube-proxy's rule, in milliseconds here); a
- * state submitted during a sync is picked up by the next one, and only the latest state is ever compiled. A sync
- * that throws leaves the last good tables live.
+ * state submitted during a sync is picked up by the next one, and only the latest state is ever compiled.
+ *
+ * <p>A sync that throws leaves the last good tables live, and {@link #pendingSince()} stays set, so that
+ * {@code /healthz} fails once the change has waited too long (kube-proxy's behaviour when it cannot program its
+ * rules). A sync that leaves listeners unbound (a port held by another process) counts as applied: the rest of the
+ * table is live and the listeners are reported in {@link Status#problems()}. Either kind is retried with the
+ * latest state after a backoff of 1 s, doubling up to 30 s, and reset by a sync that succeeds; a new state is
+ * synced at once as usual. Retries are timers on the control thread: nothing waits or spins, and
+ * {@link #close()} cancels them. The {@link ServiceCompiler} is used on the control thread only.
  */
 public final class ControlLoop implements AutoCloseable {
 
     private static final Logger logger = LoggerFactory.getLogger(ControlLoop.class);
+    static final Duration RETRY_MIN = Duration.ofSeconds(1);
+    static final Duration RETRY_MAX = Duration.ofSeconds(30);
 
     private final ServiceCompiler compiler;
     private final Dataplane dataplane;
+    private final Function<Snapshot, ServiceProxy.ApplyResult> apply;
     private final Duration minSyncPeriod;
     private final Clock clock;
+    private final Duration retryMin;
+    private final Duration retryMax;
     private final ScheduledExecutorService executor =
             Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("ferry-control", true));
 
@@ -48,14 +63,34 @@ public final class ControlLoop implements AutoCloseable {
     private volatile Instant pendingSince;
     private volatile long lastSyncNanos = System.nanoTime() - TimeUnit.DAYS.toNanos(1);
     private volatile Status status = Status.INITIAL;
+
+    // Control thread only.
     private long generation;
     private Set<String> lastProblems = Set.of();
+    private ClusterState failedState; // the state of the last sync, while it needs a retry
+    private ScheduledFuture<?> retry;
+    private Duration retryDelay;
 
     public ControlLoop(ServiceCompiler compiler, Dataplane dataplane, Duration minSyncPeriod, Clock clock) {
+        this(compiler, dataplane, requireNonNull(dataplane, "dataplane")::apply, minSyncPeriod, clock, RETRY_MIN,
+             RETRY_MAX);
+    }
+
+    /** For tests: {@code apply} stands for {@code dataplane.apply}, and the backoff can be shortened. */
+    ControlLoop(ServiceCompiler compiler, Dataplane dataplane, Function<Snapshot, ServiceProxy.ApplyResult> apply,
+                Duration minSyncPeriod, Clock clock, Duration retryMin, Duration retryMax) {
         this.compiler = requireNonNull(compiler, "compiler");
         this.dataplane = requireNonNull(dataplane, "dataplane");
+        this.apply = requireNonNull(apply, "apply");
         this.minSyncPeriod = requireNonNull(minSyncPeriod, "minSyncPeriod");
         this.clock = requireNonNull(clock, "clock");
+        this.retryMin = requireNonNull(retryMin, "retryMin");
+        this.retryMax = requireNonNull(retryMax, "retryMax");
+        if (retryMin.isNegative() || retryMin.isZero() || retryMax.compareTo(retryMin) < 0) {
+            throw new IllegalArgumentException("retryMin: " + retryMin + ", retryMax: " + retryMax
+                                               + " (expected: 0 < retryMin <= retryMax)");
+        }
+        this.retryDelay = retryMin;
     }
 
     /** Hands a new state to the loop; returns at once. */
@@ -69,7 +104,7 @@ public final class ControlLoop implements AutoCloseable {
             long wait = lastSyncNanos + minSyncPeriod.toNanos() - System.nanoTime();
             try {
                 executor.schedule(this::sync, Math.max(0, wait), TimeUnit.NANOSECONDS);
-            } catch (java.util.concurrent.RejectedExecutionException e) {
+            } catch (RejectedExecutionException e) {
                 scheduled.set(false); // closed
             }
         }
@@ -78,16 +113,30 @@ public final class ControlLoop implements AutoCloseable {
     private void sync() {
         scheduled.set(false);
         ClusterState state = latest.getAndSet(null);
-        if (state == null) {
-            return;
+        if (state != null) {
+            compileAndApply(state);
         }
+    }
+
+    private void retry() {
+        retry = null;
+        ClusterState state = failedState;
+        // A newer state already has a sync on the way (submit scheduled it); that sync retries if it fails too.
+        if (state != null && latest.get() == null) {
+            logger.debug("Retrying the last sync");
+            compileAndApply(state);
+        }
+    }
+
+    private void compileAndApply(ClusterState state) {
         lastSyncNanos = System.nanoTime();
         long started = System.nanoTime();
+        boolean failed;
         try {
             CompiledServices services = compiler.compile(state);
             Snapshot snapshot = new Snapshot(++generation, clock.instant(), state, services);
             long compiled = System.nanoTime();
-            ServiceProxy.ApplyResult result = dataplane.apply(snapshot);
+            ServiceProxy.ApplyResult result = apply.apply(snapshot);
             long applied = System.nanoTime();
             if (latest.get() == null) {
                 pendingSince = null;
@@ -106,9 +155,45 @@ public final class ControlLoop implements AutoCloseable {
                         snapshot.generation(), snapshot.l4().size(), problems.size(),
                         TimeUnit.NANOSECONDS.toMillis(compiled - started),
                         TimeUnit.NANOSECONDS.toMillis(applied - compiled));
+            failed = !result.bindErrors().isEmpty();
         } catch (RuntimeException e) {
-            logger.error("Sync failed; the last good tables stay live", e);
+            if (e.toString().equals(status.lastError)) {
+                logger.error("Sync failed again: {}; the last good tables stay live", e.toString());
+            } else {
+                logger.error("Sync failed; the last good tables stay live", e);
+            }
             status = status.withError(e.toString());
+            failed = true;
+        }
+        if (failed) {
+            failedState = state;
+            scheduleRetry();
+        } else {
+            failedState = null;
+            retryDelay = retryMin;
+            if (retry != null) {
+                retry.cancel(false);
+                retry = null;
+            }
+        }
+    }
+
+    /** Schedules a retry of {@link #failedState} unless one is due already; each one waits twice as long. */
+    private void scheduleRetry() {
+        if (retry != null) {
+            return;
+        }
+        Duration delay = retryDelay;
+        try {
+            retry = executor.schedule(this::retry, delay.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+            return; // closed
+        }
+        retryDelay = delay.multipliedBy(2).compareTo(retryMax) > 0 ? retryMax : delay.multipliedBy(2);
+        if (delay.equals(retryMin)) {
+            logger.info("Sync incomplete; retrying in {} ms, then less and less often", delay.toMillis());
+        } else {
+            logger.debug("Sync incomplete; retrying in {} ms", delay.toMillis());
         }
     }
 
