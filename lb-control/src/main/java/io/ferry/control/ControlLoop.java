@@ -2,7 +2,6 @@ package io.ferry.control;
 
 import static java.util.Objects.requireNonNull;
 
-import io.ferry.control.compile.CompiledServices;
 import io.ferry.control.compile.ServiceCompiler;
 import io.ferry.l4.ListenerKey;
 import io.ferry.l4.ServiceProxy;
@@ -40,7 +39,7 @@ import org.slf4j.LoggerFactory;
  * table is live and the listeners are reported in {@link Status#problems()}. Either kind is retried with the
  * latest state after a backoff of 1 s, doubling up to 30 s, and reset by a sync that succeeds; a new state is
  * synced at once as usual. Retries are timers on the control thread: nothing waits or spins, and
- * {@link #close()} cancels them. The {@link ServiceCompiler} is used on the control thread only.
+ * {@link #close()} cancels them. The {@link SnapshotCompiler} is used on the control thread only.
  */
 public final class ControlLoop implements AutoCloseable {
 
@@ -48,7 +47,7 @@ public final class ControlLoop implements AutoCloseable {
     static final Duration RETRY_MIN = Duration.ofSeconds(1);
     static final Duration RETRY_MAX = Duration.ofSeconds(30);
 
-    private final ServiceCompiler compiler;
+    private final SnapshotCompiler compiler;
     private final Dataplane dataplane;
     private final Function<Snapshot, ServiceProxy.ApplyResult> apply;
     private final Duration minSyncPeriod;
@@ -71,14 +70,25 @@ public final class ControlLoop implements AutoCloseable {
     private ScheduledFuture<?> retry;
     private Duration retryDelay;
 
-    public ControlLoop(ServiceCompiler compiler, Dataplane dataplane, Duration minSyncPeriod, Clock clock) {
+    public ControlLoop(SnapshotCompiler compiler, Dataplane dataplane, Duration minSyncPeriod, Clock clock) {
         this(compiler, dataplane, requireNonNull(dataplane, "dataplane")::apply, minSyncPeriod, clock, RETRY_MIN,
              RETRY_MAX);
+    }
+
+    /** A loop that compiles Services only (no HTTP routes). */
+    public ControlLoop(ServiceCompiler compiler, Dataplane dataplane, Duration minSyncPeriod, Clock clock) {
+        this(SnapshotCompiler.servicesOnly(compiler), dataplane, minSyncPeriod, clock);
     }
 
     /** For tests: {@code apply} stands for {@code dataplane.apply}, and the backoff can be shortened. */
     ControlLoop(ServiceCompiler compiler, Dataplane dataplane, Function<Snapshot, ServiceProxy.ApplyResult> apply,
                 Duration minSyncPeriod, Clock clock, Duration retryMin, Duration retryMax) {
+        this(SnapshotCompiler.servicesOnly(compiler), dataplane, apply, minSyncPeriod, clock, retryMin, retryMax);
+    }
+
+    private ControlLoop(SnapshotCompiler compiler, Dataplane dataplane,
+                        Function<Snapshot, ServiceProxy.ApplyResult> apply, Duration minSyncPeriod, Clock clock,
+                        Duration retryMin, Duration retryMax) {
         this.compiler = requireNonNull(compiler, "compiler");
         this.dataplane = requireNonNull(dataplane, "dataplane");
         this.apply = requireNonNull(apply, "apply");
@@ -133,8 +143,7 @@ public final class ControlLoop implements AutoCloseable {
         long started = System.nanoTime();
         boolean failed;
         try {
-            CompiledServices services = compiler.compile(state);
-            Snapshot snapshot = new Snapshot(++generation, clock.instant(), state, services);
+            Snapshot snapshot = compiler.compile(++generation, clock.instant(), state);
             long compiled = System.nanoTime();
             ServiceProxy.ApplyResult result = apply.apply(snapshot);
             long applied = System.nanoTime();

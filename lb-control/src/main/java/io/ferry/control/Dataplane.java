@@ -3,6 +3,7 @@ package io.ferry.control;
 import static java.util.Objects.requireNonNull;
 
 import io.ferry.l4.ServiceProxy;
+import io.ferry.l7.http.HttpProxy;
 
 /**
  * The one way from the control thread to the event loops: {@link #apply(Snapshot)} makes a snapshot's tables live.
@@ -14,18 +15,36 @@ import io.ferry.l4.ServiceProxy;
 public final class Dataplane {
 
     private final ServiceProxy serviceProxy;
+    private final HttpProxy httpProxy;
     private volatile Snapshot current;
 
+    /** A data plane with the Service proxy only. */
     public Dataplane(ServiceProxy serviceProxy) {
+        this(serviceProxy, null);
+    }
+
+    /**
+     * @param httpProxy the edge HTTP proxy, or {@code null} when it is off
+     */
+    public Dataplane(ServiceProxy serviceProxy, HttpProxy httpProxy) {
         this.serviceProxy = requireNonNull(serviceProxy, "serviceProxy");
+        this.httpProxy = httpProxy;
     }
 
     /** Makes {@code snapshot} live and returns what the L4 data plane did. */
     public ServiceProxy.ApplyResult apply(Snapshot snapshot) {
         requireNonNull(snapshot, "snapshot");
         ServiceProxy.ApplyResult result = serviceProxy.apply(snapshot.l4());
+        if (httpProxy != null) {
+            httpProxy.apply(snapshot.http());
+        }
         current = snapshot;
         return result;
+    }
+
+    /** The edge HTTP proxy, or {@code null} when it is off. */
+    public HttpProxy httpProxy() {
+        return httpProxy;
     }
 
     /** The snapshot applied last, or {@code null} before the first. */

@@ -3,12 +3,15 @@ package io.ferry.control;
 import static java.util.Objects.requireNonNull;
 
 import io.ferry.control.admin.AdminServer;
+import io.ferry.control.compile.IngressCompiler;
 import io.ferry.control.compile.ServiceCompiler;
 import io.ferry.control.demo.DemoBackends;
 import io.ferry.control.source.ManifestSource;
 import io.ferry.l4.ServiceProxy;
 import io.ferry.l4.TcpProxyConfig;
 import io.ferry.l4.Transport;
+import io.ferry.l7.http.HttpProxy;
+import io.ferry.l7.http.HttpProxyConfig;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -33,12 +36,13 @@ public final class Ferry implements AutoCloseable {
 
     private static final Logger logger = LoggerFactory.getLogger(Ferry.class);
     private static final String DEMO_RESOURCES = "io/ferry/control/demo/manifests/";
-    private static final List<String> DEMO_FILES = List.of("00-namespace.yaml", "myblog.yaml", "mysql.yaml");
+    private static final List<String> DEMO_FILES = List.of("00-namespace.yaml", "myblog.yaml", "mysql.yaml", "ingress.yaml");
 
     private final FerryOptions options;
     private final List<AutoCloseable> started = new ArrayList<>();
     private Transport transport;
     private ServiceProxy serviceProxy;
+    private HttpProxy httpProxy;
     private ControlLoop controlLoop;
     private AdminServer admin;
     private ManifestSource manifests;
@@ -72,8 +76,16 @@ public final class Ferry implements AutoCloseable {
                                                                  .idleTimeout(options.tcpIdleTimeout)
                                                                  .build());
         started.add(serviceProxy);
-        ServiceCompiler compiler = new ServiceCompiler(nodePortAddresses(options.nodePortAddresses));
-        controlLoop = new ControlLoop(compiler, new Dataplane(serviceProxy), options.minSyncPeriod, clock);
+        if (options.httpPort >= 0) {
+            httpProxy = new HttpProxy(transport, HttpProxyConfig.builder().accessLog(options.accessLog).build());
+            started.add(httpProxy);
+            InetSocketAddress bound = httpProxy.bind(new InetSocketAddress(options.httpAddress, options.httpPort));
+            logger.info("Edge HTTP proxy on {} (IngressClass {})", bound, options.ingressClass);
+        }
+        SnapshotCompiler compiler = new SnapshotCompiler(
+                new ServiceCompiler(nodePortAddresses(options.nodePortAddresses)),
+                new IngressCompiler(options.ingressClass, options.watchIngressWithoutClass));
+        controlLoop = new ControlLoop(compiler, new Dataplane(serviceProxy, httpProxy), options.minSyncPeriod, clock);
         started.add(controlLoop);
 
         admin = AdminServer.start(transport, new InetSocketAddress(options.adminAddress, options.adminPort),
@@ -148,6 +160,11 @@ public final class Ferry implements AutoCloseable {
         return serviceProxy;
     }
 
+    /** The edge HTTP proxy, or {@code null} when {@code --http-port -1}. */
+    public HttpProxy httpProxy() {
+        return httpProxy;
+    }
+
     public InetSocketAddress adminAddress() {
         return admin.address();
     }
@@ -167,9 +184,12 @@ public final class Ferry implements AutoCloseable {
         }
         if (serviceProxy != null) {
             serviceProxy.closeListeners();
+            if (httpProxy != null) {
+                httpProxy.closeListeners();
+            }
             long deadline = System.nanoTime() + grace.toNanos();
             long active;
-            while ((active = serviceProxy.stats().active()) > 0 && System.nanoTime() < deadline) {
+            while ((active = activeConnections()) > 0 && System.nanoTime() < deadline) {
                 try {
                     TimeUnit.MILLISECONDS.sleep(50);
                 } catch (InterruptedException e) {
@@ -184,6 +204,10 @@ public final class Ferry implements AutoCloseable {
             }
         }
         close();
+    }
+
+    private long activeConnections() {
+        return serviceProxy.stats().active() + (httpProxy == null ? 0 : httpProxy.stats().activeConnections());
     }
 
     @Override

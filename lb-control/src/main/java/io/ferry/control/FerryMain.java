@@ -77,6 +77,27 @@ public final class FerryMain implements Callable<Integer> {
             description = "Least time between two table syncs; bursts in between coalesce (default: ${DEFAULT-VALUE}).")
     Duration minSyncPeriod;
 
+    @Option(names = "--http-address", paramLabel = "IP", defaultValue = "0.0.0.0",
+            description = "Address of the edge HTTP proxy (default: ${DEFAULT-VALUE}).")
+    String httpAddress;
+
+    @Option(names = "--http-port", paramLabel = "PORT", defaultValue = "8080",
+            description = "Port of the edge HTTP proxy; -1 for none (default: ${DEFAULT-VALUE}).")
+    int httpPort;
+
+    @Option(names = "--ingress-class", paramLabel = "NAME", defaultValue = "ferry",
+            description = "The IngressClass served, whose spec.controller is ferry.io/ingress-controller "
+                          + "(default: ${DEFAULT-VALUE}).")
+    String ingressClass;
+
+    @Option(names = "--watch-ingress-without-class",
+            description = "Also serve Ingresses that name no class.")
+    boolean watchIngressWithoutClass;
+
+    @Option(names = "--access-log", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Log every HTTP request to stdout (default: on; --no-access-log turns it off).")
+    boolean accessLog;
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new FerryMain()).execute(args));
     }
@@ -92,7 +113,12 @@ public final class FerryMain implements Callable<Integer> {
                                              .ioThreads(ioThreads)
                                              .tcpConnectTimeout(tcpConnectTimeout)
                                              .tcpIdleTimeout(tcpIdleTimeout)
-                                             .minSyncPeriod(minSyncPeriod);
+                                             .minSyncPeriod(minSyncPeriod)
+                                             .httpAddress(InetAddress.getByName(httpAddress))
+                                             .httpPort(httpPort)
+                                             .ingressClass(ingressClass)
+                                             .watchIngressWithoutClass(watchIngressWithoutClass)
+                                             .accessLog(accessLog);
         manifests.forEach(b::addManifests);
         nodePortAddresses.forEach(c -> b.addNodePortAddresses(Cidr.parse(c)));
         if (nodeName != null) {

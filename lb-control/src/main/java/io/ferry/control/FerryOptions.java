@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import io.ferry.l4.Transport;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -29,6 +30,11 @@ public final class FerryOptions {
     final Duration tcpIdleTimeout;
     final Duration minSyncPeriod;
     final Duration healthzTimeout;
+    final InetAddress httpAddress;
+    final int httpPort;
+    final String ingressClass;
+    final boolean watchIngressWithoutClass;
+    final boolean accessLog;
 
     private FerryOptions(Builder b) {
         this.manifests = List.copyOf(b.manifests);
@@ -45,6 +51,11 @@ public final class FerryOptions {
         this.tcpIdleTimeout = b.tcpIdleTimeout;
         this.minSyncPeriod = b.minSyncPeriod;
         this.healthzTimeout = b.healthzTimeout;
+        this.httpAddress = b.httpAddress;
+        this.httpPort = b.httpPort;
+        this.ingressClass = b.ingressClass;
+        this.watchIngressWithoutClass = b.watchIngressWithoutClass;
+        this.accessLog = b.accessLog;
     }
 
     public static Builder builder() {
@@ -83,6 +94,11 @@ public final class FerryOptions {
         private Duration tcpIdleTimeout = Duration.ofHours(1);
         private Duration minSyncPeriod = Duration.ofMillis(50);
         private Duration healthzTimeout = Duration.ofSeconds(60);
+        private InetAddress httpAddress = new InetSocketAddress(0).getAddress();
+        private int httpPort = 8080;
+        private String ingressClass = "ferry";
+        private boolean watchIngressWithoutClass;
+        private boolean accessLog = true;
 
         private Builder() {
         }
@@ -164,6 +180,40 @@ public final class FerryOptions {
 
         public Builder healthzTimeout(Duration d) {
             this.healthzTimeout = nonNegative("healthz-timeout", d);
+            return this;
+        }
+
+        /** Where the edge HTTP proxy listens; the wildcard address by default. */
+        public Builder httpAddress(InetAddress httpAddress) {
+            this.httpAddress = requireNonNull(httpAddress, "httpAddress");
+            return this;
+        }
+
+        /** The edge HTTP proxy's port: 8080 by default, {@code 0} for any free port, {@code -1} for none. */
+        public Builder httpPort(int httpPort) {
+            if (httpPort < -1 || httpPort > 65535) {
+                throw new IllegalArgumentException("http-port: " + httpPort + " (expected: -1-65535)");
+            }
+            this.httpPort = httpPort;
+            return this;
+        }
+
+        public Builder ingressClass(String ingressClass) {
+            requireNonNull(ingressClass, "ingressClass");
+            if (ingressClass.isBlank()) {
+                throw new IllegalArgumentException("ingress-class: \"\" (expected: a class name)");
+            }
+            this.ingressClass = ingressClass;
+            return this;
+        }
+
+        public Builder watchIngressWithoutClass(boolean watch) {
+            this.watchIngressWithoutClass = watch;
+            return this;
+        }
+
+        public Builder accessLog(boolean accessLog) {
+            this.accessLog = accessLog;
             return this;
         }
 

@@ -2,8 +2,11 @@ package io.ferry.control;
 
 import static java.util.Objects.requireNonNull;
 
+import io.ferry.control.compile.CompiledIngresses;
 import io.ferry.control.compile.CompiledServices;
 import io.ferry.l4.L4Table;
+import io.ferry.l7.route.HttpRouteTable;
+import io.ferry.l7.route.Route;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,16 +20,28 @@ public final class Snapshot {
     private final long generation;
     private final Instant createdAt;
     private final CompiledServices services;
+    private final CompiledIngresses ingresses;
     private final List<ConfigProblem> problems;
 
+    /** A snapshot with no HTTP routes. */
     public Snapshot(long generation, Instant createdAt, ClusterState state, CompiledServices services) {
+        this(generation, createdAt, state, services, EMPTY_INGRESSES);
+    }
+
+    public Snapshot(long generation, Instant createdAt, ClusterState state, CompiledServices services,
+                    CompiledIngresses ingresses) {
         this.generation = generation;
         this.createdAt = requireNonNull(createdAt, "createdAt");
         this.services = requireNonNull(services, "services");
+        this.ingresses = requireNonNull(ingresses, "ingresses");
         List<ConfigProblem> all = new ArrayList<>(state.problems());
         all.addAll(services.problems());
+        all.addAll(ingresses.problems());
         this.problems = List.copyOf(all);
     }
+
+    private static final CompiledIngresses EMPTY_INGRESSES =
+            new CompiledIngresses(HttpRouteTable.empty(), List.of(), List.of());
 
     /** Counts up from 1 with each compiled snapshot. */
     public long generation() {
@@ -43,6 +58,15 @@ public final class Snapshot {
 
     public CompiledServices services() {
         return services;
+    }
+
+    /** The HTTP routes the edge proxy serves. */
+    public HttpRouteTable<Route> http() {
+        return ingresses.table();
+    }
+
+    public CompiledIngresses ingresses() {
+        return ingresses;
     }
 
     /** What the source and the compilers rejected. */

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.ferry.l4.ListenerKey;
 import java.io.InputStream;
+import java.net.InetAddress;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -22,7 +23,9 @@ class DemoTest {
 
     @Test
     void theDemoServesTheTutorialsServices() throws Exception {
-        try (Ferry ferry = Ferry.start(FerryOptions.builder().demo(true).adminPort(0).build())) {
+        try (Ferry ferry = Ferry.start(FerryOptions.builder().demo(true).adminPort(0)
+                                                           .httpAddress(InetAddress.getLoopbackAddress()).httpPort(0)
+                                                           .accessLog(false).build())) {
             await().atMost(Duration.ofSeconds(15)).until(() -> ferry.controlLoop().status().ready());
             for (var e : ferry.serviceProxy().bindErrors().entrySet()) {
                 ListenerKey key = e.getKey();
@@ -46,6 +49,17 @@ class DemoTest {
                     HttpResponse.BodyHandlers.ofString());
             assertThat(viaJdk.body()).startsWith("我的博客列表");
 
+            // The tutorial's Ingress: myblog.devops.cn/ -> Service myblog:80 -> its pods, spread round robin.
+            int httpPort = ferry.httpProxy().boundAddresses().get(0).getPort();
+            Set<String> viaIngress = new HashSet<>();
+            for (int i = 0; i < 10; i++) {
+                String res = get("127.0.0.1", httpPort, "/blog/index/", "myblog.devops.cn");
+                assertThat(res).startsWith("HTTP/1.1 200 OK").contains("\r\n\r\n我的博客列表\n");
+                viaIngress.add(res.replaceAll("(?s).*X-Served-By: (myblog-\\d).*", "$1"));
+            }
+            assertThat(viaIngress).containsExactlyInAnyOrder("myblog-1", "myblog-2");
+            assertThat(get("127.0.0.1", httpPort, "/blog/index/", "nobody.devops.cn")).startsWith("HTTP/1.1 404 ");
+
             try (Socket mysql = new Socket("127.108.214.84", 3306)) {
                 mysql.setSoTimeout(5_000);
                 InputStream in = mysql.getInputStream();
@@ -56,9 +70,14 @@ class DemoTest {
     }
 
     private static String get(String host, int port, String path) throws Exception {
+        return get(host, port, path, host);
+    }
+
+    private static String get(String host, int port, String path, String hostHeader) throws Exception {
         try (Socket s = new Socket(host, port)) {
             s.setSoTimeout(5_000);
-            s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
+            s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: " + hostHeader
+                                       + "\r\nConnection: close\r\n\r\n")
                                               .getBytes(StandardCharsets.US_ASCII));
             return new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         }

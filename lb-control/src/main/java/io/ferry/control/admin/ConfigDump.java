@@ -7,6 +7,8 @@ import io.ferry.l4.Backend;
 import io.ferry.l4.ListenerKey;
 import io.ferry.l4.ProxyStats;
 import io.ferry.l4.ServiceProxy;
+import io.ferry.l7.http.HttpProxy;
+import io.ferry.l7.http.HttpStats;
 import io.netty.channel.Channel;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -77,7 +79,41 @@ final class ConfigDump {
         l4.put("idleTimeouts", s.idleTimeouts());
         l4.put("receivedBytes", s.bytesFromClients());
         l4.put("sentBytes", s.bytesToClients());
-        doc.put("stats", Map.of("l4", l4));
+        Map<String, Object> stats = new LinkedHashMap<>();
+        stats.put("l4", l4);
+        HttpProxy http = loop.dataplane().httpProxy();
+        if (http != null) {
+            Map<String, Object> h = new LinkedHashMap<>();
+            h.put("listeners", http.boundAddresses().stream().map(String::valueOf).toList());
+            h.put("routes", snapshot == null ? List.of() : snapshot.ingresses().routes());
+            doc.put("http", h);
+            stats.put("http", httpStats(http.stats()));
+        }
+        doc.put("stats", stats);
         return doc;
+    }
+
+    private static Map<String, Object> httpStats(HttpStats s) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("connectionsTotal", s.connections());
+        m.put("connectionsActive", s.activeConnections());
+        m.put("requestsTotal", s.requests());
+        for (int cls = 1; cls <= 5; cls++) {
+            m.put("responses" + cls + "xx", s.responses(cls));
+        }
+        m.put("badRequests", s.badRequests());
+        m.put("noRoute", s.noRoute());
+        m.put("noEndpoint", s.noEndpoint());
+        m.put("upstreamConnects", s.upstreamConnects());
+        m.put("upstreamReuses", s.upstreamReuses());
+        m.put("upstreamConnectFailures", s.upstreamConnectFailures());
+        m.put("upstreamErrors", s.upstreamErrors());
+        m.put("upstreamTimeouts", s.upstreamTimeouts());
+        m.put("retries", s.retries());
+        m.put("clientAborts", s.clientAborts());
+        m.put("upgrades", s.upgrades());
+        m.put("receivedBytes", s.bytesFromClients());
+        m.put("sentBytes", s.bytesToClients());
+        return m;
     }
 }
