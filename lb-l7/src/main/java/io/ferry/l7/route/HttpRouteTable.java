@@ -1,18 +1,90 @@
 package io.ferry.l7.route;
 
+import static java.util.Objects.requireNonNull;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+
 /**
- * SKELETON — the API is fixed; the implementation is being written. See the issue-3 helper's task.
+ * The immutable HTTP routing table: which route a request's Host and path select, with ingress-nginx's semantics.
+ *
+ * <h2>Host</h2>
+ * The Host header (or {@code :authority}) as received is reduced to a host name without allocating: any
+ * {@code :port} is ignored, an IPv6 literal keeps its brackets ({@code [::1]:8080} is the host {@code [::1]}),
+ * one trailing dot is dropped ({@code foo.com.} is {@code foo.com}, as nginx does), and letters compare
+ * case-insensitively (ASCII; internationalized names arrive as punycode). Then one host entry is chosen:
+ * <ol>
+ *   <li>the exact host, if it has rules or a {@linkplain Builder#hostDefault fallback};</li>
+ *   <li>else the wildcard {@code *.rest}, when the host is one label followed by {@code .rest}: {@code *.foo.com}
+ *       takes {@code bar.foo.com} but neither {@code baz.bar.foo.com} nor {@code foo.com};</li>
+ *   <li>else the entry of host {@code ""}, which takes any host, and a {@code null} or empty Host.</li>
+ * </ol>
+ * Once an entry is chosen, a path that matches none of its rules does <em>not</em> fall through to the wildcard or
+ * the {@code ""} entry: like ingress-nginx, which renders one nginx {@code server} block per host, it gets the
+ * entry's fallback, else the table's {@linkplain Builder#defaultRoute default route}, else {@code null}.
+ *
+ * <h2>Path</h2>
+ * Within the chosen entry, the path (normalized by {@link RequestPath#normalize}) is tried against:
+ * <ol>
+ *   <li>the {@link PathType#EXACT} rule equal to the whole path, case-sensitive;</li>
+ *   <li>the {@link PathType#REGEX} rules, case-insensitive and anchored at the start of the path (nginx's
+ *       {@code location ~* "^path"}), in ingress-nginx's location order: the longest pattern (in UTF-8 bytes)
+ *       first, patterns of equal length in descending byte order. The first that matches wins. (ingress-nginx,
+ *       {@code internal/ingress/controller/controller.go}, {@code getBackendServers}: {@code sort.SliceStable} by
+ *       {@code Path >}, then {@code sort.SliceStable} by {@code len(Path) >}.)</li>
+ *   <li>the longest {@link PathType#PREFIX} rule whose {@code /}-separated elements are a prefix of the path's: a
+ *       trailing {@code /} on either side is ignored, a partial element never matches ({@code /aaa/bb} does not take
+ *       {@code /aaa/bbb}), and {@code /} takes every path.</li>
+ * </ol>
+ *
+ * <h2>Cost</h2>
+ * {@link #lookup} takes no lock and, for entries without Regex rules, allocates nothing: one hash probe over the
+ * Host region (hashed and compared case-insensitively in place), two for a wildcard, then one pass over the path
+ * that probes a per-host hash table at each {@code /} boundary. Its cost grows with the length of the Host and the
+ * path, not with the number of hosts or rules. Entries with Regex rules allocate one
+ * {@link java.util.regex.Matcher} per Regex rule tried.
+ *
+ * <p>Built off the hot path by the control plane's Ingress compiler and published whole with one volatile write;
+ * read by every event loop.
  *
  * @param <R> what a match returns (a {@link Route} in production)
  */
 public final class HttpRouteTable<R> {
 
-    public static <R> HttpRouteTable<R> empty() {
-        throw new UnsupportedOperationException();
+    private static final HttpRouteTable<Object> EMPTY = new Builder<>().build();
+
+    private final HostIndex<PathMatcher<R>> exactHosts;
+    /** Keyed by what follows {@code *.}. */
+    private final HostIndex<PathMatcher<R>> wildcardHosts;
+    private final PathMatcher<R> anyHost;
+    private final R defaultRoute;
+    private final int ruleCount;
+
+    private HttpRouteTable(HostIndex<PathMatcher<R>> exactHosts, HostIndex<PathMatcher<R>> wildcardHosts,
+                           PathMatcher<R> anyHost, R defaultRoute, int ruleCount) {
+        this.exactHosts = exactHosts;
+        this.wildcardHosts = wildcardHosts;
+        this.anyHost = anyHost;
+        this.defaultRoute = defaultRoute;
+        this.ruleCount = ruleCount;
     }
 
+    /** The table with no rules and no default: every lookup returns {@code null}. */
+    @SuppressWarnings("unchecked")
+    public static <R> HttpRouteTable<R> empty() {
+        return (HttpRouteTable<R>) EMPTY;
+    }
+
+    /** Returns a new builder. */
     public static <R> Builder<R> builder() {
-        throw new UnsupportedOperationException();
+        return new Builder<>();
     }
 
     /**
@@ -22,33 +94,256 @@ public final class HttpRouteTable<R> {
      * @return the matched route, else the host's fallback, else the table's default, else {@code null}
      */
     public R lookup(CharSequence host, String path) {
-        throw new UnsupportedOperationException();
+        requireNonNull(path, "path");
+        PathMatcher<R> entry = hostEntry(host);
+        if (entry != null) {
+            R route = entry.match(path);
+            if (route != null) {
+                return route;
+            }
+        }
+        return defaultRoute;
     }
 
+    /** The route for requests that select no rule and no host fallback, or {@code null}. */
     public R defaultRoute() {
-        throw new UnsupportedOperationException();
+        return defaultRoute;
     }
 
+    /** The number of host entries: exact hosts, wildcards and {@code ""}. */
+    public int hostCount() {
+        return exactHosts.size() + wildcardHosts.size() + (anyHost != null ? 1 : 0);
+    }
+
+    /** The number of path rules, not counting fallbacks. */
+    public int ruleCount() {
+        return ruleCount;
+    }
+
+    /**
+     * Every path rule, for {@code /config_dump}: hosts in alphabetical order ({@code ""} first), and within a host
+     * in the order they are tried (Exact, Regex, Prefix longest first).
+     */
+    public List<RuleView> rules() {
+        List<RuleView> out = new ArrayList<>(ruleCount);
+        hosts().forEach((host, entry) -> entry.describe(host, out));
+        return Collections.unmodifiableList(out);
+    }
+
+    /** Every host fallback ({@link Builder#hostDefault}) by host, in alphabetical order. */
+    public Map<String, R> hostDefaults() {
+        Map<String, R> out = new LinkedHashMap<>();
+        hosts().forEach((host, entry) -> {
+            if (entry.fallback() != null) {
+                out.put(host, entry.fallback());
+            }
+        });
+        return Collections.unmodifiableMap(out);
+    }
+
+    @Override
+    public String toString() {
+        return "HttpRouteTable(" + hostCount() + " hosts, " + ruleCount + " rules, default " + defaultRoute + ')';
+    }
+
+    private TreeMap<String, PathMatcher<R>> hosts() {
+        TreeMap<String, PathMatcher<R>> hosts = new TreeMap<>();
+        exactHosts.forEach(hosts::put);
+        wildcardHosts.forEach((rest, entry) -> hosts.put("*." + rest, entry));
+        if (anyHost != null) {
+            hosts.put("", anyHost);
+        }
+        return hosts;
+    }
+
+    /** The host entry {@code host} selects, or {@code null}; see the class documentation. */
+    private PathMatcher<R> hostEntry(CharSequence host) {
+        if (host == null) {
+            return anyHost;
+        }
+        int end = host.length();
+        if (end == 0) {
+            return anyHost;
+        }
+        if (host.charAt(0) == '[') {
+            int close = indexOf(host, ']', 1, end);
+            if (close > 0) {
+                end = close + 1;
+            }
+        } else {
+            int colon = indexOf(host, ':', 0, end);
+            if (colon >= 0) {
+                end = colon;
+            }
+            if (end > 0 && host.charAt(end - 1) == '.') {
+                end--;
+            }
+            if (end == 0) {
+                return anyHost;
+            }
+        }
+        PathMatcher<R> entry = exactHosts.get(host, 0, end);
+        if (entry != null) {
+            return entry;
+        }
+        if (wildcardHosts.size() != 0) {
+            int dot = indexOf(host, '.', 0, end);
+            if (dot > 0 && dot + 1 < end) {
+                entry = wildcardHosts.get(host, dot + 1, end);
+                if (entry != null) {
+                    return entry;
+                }
+            }
+        }
+        return anyHost;
+    }
+
+    private static int indexOf(CharSequence s, char c, int from, int to) {
+        for (int i = from; i < to; i++) {
+            if (s.charAt(i) == c) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * One rule as {@code /config_dump} shows it.
+     *
+     * @param host the host as stored: lowercase, {@code *.foo.com} for a wildcard, {@code ""} for any host
+     * @param type how {@code path} is compared
+     * @param path the path as added
+     * @param route {@code String.valueOf} the route
+     */
+    public record RuleView(String host, PathType type, String path, String route) {
+    }
+
+    /** Builds an {@link HttpRouteTable}; not thread-safe. */
     public static final class Builder<R> {
+
+        private final Map<String, PathMatcher.Builder<R>> hosts = new HashMap<>();
+        private R defaultRoute;
+
+        private Builder() {
+        }
+
         /**
-         * @param host {@code ""} for any host, {@code *.foo.com} for one extra label, else an exact host
+         * Adds a rule. Add older Ingresses first: of two equal rules the first stays. Rules are equal when their
+         * host (lowercased), type and path are; Prefix paths compare without their trailing {@code /}, so Prefix
+         * {@code /foo/} equals Prefix {@code /foo}.
+         *
+         * @param host {@code ""} for any host, {@code *.foo.com} for one extra label, else an exact host; any case,
+         *             no port, one trailing dot ignored
+         * @param path starts with {@code /} for {@link PathType#EXACT} and {@link PathType#PREFIX}; a
+         *             {@link java.util.regex.Pattern} for {@link PathType#REGEX}
          * @return {@code false}, keeping the first, if the same host, type and path was added before
+         * @throws IllegalArgumentException if {@code host} or {@code path} is malformed
          */
         public boolean add(String host, PathType type, String path, R route) {
-            throw new UnsupportedOperationException();
+            String key = hostKey(host);
+            requireNonNull(type, "type");
+            requireNonNull(path, "path");
+            requireNonNull(route, "route");
+            Pattern pattern = null;
+            if (type == PathType.REGEX) {
+                try {
+                    pattern = Pattern.compile(path, Pattern.CASE_INSENSITIVE);
+                } catch (PatternSyntaxException e) {
+                    throw new IllegalArgumentException(
+                            "path: " + path + " (expected: a valid regex; " + e.getDescription() + " at index "
+                            + e.getIndex() + ')', e);
+                }
+            } else if (!path.startsWith("/")) {
+                throw new IllegalArgumentException("path: " + path + " (expected: starts with /)");
+            }
+            return hosts.computeIfAbsent(key, k -> new PathMatcher.Builder<>()).add(type, path, pattern, route);
         }
 
         /** The route for requests to {@code host} that match none of its paths; the first call wins. */
         public Builder<R> hostDefault(String host, R route) {
-            throw new UnsupportedOperationException();
+            String key = hostKey(host);
+            requireNonNull(route, "route");
+            hosts.computeIfAbsent(key, k -> new PathMatcher.Builder<>()).fallback(route);
+            return this;
         }
 
+        /** The route for requests that select no rule and no host fallback; the last call wins. */
         public Builder<R> defaultRoute(R route) {
-            throw new UnsupportedOperationException();
+            defaultRoute = requireNonNull(route, "route");
+            return this;
         }
 
         public HttpRouteTable<R> build() {
-            throw new UnsupportedOperationException();
+            Map<String, PathMatcher<R>> exact = new HashMap<>();
+            Map<String, PathMatcher<R>> wildcard = new HashMap<>();
+            PathMatcher<R> any = null;
+            int rules = 0;
+            for (Map.Entry<String, PathMatcher.Builder<R>> e : hosts.entrySet()) {
+                PathMatcher<R> entry = e.getValue().build();
+                rules += entry.ruleCount();
+                String host = e.getKey();
+                if (host.isEmpty()) {
+                    any = entry;
+                } else if (host.startsWith("*.")) {
+                    wildcard.put(host.substring(2), entry);
+                } else {
+                    exact.put(host, entry);
+                }
+            }
+            return new HttpRouteTable<>(new HostIndex<>(exact), new HostIndex<>(wildcard), any, defaultRoute,
+                                        rules);
+        }
+
+        /**
+         * {@code host} lowercased without its trailing dot, after checking it is {@code ""}, a DNS name, a
+         * {@code *.} wildcard of one, or an IPv6 literal in brackets.
+         */
+        private static String hostKey(String host) {
+            requireNonNull(host, "host");
+            String key = HostIndex.toLowerAscii(host);
+            if (key.length() > 1 && key.endsWith(".") && !key.endsWith("..")) {
+                key = key.substring(0, key.length() - 1);
+            }
+            if (!validHost(key)) {
+                throw new IllegalArgumentException(
+                        "host: " + host + " (expected: a DNS name, *.suffix, [IPv6] or \"\" for any host)");
+            }
+            return key;
+        }
+
+        private static boolean validHost(String key) {
+            if (key.isEmpty()) {
+                return true;
+            }
+            if (key.startsWith("[")) {
+                if (key.length() < 3 || !key.endsWith("]")) {
+                    return false;
+                }
+                for (int i = 1; i < key.length() - 1; i++) {
+                    char c = key.charAt(i);
+                    if (!(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c == ':' || c == '.')) {
+                        return false;
+                    }
+                }
+                return true;
+            }
+            int start = key.startsWith("*.") ? 2 : 0;
+            if (start == key.length()) {
+                return false;
+            }
+            char previous = '.';
+            for (int i = start; i < key.length(); i++) {
+                char c = key.charAt(i);
+                if (c == '.') {
+                    if (previous == '.') {
+                        return false; // an empty label
+                    }
+                } else if (!(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_')) {
+                    return false;
+                }
+                previous = c;
+            }
+            return previous != '.';
         }
     }
 }
