@@ -689,4 +689,76 @@ class IngressCompilerTest {
                                              + "\"a.example.com\", Ingress demo/older (older) already supplies its "
                                              + "default backend");
     }
+
+    // ---- end to end through the table ----------------------------------------------------------------------
+
+    @Test
+    void aRequestFindsItsPodsThroughTheCompiledTable() {
+        CompiledIngresses compiled = compiler.compile(state(with(web(), simple("blog"))));
+        Route r = compiled.table().lookup("MyBlog.devops.cn:8080", "/blog/index/");
+        assertThat(r.name()).isEqualTo("demo/blog:myblog.devops.cn/");
+        assertThat(r.backend().endpoints()).extracting(e -> e.address().getAddress().getHostAddress())
+                                           .containsExactly("10.244.0.1", "10.244.0.2");
+        assertThat(compiled.table().lookup("other.devops.cn", "/blog/index/")).isNull();
+        assertThat(compiled.routes()).hasSize(1);
+        assertThat(compiled.problems()).isEmpty();
+    }
+
+    @Test
+    void theLongestPathWinsAndExactBeatsPrefix() {
+        CompiledIngresses compiled = compiler.compile(state(with(web(), ingress(
+                "a", "2024-01-01T00:00:00Z",
+                rule("a.example.com", path("/", "Prefix", "web", 80), path("/aaa", "Prefix", "web", 80),
+                     path("/aaa/bbb", "Prefix", "web", 80), path("/foo", "Exact", "web", 80),
+                     path("/foo", "Prefix", "web", 80))))));
+        assertThat(compiled.table().lookup("a.example.com", "/aaa/ccc").name()).endsWith(":a.example.com/aaa");
+        assertThat(compiled.table().lookup("a.example.com", "/aaa/bbb").name()).endsWith(":a.example.com/aaa/bbb");
+        assertThat(compiled.table().lookup("a.example.com", "/aaa/bbbxyz").name()).endsWith(":a.example.com/aaa");
+        assertThat(compiled.table().lookup("a.example.com", "/ccc").name()).endsWith(":a.example.com/");
+        Route foo = compiled.table().lookup("a.example.com", "/foo");
+        assertThat(compiled.routes()).filteredOn(v -> v.name().equals(foo.name()))
+                                     .extracting(RouteView::pathType).contains("EXACT");
+    }
+
+    @Test
+    void unmatchedPathsGetTheHostsFallbackAndUnknownHostsTheDefault() {
+        IngressBuilder withFallback = ingress("site", "2024-01-01T00:00:00Z",
+                                              rule("a.example.com", path("/api", "Prefix", "web", 80)))
+                .editSpec().withDefaultBackend(backend("web", 80)).endSpec();
+        IngressBuilder catchAll = new IngressBuilder().withNewMetadata().withName("catch-all").withNamespace(NS)
+                                                      .withCreationTimestamp("2024-01-01T00:00:00Z").endMetadata()
+                                                      .withNewSpec().withIngressClassName("ferry")
+                                                      .withDefaultBackend(backend("web", 80)).endSpec();
+        CompiledIngresses compiled = compiler.compile(state(with(web(), withFallback, catchAll)));
+        assertThat(compiled.table().lookup("a.example.com", "/api/x").name()).isEqualTo("demo/site:a.example.com/api");
+        assertThat(compiled.table().lookup("a.example.com", "/else").name())
+                .isEqualTo("demo/site:a.example.com defaultBackend");
+        assertThat(compiled.table().lookup("b.example.com", "/api").name()).isEqualTo("demo/catch-all defaultBackend");
+        assertThat(compiled.table().defaultRoute().name()).isEqualTo("demo/catch-all defaultBackend");
+    }
+
+    @Test
+    void regexHostsMatchCaseInsensitivelyFromTheStart() {
+        IngressBuilder regex = annotate(ingress("regex", "2024-01-02T00:00:00Z",
+                                                rule("a.example.com", path("/api/v[0-9]+", "Prefix", "web", 80))),
+                                        "use-regex", "true");
+        IngressBuilder plain = ingress("plain", "2024-01-01T00:00:00Z",
+                                       rule("a.example.com", path("/static", "Exact", "web", 80)));
+        CompiledIngresses compiled = compiler.compile(state(with(web(), regex, plain)));
+        assertThat(compiled.table().lookup("a.example.com", "/API/V2/users").name())
+                .isEqualTo("demo/regex:a.example.com/api/v[0-9]+");
+        // An Exact path of a regex host matches as ingress-nginx's "~* ^/static" does.
+        assertThat(compiled.table().lookup("a.example.com", "/static/app.js").name())
+                .isEqualTo("demo/plain:a.example.com/static");
+        assertThat(compiled.table().lookup("a.example.com", "/v2")).isNull();
+    }
+
+    @Test
+    void wildcardHostsTakeOneExtraLabel() {
+        CompiledIngresses compiled = compiler.compile(state(with(web(), ingress(
+                "a", "2024-01-01T00:00:00Z", rule("*.Foo.com", path("/", "Prefix", "web", 80))))));
+        assertThat(compiled.table().lookup("bar.foo.com", "/")).isNotNull();
+        assertThat(compiled.table().lookup("baz.bar.foo.com", "/")).isNull();
+        assertThat(compiled.table().lookup("foo.com", "/")).isNull();
+    }
 }
