@@ -33,7 +33,7 @@ import java.util.function.LongSupplier;
  * allocates. The time of the last observation is written after the average; two observations of one endpoint in
  * the same instant may see each other's time, which only shifts a weight by nanoseconds.
  */
-public final class EwmaBalancer implements Balancer {
+public final class EwmaBalancer implements Balancer, LatencyObserver {
 
     /** ingress-nginx's {@code DECAY_TIME}: 10 seconds. */
     public static final long DECAY_NANOS = TimeUnit.SECONDS.toNanos(10);
@@ -135,6 +135,7 @@ public final class EwmaBalancer implements Balancer {
      * @param endpointIndex what {@link #select} returned
      * @param latencyNanos the response time; negative values count as zero
      */
+    @Override
     public void observe(Backend backend, int endpointIndex, long latencyNanos) {
         if (endpointIndex < 0 || endpointIndex >= addresses.length || endpointIndex >= backend.size()) {
             return;
