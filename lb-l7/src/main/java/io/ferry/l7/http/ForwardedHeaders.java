@@ -1,6 +1,6 @@
 package io.ferry.l7.http;
 
-import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -22,6 +22,11 @@ final class ForwardedHeaders {
     static final AsciiString X_REAL_IP = AsciiString.cached("x-real-ip");
     static final AsciiString X_REQUEST_ID = AsciiString.cached("x-request-id");
     private static final AsciiString PROXY_CONNECTION = AsciiString.cached("proxy-connection");
+    /** RFC 2068's; Netty deprecates its constant as the header is obsolete, but clients still send it. */
+    private static final AsciiString KEEP_ALIVE = AsciiString.cached("keep-alive");
+    /** Copies of headers a codec has already validated need no second check. */
+    static final DefaultHttpHeadersFactory UNVALIDATED =
+            DefaultHttpHeadersFactory.headersFactory().withValidation(false);
 
     private ForwardedHeaders() {
     }
@@ -31,13 +36,16 @@ final class ForwardedHeaders {
      * {@code Connection: upgrade} (a WebSocket handshake).
      */
     static HttpHeaders withoutHopByHop(HttpHeaders from, boolean keepUpgrade) {
-        HttpHeaders to = new DefaultHttpHeaders(false);
+        HttpHeaders to = UNVALIDATED.newHeaders();
         List<String> connectionTokens = from.getAll(HttpHeaderNames.CONNECTION);
         for (java.util.Iterator<Map.Entry<CharSequence, CharSequence>> it = from.iteratorCharSequence(); it.hasNext(); ) {
             Map.Entry<CharSequence, CharSequence> e = it.next();
             CharSequence name = e.getKey();
-            if (isHopByHop(name) && !(keepUpgrade && AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.UPGRADE))
-                || namedByConnection(name, connectionTokens)) {
+            if (keepUpgrade && AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.UPGRADE)) {
+                to.add(name, e.getValue()); // named by "Connection: upgrade", and wanted all the same
+                continue;
+            }
+            if (isHopByHop(name) || namedByConnection(name, connectionTokens)) {
                 continue;
             }
             to.add(name, e.getValue());
@@ -50,7 +58,7 @@ final class ForwardedHeaders {
 
     static boolean isHopByHop(CharSequence name) {
         return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.CONNECTION)
-               || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.KEEP_ALIVE)
+               || AsciiString.contentEqualsIgnoreCase(name, KEEP_ALIVE)
                || AsciiString.contentEqualsIgnoreCase(name, PROXY_CONNECTION)
                || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TE)
                || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TRAILER)
@@ -87,8 +95,16 @@ final class ForwardedHeaders {
      * {@code X-Forwarded-Proto}, {@code -Host}, {@code -Port}, {@code X-Real-IP}.
      */
     static void addForwarded(HttpHeaders to, String clientIp, String proto, String host, int port) {
-        String previous = to.get(X_FORWARDED_FOR);
-        to.set(X_FORWARDED_FOR, previous == null || previous.isBlank() ? clientIp : previous + ", " + clientIp);
+        // Several X-Forwarded-For fields are one list (RFC 9110 5.3); the client is appended to all of it.
+        List<String> previous = to.getAll(X_FORWARDED_FOR);
+        StringBuilder xff = new StringBuilder(32);
+        for (int i = 0; i < previous.size(); i++) {
+            String v = previous.get(i).trim();
+            if (!v.isEmpty()) {
+                xff.append(v).append(", ");
+            }
+        }
+        to.set(X_FORWARDED_FOR, xff.append(clientIp).toString());
         to.set(X_FORWARDED_PROTO, proto);
         if (host != null) {
             to.set(X_FORWARDED_HOST, host);

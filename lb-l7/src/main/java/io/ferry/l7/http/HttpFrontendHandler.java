@@ -16,7 +16,6 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
-import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -41,9 +40,7 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
 
 /**
  * The client side of the edge proxy: one instance per client connection, after {@code HttpServerCodec}.
@@ -58,8 +55,10 @@ import java.util.regex.Matcher;
  * back to the pool and the next (possibly pipelined) request is read. A {@code 101} to an {@code Upgrade} request
  * turns both connections into a {@link RawRelay}.
  *
- * <p>The client connection reads only when the proxy wants more (auto-read off): one request at a time, so
- * pipelined requests wait in the socket and are answered in order. Confined to the connection's event loop.
+ * <p>The client connection reads only when the proxy wants more (auto-read off): one request at a time. While a
+ * response is awaited one read stays pending, so that a client that leaves is noticed; pipelined requests it brings
+ * wait, decoded, in a queue (no further read is made) and are answered in order. Confined to the connection's event
+ * loop.
  */
 final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
 
@@ -83,7 +82,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     private ArrayDeque<Object> upgradeStash;
     private boolean closing;
     private boolean switched;
-    private long lastClientRead;
+    private boolean draining;
+    /** When the client last sent bytes or was last answered: the idle and header timeouts count from here. */
+    private long lastClientActivity;
     private ScheduledFuture<?> timer;
     private long timerDeadline;
 
@@ -106,8 +107,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         stats.activeConnections.increment();
         InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
         clientIp = remote.getAddress().getHostAddress();
-        lastClientRead = System.nanoTime();
-        armTimerBy(lastClientRead + idleLimit());
+        lastClientActivity = System.nanoTime();
+        armTimerBy(lastClientActivity + idleLimit());
         ctx.read();
         ctx.fireChannelActive();
     }
@@ -116,7 +117,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        lastClientRead = System.nanoTime();
+        lastClientActivity = System.nanoTime();
         if (switched) {
             // Bytes the client sent after its upgrade request, set free when the HTTP codec left.
             if (upgradeStash == null) {
@@ -129,20 +130,25 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg);
             return;
         }
+        if (ex != null && ex.requestComplete || queued != null && !queued.isEmpty()) {
+            // A pipelined request (or the rest of one): it waits, in order, until the response before it is out.
+            if (queued == null) {
+                queued = new ArrayDeque<>(4);
+            }
+            queued.add(msg);
+            return;
+        }
+        dispatch(msg);
+    }
+
+    /** Hands one message from the client's codec to the exchange it belongs to (a new one for a head). */
+    private void dispatch(Object msg) {
         if (ex == null) {
             if (msg instanceof HttpRequest) {
                 startExchange((HttpRequest) msg);
             } else {
                 ReferenceCountUtil.release(msg);
             }
-            return;
-        }
-        if (ex.requestComplete) {
-            // A pipelined request: it waits until the response before it is out.
-            if (queued == null) {
-                queued = new ArrayDeque<>(4);
-            }
-            queued.add(msg);
             return;
         }
         if (msg instanceof HttpContent) {
@@ -218,7 +224,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         e.http10 = req.protocolVersion().equals(HttpVersion.HTTP_1_0);
         e.keepAlive = HttpUtil.isKeepAlive(req);
         HttpHeaders h = req.headers();
-        e.requestId = requestId(h.get(ForwardedHeaders.X_REQUEST_ID));
+        e.requestId = RequestHeads.requestId(h.get(ForwardedHeaders.X_REQUEST_ID));
         if (req.decoderResult().isFailure()) {
             Throwable cause = req.decoderResult().cause();
             int code = cause instanceof TooLongHttpLineException ? 414
@@ -232,22 +238,36 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         String uri = req.uri();
         String host = h.get(HttpHeaderNames.HOST);
         String target = uri;
-        if (!uri.startsWith("/")) {
+        boolean absoluteForm = !uri.startsWith("/");
+        if (absoluteForm) {
             int scheme = uri.regionMatches(true, 0, "http://", 0, 7) ? 7
                          : uri.regionMatches(true, 0, "https://", 0, 8) ? 8 : -1;
             if (scheme < 0) {
                 badRequest(400);
                 return;
             }
-            int slash = uri.indexOf('/', scheme);
-            host = uri.substring(scheme, slash < 0 ? uri.length() : slash);
-            target = slash < 0 ? "/" : uri.substring(slash);
+            int end = scheme;
+            while (end < uri.length() && uri.charAt(end) != '/' && uri.charAt(end) != '?') {
+                end++;
+            }
+            host = uri.substring(scheme, end);
+            target = end == uri.length() ? "/"
+                     : uri.charAt(end) == '/' ? uri.substring(end) : '/' + uri.substring(end);
         }
-        if (host == null ? !e.http10 : host.isEmpty() || h.getAll(HttpHeaderNames.HOST).size() > 1) {
+        if (host == null ? !e.http10 : !RequestHeads.validHost(host) || h.getAll(HttpHeaderNames.HOST).size() > 1) {
             badRequest(400);
             return;
         }
         e.host = host;
+        // Known before any answer: an answer to a client waiting for "100 Continue" has to close (respondLocal).
+        String expect = h.get(HttpHeaderNames.EXPECT);
+        if (expect != null) {
+            if (!HttpHeaderValues.CONTINUE.contentEqualsIgnoreCase(expect)) {
+                respondLocal(417, true);
+                return;
+            }
+            e.expectContinue = true;
+        }
         int query = target.indexOf('?');
         String rawPath = query < 0 ? target : target.substring(0, query);
         String path = io.ferry.l7.route.RequestPath.normalize(rawPath);
@@ -270,21 +290,14 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         if (policy.forceSslRedirect() && "http".equals(scheme)) {
             e.local = true;
-            respond(LocalResponses.redirect(308, "https://" + hostWithoutPort(host) + target, false), false);
+            String location = "https://" + RequestHeads.hostWithoutPort(host) + target;
+            respond(LocalResponses.redirect(308, location, false), false);
             return;
         }
         long contentLength = HttpUtil.getContentLength(req, -1L);
         if (policy.maxBodySize() > 0 && contentLength > policy.maxBodySize()) {
             respondLocal(413, true);
             return;
-        }
-        String expect = h.get(HttpHeaderNames.EXPECT);
-        if (expect != null) {
-            if (!HttpHeaderValues.CONTINUE.contentEqualsIgnoreCase(expect)) {
-                respondLocal(417, true);
-                return;
-            }
-            e.expectContinue = true;
         }
         Backend backend = route.backend();
         if (backend.isEmpty()) {
@@ -300,9 +313,12 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         e.upgrade = h.contains(HttpHeaderNames.UPGRADE)
                     && ForwardedHeaders.connectionHas(h, HttpHeaderValues.UPGRADE);
         HttpHeaders uh = ForwardedHeaders.withoutHopByHop(h, e.upgrade);
+        if (absoluteForm) {
+            uh.set(HttpHeaderNames.HOST, host); // RFC 9112 3.2.2: the target's authority replaces Host
+        }
         ForwardedHeaders.addForwarded(uh, clientIp, scheme, host, localPort);
         uh.set(ForwardedHeaders.X_REQUEST_ID, e.requestId);
-        String upstreamUri = rewrite(policy, path, target, query);
+        String upstreamUri = RequestHeads.rewrite(policy, path, target, query);
         e.upstreamRequest = new DefaultHttpRequest(HttpVersion.HTTP_1_1, method, upstreamUri, uh);
         if (HttpUtil.isTransferEncodingChunked(req)) {
             HttpUtil.setTransferEncodingChunked(e.upstreamRequest, true);
@@ -362,6 +378,14 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         if (last) {
             e.requestComplete = true;
+            if (e.upstream != null) {
+                // From now on the read timeout governs, which is usually shorter than the send timeout.
+                armTimerBy(e.lastUpstreamActivity + exchangeLimit(e));
+            }
+            // One read stays pending while the response is awaited, so that a client that goes away is noticed
+            // (NIO reports an end of stream only to a read). What it brings, if anything, is pipelined and waits
+            // in the queue; no further read is made until this exchange is done.
+            ctx.read();
         }
     }
 
@@ -537,7 +561,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         boolean chunked = HttpUtil.isTransferEncodingChunked(r);
         boolean framed = chunked || HttpUtil.isContentLengthSet(r);
         boolean bodyPossible = !e.head && code != 204 && code != 304;
-        if (!framed) {
+        if (!framed && bodyPossible) {
             // Close-delimited from the upstream: that connection cannot be reused.
             e.upstreamKeepAlive = false;
         }
@@ -596,6 +620,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void responseDone(Exchange e) {
+        // The last part is out: flush now, the upstream's read-complete no longer reaches this handler.
+        ctx.flush();
         UpstreamConnection c = e.upstream;
         e.upstream = null;
         Backend backend = e.route.backend();
@@ -623,7 +649,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         HttpHeaders rh = ForwardedHeaders.withoutHopByHop(r.headers(), true);
         ReferenceCountUtil.release(r);
         FullHttpResponse out = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS,
-                                                           Unpooled.EMPTY_BUFFER, rh, new DefaultHttpHeaders(false));
+                                                           Unpooled.EMPTY_BUFFER, rh,
+                                                           ForwardedHeaders.UNVALIDATED.newHeaders());
         ctx.writeAndFlush(out, ctx.voidPromise());
         log(e);
         cancelTimer();
@@ -634,6 +661,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         c.detach();
         Channel client = ctx.channel();
         Channel up = c.channel();
+        // This handler leaves the pipeline, so its channelInactive will not count the connection out.
+        client.closeFuture().addListener(f -> stats.activeConnections.decrement());
         // The client's codec leaves first: bytes it still held come to channelRead and wait in upgradeStash.
         ChannelPipeline cp = ctx.pipeline();
         cp.remove(HttpServerCodec.class);
@@ -666,6 +695,11 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     /** Answers the current request with {@code code}'s page; {@code close} closes the connection afterwards. */
     private void respondLocal(int code, boolean close) {
+        if (ex.expectContinue && !ex.continueSent && !ex.requestComplete) {
+            // The client waits for a 100 before it sends the body, or sends it anyway after a while: which one
+            // cannot be known, so the connection cannot carry another request.
+            close = true;
+        }
         ex.local = true;
         respond(LocalResponses.of(code, close || closing || !ex.keepAlive), close);
     }
@@ -695,6 +729,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         Exchange e = ex;
         ex = null;
         log(e);
+        lastClientActivity = System.nanoTime();
         if (!e.keepAlive || closing) {
             closing = true;
             releaseAll(queued);
@@ -702,12 +737,33 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             ctx.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
             return;
         }
-        while (ex == null && queued != null && !queued.isEmpty() && !closing) {
-            channelRead(ctx, queued.poll());
+        if (draining) {
+            return; // the loop below, further up the stack, goes on with the next queued message
         }
+        drainQueued();
         if (ex == null && !closing) {
-            armTimerBy(lastClientRead + idleLimit());
+            armTimerBy(lastClientActivity + idleLimit());
             ctx.read();
+        }
+    }
+
+    /**
+     * Hands queued (pipelined) messages to their exchanges, in order, until one request is complete and waits for
+     * its response, or the queue is empty.
+     */
+    private void drainQueued() {
+        draining = true;
+        try {
+            while (queued != null && !queued.isEmpty() && !closing && !switched
+                   && (ex == null || !ex.requestComplete)) {
+                dispatch(queued.poll());
+            }
+        } finally {
+            draining = false;
+        }
+        Exchange e = ex;
+        if (e != null && e.upstream != null && e.headSent) {
+            e.upstream.channel().flush();
         }
     }
 
@@ -725,6 +781,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         if (e != null) {
             dropUpstream(e);
         }
+        // What was written goes out first: a client of a cut response sees as much of it as there was.
+        ctx.flush();
         ctx.close();
     }
 
@@ -768,7 +826,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         long now = System.nanoTime();
         Exchange e = ex;
         if (e == null) {
-            long deadline = lastClientRead + idleLimit();
+            long deadline = lastClientActivity + idleLimit();
             if (now - deadline >= 0) {
                 ctx.close(); // an idle keep-alive connection, or a request head that never finished
             } else {
@@ -776,12 +834,23 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             }
             return;
         }
-        if (e.local || e.upstream == null) {
-            // Answered, or between tries: the connect timeout governs; check again later.
+        if (e.local) {
+            // Answered; the rest of the request body is being discarded, unless the client stopped sending it.
+            long deadline = lastClientActivity + idleLimit();
+            if (now - deadline >= 0) {
+                ctx.close();
+            } else {
+                armTimerBy(deadline);
+            }
+            return;
+        }
+        if (e.upstream == null) {
+            // Between tries: the connect timeout governs; check again later.
             armTimerBy(now + idleLimit());
             return;
         }
-        long deadline = Math.max(e.lastUpstreamActivity, e.requestComplete ? 0 : lastClientRead) + exchangeLimit(e);
+        long deadline = Math.max(e.lastUpstreamActivity, e.requestComplete ? 0 : lastClientActivity)
+                        + exchangeLimit(e);
         if (now - deadline < 0) {
             armTimerBy(deadline);
             return;
@@ -789,72 +858,15 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         stats.upstreamTimeouts.increment();
         if (!e.responseStarted) {
             dropUpstream(e);
-            respondLocal(e.requestComplete ? 504 : 408, true);
+            // A 504 ends the exchange cleanly and the connection goes on (as in nginx); a 408 leaves part of the
+            // request unread, so that connection cannot.
+            respondLocal(e.requestComplete ? 504 : 408, !e.requestComplete);
         } else {
             closeNow();
         }
     }
 
     // ---- helpers ---------------------------------------------------------------------------------------------
-
-    private String rewrite(RoutePolicy policy, String path, String target, int query) {
-        if (policy.rewritePattern() == null) {
-            return target;
-        }
-        Matcher m = policy.rewritePattern().matcher(path);
-        if (!m.lookingAt()) {
-            return target;
-        }
-        String template = policy.rewriteTarget();
-        StringBuilder sb = new StringBuilder(template.length() + 16);
-        for (int i = 0; i < template.length(); i++) {
-            char ch = template.charAt(i);
-            if (ch == '$' && i + 1 < template.length() && Character.isDigit(template.charAt(i + 1))) {
-                int g = template.charAt(++i) - '0';
-                if (g <= m.groupCount() && m.group(g) != null) {
-                    sb.append(m.group(g));
-                }
-            } else {
-                sb.append(ch);
-            }
-        }
-        if (sb.length() == 0 || sb.charAt(0) != '/') {
-            sb.insert(0, '/');
-        }
-        if (query >= 0) {
-            sb.append(sb.indexOf("?") < 0 ? target.substring(query) : '&' + target.substring(query + 1));
-        }
-        return sb.toString();
-    }
-
-    private static String hostWithoutPort(String host) {
-        if (host.startsWith("[")) {
-            int end = host.indexOf(']');
-            return end < 0 ? host : host.substring(0, end + 1);
-        }
-        int colon = host.indexOf(':');
-        return colon < 0 ? host : host.substring(0, colon);
-    }
-
-    private static String requestId(String fromClient) {
-        if (fromClient != null && !fromClient.isEmpty() && fromClient.length() <= 128) {
-            boolean ok = true;
-            for (int i = 0; i < fromClient.length() && ok; i++) {
-                char ch = fromClient.charAt(i);
-                ok = ch > 0x20 && ch < 0x7f;
-            }
-            if (ok) {
-                return fromClient;
-            }
-        }
-        ThreadLocalRandom r = ThreadLocalRandom.current();
-        return hex16(r.nextLong()) + hex16(r.nextLong());
-    }
-
-    private static String hex16(long v) {
-        String s = Long.toHexString(v);
-        return s.length() == 16 ? s : "0000000000000000".substring(s.length()) + s;
-    }
 
     private void log(Exchange e) {
         if (proxy.accessLogEnabled()) {

@@ -1,0 +1,110 @@
+package io.ferry.l7.http;
+
+import io.ferry.l7.route.RoutePolicy;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.regex.Matcher;
+
+/**
+ * The stateless parts of handling a request head: whether its Host is well formed, where {@code rewrite-target}
+ * sends it, the redirect host and the request ID. Static; safe on any thread.
+ */
+final class RequestHeads {
+
+    private RequestHeads() {
+    }
+
+    /**
+     * The target the upstream gets: {@code target} unchanged without a rewrite or when the pattern does not match
+     * the normalized {@code path}; else the policy's template with {@code $1}..{@code $9} filled in from the match
+     * (ingress-nginx's {@code rewrite-target}), made to start with {@code /}, with the query kept.
+     *
+     * @param query the index of {@code ?} in {@code target}, or {@code -1}
+     */
+    static String rewrite(RoutePolicy policy, String path, String target, int query) {
+        if (policy.rewritePattern() == null) {
+            return target;
+        }
+        Matcher m = policy.rewritePattern().matcher(path);
+        if (!m.lookingAt()) {
+            return target;
+        }
+        String template = policy.rewriteTarget();
+        StringBuilder sb = new StringBuilder(template.length() + 16);
+        for (int i = 0; i < template.length(); i++) {
+            char ch = template.charAt(i);
+            if (ch == '$' && i + 1 < template.length() && Character.isDigit(template.charAt(i + 1))) {
+                int g = template.charAt(++i) - '0';
+                if (g <= m.groupCount() && m.group(g) != null) {
+                    sb.append(m.group(g));
+                }
+            } else {
+                sb.append(ch);
+            }
+        }
+        if (sb.length() == 0 || sb.charAt(0) != '/') {
+            sb.insert(0, '/');
+        }
+        if (query >= 0) {
+            sb.append(sb.indexOf("?") < 0 ? target.substring(query) : '&' + target.substring(query + 1));
+        }
+        return sb.toString();
+    }
+
+    /**
+     * Whether {@code host} is an RFC 3986 {@code host [":" port]}: a non-empty run of reg-name characters (letters,
+     * digits, {@code -._~%!$&'()*+,;=}) or an IP literal in brackets, and neither a leading dot nor {@code ..}
+     * (nginx rejects those too). A slash, a space, {@code @} or a control byte makes it a bad request rather than a
+     * host to look up or pass on in {@code X-Forwarded-Host}.
+     */
+    static boolean validHost(String host) {
+        int n = host.length();
+        if (n == 0 || host.charAt(0) == '.') {
+            return false;
+        }
+        char previous = 0;
+        for (int i = 0; i < n; i++) {
+            char c = host.charAt(i);
+            boolean ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+                         || "-._~%!$&'()*+,;=:[]".indexOf(c) >= 0;
+            if (!ok || c == '.' && previous == '.') {
+                return false;
+            }
+            previous = c;
+        }
+        return true;
+    }
+
+    /** {@code host} without its {@code :port}; an IPv6 literal keeps its brackets. */
+    static String hostWithoutPort(String host) {
+        if (host.startsWith("[")) {
+            int end = host.indexOf(']');
+            return end < 0 ? host : host.substring(0, end + 1);
+        }
+        int colon = host.indexOf(':');
+        return colon < 0 ? host : host.substring(0, colon);
+    }
+
+    /**
+     * The {@code X-Request-ID} the upstream and the access log get: the client's when it is 1 to 128 visible ASCII
+     * characters, else 32 random hex digits (as ingress-nginx's {@code $req_id}).
+     */
+    static String requestId(String fromClient) {
+        if (fromClient != null && !fromClient.isEmpty() && fromClient.length() <= 128) {
+            boolean ok = true;
+            for (int i = 0; i < fromClient.length() && ok; i++) {
+                char ch = fromClient.charAt(i);
+                ok = ch > 0x20 && ch < 0x7f;
+            }
+            if (ok) {
+                return fromClient;
+            }
+        }
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        return hex16(r.nextLong()) + hex16(r.nextLong());
+    }
+
+    private static String hex16(long v) {
+        String s = Long.toHexString(v);
+        return s.length() == 16 ? s : "0000000000000000".substring(s.length()) + s;
+    }
+}
