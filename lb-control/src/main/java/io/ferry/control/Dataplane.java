@@ -36,6 +36,9 @@ public final class Dataplane {
         requireNonNull(snapshot, "snapshot");
         ServiceProxy.ApplyResult result = serviceProxy.apply(snapshot.l4());
         if (httpProxy != null) {
+            if (snapshot.tls() != null) {
+                httpProxy.applyTls(snapshot.tls().table());
+            }
             httpProxy.apply(snapshot.http());
         }
         current = snapshot;

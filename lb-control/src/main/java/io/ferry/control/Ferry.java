@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import io.ferry.control.admin.AdminServer;
 import io.ferry.control.compile.IngressCompiler;
 import io.ferry.control.compile.ServiceCompiler;
+import io.ferry.control.compile.TlsCompiler;
 import io.ferry.control.demo.DemoBackends;
 import io.ferry.control.source.ManifestSource;
 import io.ferry.l4.ServiceProxy;
@@ -12,6 +13,10 @@ import io.ferry.l4.TcpProxyConfig;
 import io.ferry.l4.Transport;
 import io.ferry.l7.http.HttpProxy;
 import io.ferry.l7.http.HttpProxyConfig;
+import io.ferry.l7.tls.SelfSignedCertificates;
+import io.ferry.l7.tls.TlsCertificate;
+import io.ferry.l7.tls.TlsContexts;
+import io.ferry.l7.tls.TlsTable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -22,6 +27,8 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Base64.Encoder;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -76,15 +83,34 @@ public final class Ferry implements AutoCloseable {
                                                                  .idleTimeout(options.tcpIdleTimeout)
                                                                  .build());
         started.add(serviceProxy);
-        if (options.httpPort >= 0) {
-            httpProxy = new HttpProxy(transport, HttpProxyConfig.builder().accessLog(options.accessLog).build());
+        TlsCompiler tlsCompiler = null;
+        if (options.httpPort >= 0 || options.httpsPort >= 0) {
+            httpProxy = new HttpProxy(transport, HttpProxyConfig.builder()
+                                                                .accessLog(options.accessLog)
+                                                                .hsts(options.hsts)
+                                                                .build());
             started.add(httpProxy);
-            InetSocketAddress bound = httpProxy.bind(new InetSocketAddress(options.httpAddress, options.httpPort));
-            logger.info("Edge HTTP proxy on {} (IngressClass {})", bound, options.ingressClass);
+            if (options.httpPort >= 0) {
+                InetSocketAddress bound = httpProxy.bind(new InetSocketAddress(options.httpAddress,
+                                                                               options.httpPort));
+                logger.info("Edge HTTP proxy on {} (IngressClass {})", bound, options.ingressClass);
+            }
+            if (options.httpsPort >= 0) {
+                TlsCertificate generated = TlsCertificate.generateDefault();
+                tlsCompiler = new TlsCompiler(options.ingressClass, options.watchIngressWithoutClass, generated,
+                                              options.defaultSslCertificate);
+                httpProxy.applyTls(TlsTable.of(generated));
+                InetSocketAddress bound = httpProxy.bindHttps(new InetSocketAddress(options.httpAddress,
+                                                                                    options.httpsPort));
+                logger.info("Edge HTTPS proxy on {} (TLS by {}, ALPN h2 and http/1.1)", bound,
+                            TlsContexts.providerName());
+            }
         }
         SnapshotCompiler compiler = new SnapshotCompiler(
                 new ServiceCompiler(nodePortAddresses(options.nodePortAddresses)),
-                new IngressCompiler(options.ingressClass, options.watchIngressWithoutClass));
+                httpProxy == null ? null : new IngressCompiler(options.ingressClass,
+                                                               options.watchIngressWithoutClass),
+                tlsCompiler);
         controlLoop = new ControlLoop(compiler, new Dataplane(serviceProxy, httpProxy), options.minSyncPeriod, clock);
         started.add(controlLoop);
 
@@ -98,6 +124,7 @@ public final class Ferry implements AutoCloseable {
         if (options.demo) {
             started.add(DemoBackends.start(transport));
             paths.add(demoManifests());
+            paths.add(demoSecret());
         }
         manifests = new ManifestSource(paths, options.serviceCidr, controlLoop::submit, Duration.ofMillis(100),
                                        clock);
@@ -125,6 +152,30 @@ public final class Ferry implements AutoCloseable {
             }
         }
         return dir;
+    }
+
+    /**
+     * The demo's TLS Secret {@code demo/myblog-tls}: a certificate for {@code myblog.devops.cn} and
+     * {@code *.devops.cn} generated at start (the tutorial makes it with openssl), written to a temporary file so
+     * that it reaches the data plane the way any Secret manifest does.
+     */
+    private static Path demoSecret() throws IOException {
+        SelfSignedCertificates.Pem pem = SelfSignedCertificates.generate("myblog.devops.cn", "*.devops.cn");
+        Encoder b64 = Base64.getEncoder();
+        String yaml = """
+                # Generated at start by ferry --demo: the tutorial's self-signed *.devops.cn certificate.
+                apiVersion: v1
+                kind: Secret
+                metadata: {name: myblog-tls, namespace: demo}
+                type: kubernetes.io/tls
+                data:
+                  tls.crt: %s
+                  tls.key: %s
+                """.formatted(b64.encodeToString(pem.certificate()), b64.encodeToString(pem.privateKey()));
+        Path file = Files.createTempFile("ferry-demo-tls", ".yaml");
+        file.toFile().deleteOnExit();
+        Files.writeString(file, yaml);
+        return file;
     }
 
     /** The local addresses inside {@code cidrs}; with no prefix given, the wildcard (every local address). */

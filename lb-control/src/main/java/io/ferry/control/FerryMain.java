@@ -98,6 +98,21 @@ public final class FerryMain implements Callable<Integer> {
             description = "Log every HTTP request to stdout (default: on; --no-access-log turns it off).")
     boolean accessLog;
 
+    @Option(names = "--https-port", paramLabel = "PORT", defaultValue = "8443",
+            description = "Port of the edge HTTPS proxy (TLS by SNI, HTTP/2 over ALPN); -1 for none "
+                          + "(default: ${DEFAULT-VALUE}).")
+    int httpsPort;
+
+    @Option(names = "--default-ssl-certificate", paramLabel = "NAMESPACE/NAME",
+            description = "The kubernetes.io/tls Secret served for unknown SNI (default: a self-signed certificate "
+                          + "generated at start).")
+    String defaultSslCertificate;
+
+    @Option(names = "--hsts", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Send Strict-Transport-Security: max-age=31536000; includeSubDomains on HTTPS responses "
+                          + "(default: on, as ingress-nginx; --no-hsts turns it off).")
+    boolean hsts;
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new FerryMain()).execute(args));
     }
@@ -118,7 +133,10 @@ public final class FerryMain implements Callable<Integer> {
                                              .httpPort(httpPort)
                                              .ingressClass(ingressClass)
                                              .watchIngressWithoutClass(watchIngressWithoutClass)
-                                             .accessLog(accessLog);
+                                             .accessLog(accessLog)
+                                             .httpsPort(httpsPort)
+                                             .defaultSslCertificate(defaultSslCertificate)
+                                             .hsts(hsts);
         manifests.forEach(b::addManifests);
         nodePortAddresses.forEach(c -> b.addNodePortAddresses(Cidr.parse(c)));
         if (nodeName != null) {

@@ -35,6 +35,9 @@ public final class FerryOptions {
     final String ingressClass;
     final boolean watchIngressWithoutClass;
     final boolean accessLog;
+    final int httpsPort;
+    final String defaultSslCertificate;
+    final boolean hsts;
 
     private FerryOptions(Builder b) {
         this.manifests = List.copyOf(b.manifests);
@@ -56,6 +59,9 @@ public final class FerryOptions {
         this.ingressClass = b.ingressClass;
         this.watchIngressWithoutClass = b.watchIngressWithoutClass;
         this.accessLog = b.accessLog;
+        this.httpsPort = b.httpsPort;
+        this.defaultSslCertificate = b.defaultSslCertificate;
+        this.hsts = b.hsts;
     }
 
     public static Builder builder() {
@@ -99,6 +105,9 @@ public final class FerryOptions {
         private String ingressClass = "ferry";
         private boolean watchIngressWithoutClass;
         private boolean accessLog = true;
+        private int httpsPort = 8443;
+        private String defaultSslCertificate;
+        private boolean hsts = true;
 
         private Builder() {
         }
@@ -214,6 +223,31 @@ public final class FerryOptions {
 
         public Builder accessLog(boolean accessLog) {
             this.accessLog = accessLog;
+            return this;
+        }
+
+        /** The edge HTTPS port: 8443 by default, {@code 0} for any free port, {@code -1} for none. */
+        public Builder httpsPort(int httpsPort) {
+            if (httpsPort < -1 || httpsPort > 65535) {
+                throw new IllegalArgumentException("https-port: " + httpsPort + " (expected: -1-65535)");
+            }
+            this.httpsPort = httpsPort;
+            return this;
+        }
+
+        /** {@code namespace/name} of the Secret served for unknown SNI; {@code null} for a generated certificate. */
+        public Builder defaultSslCertificate(String secret) {
+            if (secret != null && !secret.matches("[^/\\s]+/[^/\\s]+")) {
+                throw new IllegalArgumentException("default-ssl-certificate: " + secret
+                                                   + " (expected: namespace/name)");
+            }
+            this.defaultSslCertificate = secret;
+            return this;
+        }
+
+        /** Whether HTTPS responses carry {@code Strict-Transport-Security}, as ingress-nginx sends by default. */
+        public Builder hsts(boolean hsts) {
+            this.hsts = hsts;
             return this;
         }
 

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import io.ferry.control.compile.CompiledIngresses;
 import io.ferry.control.compile.CompiledServices;
+import io.ferry.control.compile.CompiledTls;
 import io.ferry.l4.L4Table;
 import io.ferry.l7.route.HttpRouteTable;
 import io.ferry.l7.route.Route;
@@ -21,22 +22,30 @@ public final class Snapshot {
     private final Instant createdAt;
     private final CompiledServices services;
     private final CompiledIngresses ingresses;
+    private final CompiledTls tls;
     private final List<ConfigProblem> problems;
 
     /** A snapshot with no HTTP routes. */
     public Snapshot(long generation, Instant createdAt, ClusterState state, CompiledServices services) {
-        this(generation, createdAt, state, services, EMPTY_INGRESSES);
+        this(generation, createdAt, state, services, EMPTY_INGRESSES, null);
     }
 
+    /**
+     * @param tls the TLS table and its problems, or {@code null} when HTTPS is off
+     */
     public Snapshot(long generation, Instant createdAt, ClusterState state, CompiledServices services,
-                    CompiledIngresses ingresses) {
+                    CompiledIngresses ingresses, CompiledTls tls) {
         this.generation = generation;
         this.createdAt = requireNonNull(createdAt, "createdAt");
         this.services = requireNonNull(services, "services");
         this.ingresses = requireNonNull(ingresses, "ingresses");
+        this.tls = tls;
         List<ConfigProblem> all = new ArrayList<>(state.problems());
         all.addAll(services.problems());
         all.addAll(ingresses.problems());
+        if (tls != null) {
+            all.addAll(tls.problems());
+        }
         this.problems = List.copyOf(all);
     }
 
@@ -67,6 +76,11 @@ public final class Snapshot {
 
     public CompiledIngresses ingresses() {
         return ingresses;
+    }
+
+    /** The TLS table (SNI to certificate) and its views, or {@code null} when HTTPS is off. */
+    public CompiledTls tls() {
+        return tls;
     }
 
     /** What the source and the compilers rejected. */

@@ -86,6 +86,10 @@ final class ConfigDump {
             Map<String, Object> h = new LinkedHashMap<>();
             h.put("listeners", http.boundAddresses().stream().map(String::valueOf).toList());
             h.put("routes", snapshot == null ? List.of() : snapshot.ingresses().routes());
+            if (snapshot != null && snapshot.tls() != null) {
+                h.put("tls", snapshot.tls().views());
+                h.put("certificates", snapshot.tls().table().entries());
+            }
             doc.put("http", h);
             stats.put("http", httpStats(http.stats()));
         }

@@ -4,6 +4,7 @@ import io.netty.handler.codec.http.DefaultHttpHeadersFactory;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.AsciiString;
 import java.util.List;
 import java.util.Map;
@@ -27,6 +28,8 @@ final class ForwardedHeaders {
     /** Copies of headers a codec has already validated need no second check. */
     static final DefaultHttpHeadersFactory UNVALIDATED =
             DefaultHttpHeadersFactory.headersFactory().withValidation(false);
+
+    static final AsciiString STRICT_TRANSPORT_SECURITY = AsciiString.cached("strict-transport-security");
 
     private ForwardedHeaders() {
     }
@@ -111,5 +114,12 @@ final class ForwardedHeaders {
         }
         to.setInt(X_FORWARDED_PORT, port);
         to.set(X_REAL_IP, clientIp);
+    }
+
+    /** Drops the {@code x-http2-*} headers Netty's HTTP/2 to HTTP/1 conversion adds; they are not the client's. */
+    static void removeHttp2Extensions(HttpHeaders headers) {
+        for (HttpConversionUtil.ExtensionHeaderNames n : HttpConversionUtil.ExtensionHeaderNames.values()) {
+            headers.remove(n.text());
+        }
     }
 }

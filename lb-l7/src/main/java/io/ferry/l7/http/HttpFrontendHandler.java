@@ -4,6 +4,7 @@ import io.ferry.l4.Backend;
 import io.ferry.l7.route.LatencyObserver;
 import io.ferry.l7.route.Route;
 import io.ferry.l7.route.RoutePolicy;
+import io.ferry.l7.tls.TlsCertificate;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -75,7 +76,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     private final String scheme;
     private final int localPort;
 
+    private final boolean h2;
     private ChannelHandlerContext ctx;
+    private boolean started;
     private String clientIp;
     private Exchange ex;
     private ArrayDeque<Object> queued;
@@ -89,28 +92,55 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     private long timerDeadline;
 
     HttpFrontendHandler(HttpProxy proxy, String scheme, int localPort) {
+        this(proxy, scheme, localPort, false);
+    }
+
+    /**
+     * @param scheme {@code http} or {@code https}: what {@code X-Forwarded-Proto} says and which redirects and
+     *               checks apply
+     * @param h2 whether the channel is one HTTP/2 stream (a child of the connection, behind
+     *           {@code Http2StreamFrameToHttpObjectCodec}) rather than an HTTP/1.1 connection
+     */
+    HttpFrontendHandler(HttpProxy proxy, String scheme, int localPort, boolean h2) {
         this.proxy = proxy;
         this.stats = proxy.stats();
         this.config = proxy.config();
         this.scheme = scheme;
         this.localPort = localPort;
+        this.h2 = h2;
     }
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+        if (ctx.channel().isActive()) {
+            // Added after the connection came up: HTTP/1.1 chosen by ALPN once TLS was done.
+            start(ctx);
+        }
     }
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-        stats.connections.increment();
+        start(ctx);
+        ctx.fireChannelActive();
+    }
+
+    private void start(ChannelHandlerContext ctx) {
+        if (started) {
+            return;
+        }
+        started = true;
+        if (h2) {
+            stats.h2Streams.increment();
+        } else {
+            stats.connections.increment();
+        }
         stats.activeConnections.increment();
         InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
         clientIp = remote.getAddress().getHostAddress();
         lastClientActivity = System.nanoTime();
         armTimerBy(lastClientActivity + idleLimit());
         ctx.read();
-        ctx.fireChannelActive();
     }
 
     // ---- client side ----------------------------------------------------------------------------------------
@@ -288,10 +318,20 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             respondLocal(403, false);
             return;
         }
-        if (policy.forceSslRedirect() && "http".equals(scheme)) {
-            e.local = true;
-            String location = "https://" + RequestHeads.hostWithoutPort(host) + target;
-            respond(LocalResponses.redirect(308, location, false), false);
+        if ("http".equals(scheme)) {
+            // ingress-nginx: a host with TLS sends plain HTTP to https (ssl-redirect, on by default);
+            // force-ssl-redirect does so even without TLS for the host.
+            if (policy.forceSslRedirect() || policy.sslRedirect() && proxy.tls() != null && proxy.tls().hasTls(host)) {
+                e.local = true;
+                int port = proxy.httpsRedirectPort();
+                String location = "https://" + RequestHeads.hostWithoutPort(host) + (port == 443 ? "" : ":" + port)
+                                  + target;
+                respond(LocalResponses.redirect(308, location, false), false);
+                return;
+            }
+        } else if (misdirected(host)) {
+            stats.misdirected.increment();
+            respondLocal(421, false);
             return;
         }
         long contentLength = HttpUtil.getContentLength(req, -1L);
@@ -315,6 +355,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         HttpHeaders uh = ForwardedHeaders.withoutHopByHop(h, e.upgrade);
         if (absoluteForm) {
             uh.set(HttpHeaderNames.HOST, host); // RFC 9112 3.2.2: the target's authority replaces Host
+        }
+        if (h2) {
+            ForwardedHeaders.removeHttp2Extensions(uh);
         }
         ForwardedHeaders.addForwarded(uh, clientIp, scheme, host, localPort);
         uh.set(ForwardedHeaders.X_REQUEST_ID, e.requestId);
@@ -579,6 +622,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         } else if (e.http10) {
             rh.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
         }
+        if (config.hsts() && "https".equals(scheme) && !rh.contains(ForwardedHeaders.STRICT_TRANSPORT_SECURITY)) {
+            rh.set(ForwardedHeaders.STRICT_TRANSPORT_SECURITY, HttpProxyConfig.HSTS_VALUE);
+        }
         stats.response(code);
         ctx.write(out, ctx.voidPromise());
     }
@@ -730,6 +776,11 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         ex = null;
         log(e);
         lastClientActivity = System.nanoTime();
+        if (h2) {
+            // One request per stream: the response's end closed the stream.
+            ctx.flush();
+            return;
+        }
         if (!e.keepAlive || closing) {
             closing = true;
             releaseAll(queued);
@@ -867,6 +918,20 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     // ---- helpers ---------------------------------------------------------------------------------------------
+
+    /**
+     * Whether the request must get 421: its Host has a certificate of its own, other than the one this connection's
+     * handshake chose by SNI. Clients that sent no SNI are spared (they got the default certificate and route by
+     * Host, as with ingress-nginx).
+     */
+    private boolean misdirected(String host) {
+        Channel conn = h2 ? ctx.channel().parent() : ctx.channel();
+        TlsCertificate chosen = conn.attr(SniCertificateHandler.CERTIFICATE).get();
+        if (chosen == null || !Boolean.TRUE.equals(conn.attr(SniCertificateHandler.SNI_SENT).get())) {
+            return false;
+        }
+        return proxy.tls().misdirected(chosen, host);
+    }
 
     private void log(Exchange e) {
         if (proxy.accessLogEnabled()) {

@@ -5,6 +5,7 @@ import static java.util.Objects.requireNonNull;
 import io.ferry.l4.Transport;
 import io.ferry.l7.route.HttpRouteTable;
 import io.ferry.l7.route.Route;
+import io.ferry.l7.tls.TlsTable;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -17,6 +18,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * The edge HTTP/1.1 proxy (ingress-nginx's job): listeners, the live {@link HttpRouteTable}, the upstream
@@ -35,7 +37,7 @@ public final class HttpProxy implements AutoCloseable {
     private final HttpStats stats = new HttpStats();
     private final AccessLog accessLog;
     private final HttpDecoderConfig decoderConfig;
-    private final List<Channel> listeners = new ArrayList<>();
+    private final List<Channel> listeners = new CopyOnWriteArrayList<>();
     private final FastThreadLocal<UpstreamPool> pools = new FastThreadLocal<>() {
         @Override
         protected UpstreamPool initialValue() {
@@ -43,6 +45,9 @@ public final class HttpProxy implements AutoCloseable {
         }
     };
     private volatile HttpRouteTable<Route> table = HttpRouteTable.empty();
+    private volatile TlsTable tls;
+    private volatile int httpsRedirectPort = 443;
+
 
     public HttpProxy(Transport transport, HttpProxyConfig config) {
         this.transport = requireNonNull(transport, "transport");
@@ -58,11 +63,48 @@ public final class HttpProxy implements AutoCloseable {
     }
 
     /**
-     * Starts listening on {@code address} (port 0 for any) and returns the bound address.
+     * Starts listening for plain HTTP on {@code address} (port 0 for any) and returns the bound address.
      *
      * @throws IOException if the address cannot be bound; the message names it
      */
-    public synchronized InetSocketAddress bind(InetSocketAddress address) throws IOException {
+    public InetSocketAddress bind(InetSocketAddress address) throws IOException {
+        return listen(address, new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                int port = ((InetSocketAddress) ch.localAddress()).getPort();
+                ch.pipeline().addLast("http", newServerCodec())
+                             .addLast("proxy", new HttpFrontendHandler(HttpProxy.this, "http", port));
+            }
+        });
+    }
+
+    /**
+     * Starts listening for HTTPS on {@code address} and returns the bound address: TLS with the certificate the
+     * live {@link TlsTable} gives the ClientHello's SNI, then HTTP/2 or HTTP/1.1 as ALPN decides. Plain-HTTP
+     * redirects of TLS hosts point at this port. {@link #applyTls} must have been called first.
+     *
+     * @throws IOException if the address cannot be bound; the message names it
+     */
+    public InetSocketAddress bindHttps(InetSocketAddress address) throws IOException {
+        if (tls == null) {
+            throw new IllegalStateException("no TLS table yet (expected: applyTls before bindHttps)");
+        }
+        InetSocketAddress bound = listen(address, new ChannelInitializer<>() {
+            @Override
+            protected void initChannel(Channel ch) {
+                int port = ((InetSocketAddress) ch.localAddress()).getPort();
+                ch.pipeline().addLast("sni", new SniCertificateHandler(HttpProxy.this::tls, 10_000))
+                             .addLast("alpn", new AlpnHandler(HttpProxy.this, port));
+                // TLS needs the ClientHello; the HTTP handlers take over reading once they are in.
+                ch.read();
+            }
+        });
+        httpsRedirectPort = bound.getPort();
+        return bound;
+    }
+
+    private InetSocketAddress listen(InetSocketAddress address, ChannelInitializer<Channel> init)
+            throws IOException {
         requireNonNull(address, "address");
         ServerBootstrap b = new ServerBootstrap()
                 .group(transport.group())
@@ -71,20 +113,33 @@ public final class HttpProxy implements AutoCloseable {
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(new ChannelInitializer<>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        int port = ((InetSocketAddress) ch.localAddress()).getPort();
-                        ch.pipeline().addLast("http", new HttpServerCodec(decoderConfig.clone()))
-                                     .addLast("proxy", new HttpFrontendHandler(HttpProxy.this, "http", port));
-                    }
-                });
+                .childHandler(init);
         ChannelFuture f = b.bind(address).awaitUninterruptibly();
         if (!f.isSuccess()) {
             throw new IOException("cannot listen on " + address + ": " + f.cause().getMessage(), f.cause());
         }
         listeners.add(f.channel());
         return (InetSocketAddress) f.channel().localAddress();
+    }
+
+    /** A new HTTP/1.1 server codec with the proxy's limits. */
+    HttpServerCodec newServerCodec() {
+        return new HttpServerCodec(decoderConfig.clone());
+    }
+
+    /** Makes {@code next} the table new handshakes pick certificates from, and redirects and 421s consult. */
+    public void applyTls(TlsTable next) {
+        tls = requireNonNull(next, "next");
+    }
+
+    /** The live TLS table, or {@code null} before the first {@link #applyTls}. */
+    public TlsTable tls() {
+        return tls;
+    }
+
+    /** The port plain-HTTP redirects to HTTPS name: the HTTPS listener's, 443 without one. */
+    int httpsRedirectPort() {
+        return httpsRedirectPort;
     }
 
     /** Makes {@code next} the table new requests are routed by. */
@@ -124,8 +179,8 @@ public final class HttpProxy implements AutoCloseable {
         return accessLog != null;
     }
 
-    /** The addresses listened on. */
-    public synchronized List<InetSocketAddress> boundAddresses() {
+    /** The addresses listened on. Lock-free: the admin server calls it from an event loop. */
+    public List<InetSocketAddress> boundAddresses() {
         List<InetSocketAddress> out = new ArrayList<>();
         for (Channel ch : listeners) {
             out.add((InetSocketAddress) ch.localAddress());
@@ -134,11 +189,11 @@ public final class HttpProxy implements AutoCloseable {
     }
 
     /** Stops accepting; open connections finish what they are doing. */
-    public synchronized void closeListeners() {
+    public void closeListeners() {
         for (Channel ch : listeners) {
+            listeners.remove(ch);
             ch.close().awaitUninterruptibly();
         }
-        listeners.clear();
     }
 
     @Override

@@ -23,6 +23,7 @@ public final class HttpProxyConfig {
     private final int upstreamMaxRequests;
     private final int maxAttempts;
     private final boolean accessLog;
+    private final boolean hsts;
 
     private HttpProxyConfig(Builder b) {
         maxInitialLineLength = b.maxInitialLineLength;
@@ -34,6 +35,7 @@ public final class HttpProxyConfig {
         upstreamMaxRequests = b.upstreamMaxRequests;
         maxAttempts = b.maxAttempts;
         accessLog = b.accessLog;
+        hsts = b.hsts;
     }
 
     public static Builder builder() {
@@ -80,6 +82,14 @@ public final class HttpProxyConfig {
         return maxAttempts;
     }
 
+    /** ingress-nginx's default HSTS header value: one year, sub-domains included. */
+    public static final String HSTS_VALUE = "max-age=31536000; includeSubDomains";
+
+    /** Whether HTTPS responses carry {@code Strict-Transport-Security} ({@link #HSTS_VALUE}) unless the upstream set one. */
+    public boolean hsts() {
+        return hsts;
+    }
+
     /** Whether every request is logged. */
     public boolean accessLog() {
         return accessLog;
@@ -97,6 +107,7 @@ public final class HttpProxyConfig {
         private int upstreamMaxRequests = 1000;
         private int maxAttempts = 3;
         private boolean accessLog = true;
+        private boolean hsts = true;
 
         private Builder() {
         }
@@ -138,6 +149,11 @@ public final class HttpProxyConfig {
 
         public Builder maxAttempts(int attempts) {
             maxAttempts = atLeast(attempts, 1, "maxAttempts");
+            return this;
+        }
+
+        public Builder hsts(boolean enabled) {
+            hsts = enabled;
             return this;
         }
 

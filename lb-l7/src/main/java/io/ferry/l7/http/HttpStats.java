@@ -9,6 +9,9 @@ import java.util.concurrent.atomic.LongAdder;
 public final class HttpStats {
 
     final LongAdder connections = new LongAdder();
+    final LongAdder h2Connections = new LongAdder();
+    final LongAdder h2Streams = new LongAdder();
+    final LongAdder misdirected = new LongAdder();
     final LongAdder activeConnections = new LongAdder();
     final LongAdder requests = new LongAdder();
     final LongAdder[] responsesByClass = new LongAdder[6];
@@ -42,6 +45,22 @@ public final class HttpStats {
         return connections.sum();
     }
 
+    /** HTTPS connections that chose HTTP/2 by ALPN. */
+    public long h2Connections() {
+        return h2Connections.sum();
+    }
+
+    /** HTTP/2 streams (each one request). */
+    public long h2Streams() {
+        return h2Streams.sum();
+    }
+
+    /** Requests answered 421: their Host has its own certificate, not the one the connection's SNI chose. */
+    public long misdirected() {
+        return misdirected.sum();
+    }
+
+    /** Open HTTP/1.1 connections plus open HTTP/2 streams. */
     public long activeConnections() {
         return activeConnections.sum();
     }

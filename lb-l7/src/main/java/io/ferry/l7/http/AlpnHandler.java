@@ -1,0 +1,73 @@
+package io.ferry.l7.http;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
+
+/**
+ * After the TLS handshake, builds the rest of an HTTPS connection's pipeline for the protocol ALPN agreed on:
+ * {@code h2} gets Netty's HTTP/2 frame codec and a multiplexer whose every stream is a child channel running its
+ * own {@link HttpFrontendHandler} behind {@link Http2StreamFrameToHttpObjectCodec} (so streams are proxied
+ * independently, each with its own flow-control window and backpressure); anything else gets HTTP/1.1.
+ *
+ * <p>The HTTP/2 limits a public edge needs: at most {@value #MAX_CONCURRENT_STREAMS} concurrent streams, a header
+ * list limit, and Netty's rapid-reset guard (at most {@value #MAX_RST_FRAMES} RST_STREAMs per
+ * {@value #RST_WINDOW_SECONDS} s, the connection is closed beyond).
+ */
+final class AlpnHandler extends ApplicationProtocolNegotiationHandler {
+
+    static final int MAX_CONCURRENT_STREAMS = 128;
+    static final int MAX_RST_FRAMES = 200;
+    static final int RST_WINDOW_SECONDS = 30;
+
+    private final HttpProxy proxy;
+    private final int localPort;
+
+    AlpnHandler(HttpProxy proxy, int localPort) {
+        super(ApplicationProtocolNames.HTTP_1_1);
+        this.proxy = proxy;
+        this.localPort = localPort;
+    }
+
+    @Override
+    protected void configurePipeline(ChannelHandlerContext ctx, String protocol) {
+        if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
+            proxy.stats().h2Connections.increment();
+            // Connection-level frames (SETTINGS, PING, WINDOW_UPDATE) must always be read; each stream has its own
+            // flow-control window and reads on demand.
+            ctx.channel().config().setAutoRead(true);
+            Http2Settings settings = Http2Settings.defaultSettings()
+                                                  .maxConcurrentStreams(MAX_CONCURRENT_STREAMS)
+                                                  .maxHeaderListSize(proxy.config().maxHeaderSize());
+            ctx.pipeline().addLast("h2", Http2FrameCodecBuilder.forServer()
+                                                             .initialSettings(settings)
+                                                             .validateHeaders(true)
+                                                             .decoderEnforceMaxRstFramesPerWindow(
+                                                                     MAX_RST_FRAMES, RST_WINDOW_SECONDS)
+                                                             .build())
+                          .addLast("h2-streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
+                              @Override
+                              protected void initChannel(Http2StreamChannel ch) {
+                                  ch.config().setAutoRead(false);
+                                  ch.pipeline().addLast("h2-http", new Http2StreamFrameToHttpObjectCodec(true))
+                                               .addLast("proxy", new HttpFrontendHandler(proxy, "https", localPort,
+                                                                                         true));
+                              }
+                          }));
+        } else {
+            Channel ch = ctx.channel();
+            ch.pipeline().addLast("http", proxy.newServerCodec())
+                         .addLast("proxy", new HttpFrontendHandler(proxy, "https", localPort, false));
+            // The HTTP/1.1 handler starts reading when it becomes active; the connection already is.
+            ch.pipeline().get(HttpFrontendHandler.class).channelActive(ch.pipeline().context("proxy"));
+        }
+    }
+}
