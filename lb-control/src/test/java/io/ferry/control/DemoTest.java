@@ -7,6 +7,14 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import io.ferry.l4.ListenerKey;
 import java.io.InputStream;
 import java.net.InetAddress;
+import java.security.cert.X509Certificate;
+import java.util.List;
+import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509TrustManager;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -24,7 +32,7 @@ class DemoTest {
     @Test
     void theDemoServesTheTutorialsServices() throws Exception {
         try (Ferry ferry = Ferry.start(FerryOptions.builder().demo(true).adminPort(0)
-                                                           .httpAddress(InetAddress.getLoopbackAddress()).httpPort(0)
+                                                           .httpAddress(InetAddress.getLoopbackAddress()).httpPort(0).httpsPort(0)
                                                            .accessLog(false).build())) {
             await().atMost(Duration.ofSeconds(15)).until(() -> ferry.controlLoop().status().ready());
             for (var e : ferry.serviceProxy().bindErrors().entrySet()) {
@@ -59,6 +67,38 @@ class DemoTest {
             }
             assertThat(viaIngress).containsExactlyInAnyOrder("myblog-1", "myblog-2");
             assertThat(get("127.0.0.1", httpPort, "/blog/index/", "nobody.devops.cn")).startsWith("HTTP/1.1 404 ");
+
+            // And over HTTPS, with the certificate generated for the demo's TLS Secret, HTTP/1.1 chosen by ALPN.
+            int httpsPort = ferry.httpProxy().boundAddresses().get(1).getPort();
+            SSLContext trustAll = SSLContext.getInstance("TLS");
+            trustAll.init(null, new TrustManager[] {new X509TrustManager() {
+                @Override
+                public void checkClientTrusted(X509Certificate[] chain, String authType) {
+                }
+
+                @Override
+                public void checkServerTrusted(X509Certificate[] chain, String authType) {
+                }
+
+                @Override
+                public X509Certificate[] getAcceptedIssuers() {
+                    return new X509Certificate[0];
+                }
+            }}, null);
+            try (SSLSocket tls = (SSLSocket) trustAll.getSocketFactory().createSocket("127.0.0.1", httpsPort)) {
+                tls.setSoTimeout(5_000);
+                SSLParameters p = tls.getSSLParameters();
+                p.setServerNames(List.of(new SNIHostName("myblog.devops.cn")));
+                tls.setSSLParameters(p);
+                tls.startHandshake();
+                assertThat(((X509Certificate) tls.getSession().getPeerCertificates()[0]).getSubjectX500Principal()
+                                                                                       .getName())
+                        .isEqualTo("CN=myblog.devops.cn");
+                tls.getOutputStream().write(("GET /blog/index/ HTTP/1.1\r\nHost: myblog.devops.cn\r\n"
+                                             + "Connection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                String res = new String(tls.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertThat(res).startsWith("HTTP/1.1 200 OK").contains("\r\n\r\n我的博客列表\n");
+            }
 
             try (Socket mysql = new Socket("127.108.214.84", 3306)) {
                 mysql.setSoTimeout(5_000);

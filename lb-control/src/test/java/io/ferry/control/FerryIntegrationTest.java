@@ -63,6 +63,8 @@ class FerryIntegrationTest {
                                         .ioThreads(2)
                                         .minSyncPeriod(Duration.ofMillis(10))
                                         .addNodePortAddresses(Cidr.parse("127.0.0.0/8"))
+                                        .httpPort(-1)
+                                        .httpsPort(-1)
                                         .build());
         closeables.add(ferry);
         await().atMost(DEADLINE).until(() -> admin("/readyz").statusCode() == 200);

@@ -64,6 +64,7 @@ class IngressIntegrationTest {
                                         .adminPort(0)
                                         .httpAddress(InetAddress.getLoopbackAddress())
                                         .httpPort(0)
+                                        .httpsPort(0)
                                         .accessLog(false)
                                         .watchIngressWithoutClass(watchWithoutClass)
                                         .ioThreads(2)

@@ -3,6 +3,7 @@ package io.ferry.control.admin;
 import static java.util.Objects.requireNonNull;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import io.ferry.control.ControlLoop;
 import io.ferry.l4.ServiceProxy;
@@ -96,7 +97,9 @@ public final class AdminServer implements AutoCloseable {
 
     @ChannelHandler.Sharable
     private static final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
-        private static final ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        private static final ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+                                                                    .registerModule(new JavaTimeModule())
+                                                                    .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);
 
         private final ControlLoop loop;
         private final ServiceProxy proxy;

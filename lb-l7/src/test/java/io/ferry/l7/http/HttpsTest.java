@@ -1,0 +1,279 @@
+package io.ferry.l7.http;
+
+import static io.ferry.l7.http.ProxyHarness.route;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.ferry.l4.Transport;
+import io.ferry.l7.route.HttpRouteTable;
+import io.ferry.l7.route.PathType;
+import io.ferry.l7.route.Route;
+import io.ferry.l7.route.RoutePolicy;
+import io.ferry.l7.tls.SelfSignedCertificates;
+import io.ferry.l7.tls.TlsCertificate;
+import io.ferry.l7.tls.TlsTable;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.X509ExtendedTrustManager;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The HTTPS listener with real TLS clients: the certificate per SNI, wildcard and default certificates, a
+ * certificate swap while a connection stays open, 421, HSTS, the HTTP to HTTPS redirect and HTTP/2 with many
+ * concurrent streams to a slow and a fast backend.
+ */
+class HttpsTest {
+
+    @RegisterExtension
+    final ProxyHarness h = new ProxyHarness();
+
+    private HttpProxy proxy;
+    private InetSocketAddress https;
+
+    private void start(Transport.Kind kind, TlsTable tls) throws IOException {
+        proxy = h.start(kind);
+        proxy.applyTls(tls);
+        https = proxy.bindHttps(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+    }
+
+    private static TlsCertificate cert(String secret, String... names) {
+        SelfSignedCertificates.Pem pem = SelfSignedCertificates.generate(names);
+        return TlsCertificate.load(secret, pem.certificate(), pem.privateKey(), false);
+    }
+
+    /**
+     * Trusts every certificate for any name (an extended trust manager, so the JDK does not add its own host name
+     * check): the tests look at which certificate they got.
+     */
+    private static SSLContext trustAll() throws Exception {
+        SSLContext ctx = SSLContext.getInstance("TLS");
+        ctx.init(null, new TrustManager[] {new X509ExtendedTrustManager() {
+            @Override
+            public void checkClientTrusted(X509Certificate[] chain, String authType) {
+            }
+
+            @Override
+            public void checkServerTrusted(X509Certificate[] chain, String authType) {
+            }
+
+            @Override
+            public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) {
+            }
+
+            @Override
+            public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) {
+            }
+
+            @Override
+            public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {
+            }
+
+            @Override
+            public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {
+            }
+
+            @Override
+            public X509Certificate[] getAcceptedIssuers() {
+                return new X509Certificate[0];
+            }
+        }}, new SecureRandom());
+        return ctx;
+    }
+
+    /** An HTTP/1.1 exchange over TLS with {@code sni} (or none); returns the leaf's subject and the response. */
+    private String[] get(String sni, String host, String path) throws Exception {
+        // A fresh context per connection: the JDK would otherwise resume a session made for another SNI.
+        try (SSLSocket s = (SSLSocket) trustAll().getSocketFactory().createSocket(InetAddress.getLoopbackAddress(),
+                                                                                   https.getPort())) {
+            s.setSoTimeout(10_000);
+            SSLParameters p = s.getSSLParameters();
+            p.setServerNames(sni == null ? List.of() : List.of(new SNIHostName(sni)));
+            p.setApplicationProtocols(new String[] {"http/1.1"});
+            s.setSSLParameters(p);
+            s.startHandshake();
+            String subject = ((X509Certificate) s.getSession().getPeerCertificates()[0]).getSubjectX500Principal()
+                                                                                        .getName();
+            s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n")
+                                              .getBytes(StandardCharsets.US_ASCII));
+            InputStream in = s.getInputStream();
+            return new String[] {subject, new String(in.readAllBytes(), StandardCharsets.UTF_8)};
+        }
+    }
+
+    private static HttpRouteTable<Route> routes(Route... byHost) {
+        HttpRouteTable.Builder<Route> b = HttpRouteTable.builder();
+        for (Route r : byHost) {
+            b.add(r.name(), PathType.PREFIX, "/", r);
+        }
+        return b.build();
+    }
+
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void eachSniGetsItsCertificateAndUnknownOnesTheDefault(Transport.Kind kind) throws Exception {
+        TlsTable.Builder tls = TlsTable.builder(TlsCertificate.generateDefault());
+        tls.add("shop.example.com", cert("shop/tls", "shop.example.com"));
+        tls.add("*.apps.example.com", cert("apps/tls", "*.apps.example.com"));
+        start(kind, tls.build());
+        EchoServer shop = h.echo("shop");
+        EchoServer apps = h.echo("apps");
+        EchoServer other = h.echo("other");
+        proxy.apply(routes(route("shop.example.com", shop.address()), route("a.apps.example.com", apps.address()),
+                           route("other.test", other.address())));
+
+        String[] r = get("shop.example.com", "shop.example.com", "/x");
+        assertThat(r[0]).isEqualTo("CN=shop.example.com");
+        assertThat(r[1]).startsWith("HTTP/1.1 200 ").contains("shop\nGET /x\n")
+                        .contains("strict-transport-security: max-age=31536000; includeSubDomains");
+        assertThat(get("a.apps.example.com", "a.apps.example.com", "/")[0]).isEqualTo("CN=*.apps.example.com");
+        // One label only: a deeper name gets the default certificate, and a Host that has a certificate of its
+        // own on that connection is misdirected.
+        String[] deeper = get("b.a.apps.example.com", "a.apps.example.com", "/");
+        assertThat(deeper[0]).contains("ingress.local");
+        assertThat(deeper[1]).startsWith("HTTP/1.1 421 ");
+        // Unknown SNI and no SNI: the default certificate, and the request is routed by Host as usual.
+        String[] unknown = get("other.test", "other.test", "/");
+        assertThat(unknown[0]).contains("ingress.local");
+        assertThat(unknown[1]).startsWith("HTTP/1.1 200 ").contains("other\n");
+        assertThat(get(null, "other.test", "/")[1]).startsWith("HTTP/1.1 200 ");
+        // A Host that has its own certificate, on a connection made for another: 421.
+        assertThat(get("shop.example.com", "a.apps.example.com", "/")[1]).startsWith("HTTP/1.1 421 ");
+        assertThat(proxy.stats().misdirected()).isEqualTo(2);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void aRenewedCertificateServesNewHandshakesWhileAnOpenConnectionKeepsItsOwn(Transport.Kind kind) throws Exception {
+        TlsCertificate generatedDefault = TlsCertificate.generateDefault();
+        TlsTable.Builder before = TlsTable.builder(generatedDefault);
+        before.add("shop.example.com", cert("shop/tls", "shop.example.com"));
+        start(kind, before.build());
+        EchoServer shop = h.echo("shop");
+        proxy.apply(routes(route("shop.example.com", shop.address())));
+
+        try (SSLSocket open = handshake("shop.example.com")) {
+            X509Certificate old = (X509Certificate) open.getSession().getPeerCertificates()[0];
+            TlsTable.Builder after = TlsTable.builder(generatedDefault);
+            after.add("shop.example.com", cert("shop/tls", "shop.example.com"));
+            proxy.applyTls(after.build());
+
+            try (SSLSocket fresh = handshake("shop.example.com")) {
+                X509Certificate renewed = (X509Certificate) fresh.getSession().getPeerCertificates()[0];
+                assertThat(renewed.getSerialNumber()).isNotEqualTo(old.getSerialNumber());
+            }
+            // The connection made before the swap goes on with the certificate it got.
+            open.getOutputStream().write("GET /still HTTP/1.1\r\nHost: shop.example.com\r\nConnection: close\r\n\r\n"
+                                                 .getBytes(StandardCharsets.US_ASCII));
+            String res = new String(open.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(res).startsWith("HTTP/1.1 200 ").contains("shop\nGET /still\n");
+            assertThat(((X509Certificate) open.getSession().getPeerCertificates()[0]).getSerialNumber())
+                    .isEqualTo(old.getSerialNumber());
+        }
+    }
+
+    private SSLSocket handshake(String sni) throws Exception {
+        SSLSocket s = (SSLSocket) trustAll().getSocketFactory().createSocket(InetAddress.getLoopbackAddress(),
+                                                                              https.getPort());
+        s.setSoTimeout(10_000);
+        SSLParameters p = s.getSSLParameters();
+        p.setServerNames(List.of(new SNIHostName(sni)));
+        p.setApplicationProtocols(new String[] {"http/1.1"});
+        s.setSSLParameters(p);
+        s.startHandshake();
+        return s;
+    }
+
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void plainHttpToATlsHostIsRedirectedUnlessTurnedOff(Transport.Kind kind) throws Exception {
+        TlsTable.Builder tls = TlsTable.builder(TlsCertificate.generateDefault());
+        tls.add("secure.test", cert("s/tls", "secure.test"));
+        start(kind, tls.build());
+        EchoServer secure = h.echo("secure");
+        EchoServer relaxed = h.echo("relaxed");
+        EchoServer plain = h.echo("plain");
+        HttpRouteTable.Builder<Route> b = HttpRouteTable.builder();
+        b.add("secure.test", PathType.PREFIX, "/", route("secure", secure.address()));
+        b.add("relaxed.test", PathType.PREFIX, "/",
+              route("relaxed", RoutePolicy.builder().sslRedirect(false).build(), relaxed.address()));
+        b.add("plain.test", PathType.PREFIX, "/", route("plain", plain.address()));
+        b.add("forced.test", PathType.PREFIX, "/",
+              route("forced", RoutePolicy.builder().forceSslRedirect(true).build(), plain.address()));
+        proxy.apply(b.build());
+
+        try (RawHttp c = h.connect()) {
+            RawHttp.Response r = c.get("secure.test", "/a?b=c");
+            assertThat(r.status()).isEqualTo(308);
+            assertThat(r.header("location")).isEqualTo("https://secure.test:" + https.getPort() + "/a?b=c");
+            assertThat(c.get("plain.test", "/").status()).isEqualTo(200);
+            assertThat(c.get("forced.test", "/x").header("location"))
+                    .isEqualTo("https://forced.test:" + https.getPort() + "/x");
+        }
+        // ssl-redirect: "false" on a TLS host: served over plain HTTP (this route is not a TLS host here, but the
+        // flag must not redirect either way).
+        try (RawHttp c = h.connect()) {
+            assertThat(c.get("relaxed.test", "/").status()).isEqualTo(200);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void http2StreamsAreProxiedIndependently(Transport.Kind kind) throws Exception {
+        start(kind, TlsTable.of(TlsCertificate.generateDefault()));
+        EchoServer backend = h.echo("h2");
+        HttpRouteTable.Builder<Route> b = HttpRouteTable.builder();
+        b.add("", PathType.PREFIX, "/", route("h2", backend.address()));
+        proxy.apply(b.build());
+
+        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).sslContext(trustAll())
+                                      .connectTimeout(Duration.ofSeconds(5)).build();
+        String base = "https://127.0.0.1:" + https.getPort();
+        // One request first, so that the client knows the server speaks h2 and puts every stream on one connection.
+        assertThat(client.send(HttpRequest.newBuilder(URI.create(base + "/warm")).build(),
+                               HttpResponse.BodyHandlers.ofString()).version()).isEqualTo(HttpClient.Version.HTTP_2);
+        // One slow stream must not hold the fast ones back.
+        CompletableFuture<HttpResponse<String>> slow = client.sendAsync(
+                HttpRequest.newBuilder(URI.create(base + "/delay/1500/slow")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        long started = System.nanoTime();
+        List<CompletableFuture<HttpResponse<String>>> fast = new ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            fast.add(client.sendAsync(HttpRequest.newBuilder(URI.create(base + "/fast/" + i)).build(),
+                                      HttpResponse.BodyHandlers.ofString()));
+        }
+        for (int i = 0; i < fast.size(); i++) {
+            HttpResponse<String> r = fast.get(i).get(10, TimeUnit.SECONDS);
+            assertThat(r.version()).isEqualTo(HttpClient.Version.HTTP_2);
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(r.body()).isEqualTo("h2\nGET /fast/" + i + "\n");
+        }
+        long fastDone = System.nanoTime() - started;
+        assertThat(slow.isDone()).as("the slow stream is still running when the fast ones are done").isFalse();
+        assertThat(TimeUnit.NANOSECONDS.toMillis(fastDone)).isLessThan(1500);
+        assertThat(slow.get(10, TimeUnit.SECONDS).body()).isEqualTo("h2\nGET /delay/1500/slow\n");
+        assertThat(proxy.stats().h2Connections()).isEqualTo(1);
+        assertThat(proxy.stats().h2Streams()).isEqualTo(52);
+    }
+}
