@@ -255,9 +255,8 @@ class HttpsTest {
                                HttpResponse.BodyHandlers.ofString()).version()).isEqualTo(HttpClient.Version.HTTP_2);
         // One slow stream must not hold the fast ones back.
         CompletableFuture<HttpResponse<String>> slow = client.sendAsync(
-                HttpRequest.newBuilder(URI.create(base + "/delay/1500/slow")).build(),
+                HttpRequest.newBuilder(URI.create(base + "/delay/4000/slow")).build(),
                 HttpResponse.BodyHandlers.ofString());
-        long started = System.nanoTime();
         List<CompletableFuture<HttpResponse<String>>> fast = new ArrayList<>();
         for (int i = 0; i < 50; i++) {
             fast.add(client.sendAsync(HttpRequest.newBuilder(URI.create(base + "/fast/" + i)).build(),
@@ -269,10 +268,9 @@ class HttpsTest {
             assertThat(r.statusCode()).isEqualTo(200);
             assertThat(r.body()).isEqualTo("h2\nGET /fast/" + i + "\n");
         }
-        long fastDone = System.nanoTime() - started;
+        // Logical, not timed: the fast streams all finished while the slow one, on the same connection, had not.
         assertThat(slow.isDone()).as("the slow stream is still running when the fast ones are done").isFalse();
-        assertThat(TimeUnit.NANOSECONDS.toMillis(fastDone)).isLessThan(1500);
-        assertThat(slow.get(10, TimeUnit.SECONDS).body()).isEqualTo("h2\nGET /delay/1500/slow\n");
+        assertThat(slow.get(20, TimeUnit.SECONDS).body()).isEqualTo("h2\nGET /delay/4000/slow\n");
         assertThat(proxy.stats().h2Connections()).isEqualTo(1);
         assertThat(proxy.stats().h2Streams()).isEqualTo(52);
     }
