@@ -274,4 +274,35 @@ class HttpsTest {
         assertThat(proxy.stats().h2Connections()).isEqualTo(1);
         assertThat(proxy.stats().h2Streams()).isEqualTo(52);
     }
+
+    /** curl (where installed) negotiates h2 by ALPN, checks nothing but gets the right page over HTTP/2. */
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void curlGetsHttp2(Transport.Kind kind) throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(commandExists("curl"), "curl not installed");
+        TlsTable.Builder tls = TlsTable.builder(TlsCertificate.generateDefault());
+        tls.add("shop.example.com", cert("shop/tls", "shop.example.com"));
+        start(kind, tls.build());
+        EchoServer shop = h.echo("shop");
+        proxy.apply(routes(route("shop.example.com", shop.address())));
+        int port = https.getPort();
+        Process p = new ProcessBuilder("curl", "-sk", "--http2", "--max-time", "10",
+                                       "--resolve", "shop.example.com:" + port + ":127.0.0.1",
+                                       "-w", "\n%{http_version} %{http_code}",
+                                       "https://shop.example.com:" + port + "/curl?x=1")
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(20, TimeUnit.SECONDS)).isTrue();
+        assertThat(out).isEqualTo("shop\nGET /curl?x=1\n\n2 200");
+        assertThat(proxy.stats().h2Streams()).isEqualTo(1);
+    }
+
+    private static boolean commandExists(String name) {
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
+            if (java.nio.file.Files.isExecutable(java.nio.file.Path.of(dir, name))) {
+                return true;
+            }
+        }
+        return false;
+    }
 }
