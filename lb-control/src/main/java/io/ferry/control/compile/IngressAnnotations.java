@@ -25,7 +25,9 @@ import java.util.regex.Pattern;
  *       stays), as ingress-nginx falls back to its default. Two exceptions fail closed instead, because ignoring
  *       them would widen access or downgrade security: an unreadable {@code allowlist-source-range} admits nobody
  *       ({@link SourceRanges#NONE}; ingress-nginx denies the location too), and a {@code backend-protocol} Ferry
- *       does not speak yet makes the paths answer 503 (see {@link IngressCompiler}).</li>
+ *       does not speak yet ({@code HTTPS}, {@code GRPCS}, {@code AUTO_HTTP}, {@code AJP}, {@code FCGI}) makes
+ *       the paths answer 503 (see {@link IngressCompiler}); {@code GRPC} and {@code H2C} are spoken, over HTTP/2
+ *       cleartext.</li>
  *   <li><b>Not supported</b>: listed in {@link #unsupported()} and reported once. Those whose absence would
  *       expose what they protect or send traffic where it must not go — every {@code *-snippet} (nginx
  *       configuration text), authentication ({@code auth-*}), {@code denylist-source-range} and

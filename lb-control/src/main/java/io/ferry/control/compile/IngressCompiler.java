@@ -66,9 +66,12 @@ import java.util.regex.PatternSyntaxException;
  * Endpoints when it has no slice) through {@link EndpointResolver} — never the ClusterIP. Unlike kube-proxy's view,
  * slices of headless Services count: an Ingress in front of a headless Service works in ingress-nginx, whose slice
  * lister only joins on {@code kubernetes.io/service-name}. A missing Service or port, an ExternalName Service, a
- * {@code resource} backend, or a {@code backend-protocol} Ferry does not speak yet (anything but HTTP) still gets
- * its route, with no endpoints, so its requests are answered 503 instead of falling through to another route; the
- * reason is reported. Backends are named {@code namespace/service:port}; routes {@code namespace/ingress:host/path}.
+ * {@code resource} backend, or a {@code backend-protocol} Ferry does not speak yet ({@code HTTPS}, {@code GRPCS},
+ * {@code AUTO_HTTP}, {@code AJP}, {@code FCGI}) still gets its route, with no endpoints, so its requests are
+ * answered 503 instead of falling through to another route; the reason is reported. {@code GRPC} and {@code H2C}
+ * are served over HTTP/2 cleartext; so is a Service port with {@code appProtocol: kubernetes.io/h2c}, unless a
+ * {@code backend-protocol} annotation says otherwise. Backends are named {@code namespace/service:port}; routes
+ * {@code namespace/ingress:host/path}.
  *
  * <p><b>Default backends</b>: an Ingress with rules and a {@code spec.defaultBackend} supplies the fallback of each
  * of its hosts ("Using its backend as default upstream for all its rules", ingress-nginx); an Ingress with only a
@@ -91,8 +94,10 @@ public final class IngressCompiler {
     /** {@code --ingress-class}'s default. */
     public static final String DEFAULT_CLASS = "ferry";
 
-    /** The only {@code backend-protocol} the edge proxy speaks to upstreams today. */
-    private static final Set<String> SUPPORTED_PROTOCOLS = Set.of("HTTP");
+    /** The {@code backend-protocol}s the edge proxy speaks to upstreams today (the last two over h2c). */
+    private static final Set<String> SUPPORTED_PROTOCOLS = Set.of("HTTP", "GRPC", "H2C");
+    /** A Service port's {@code appProtocol} that means HTTP/2 cleartext (prior knowledge) to its endpoints. */
+    static final String APP_PROTOCOL_H2C = "kubernetes.io/h2c";
 
     private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
     private static final Pattern GROUP_REFERENCE = Pattern.compile("\\$([0-9])");
@@ -162,8 +167,22 @@ public final class IngressCompiler {
     private record DefaultCandidate(String key, IngressAnnotations annotations, String host, BackendRef backend) {
     }
 
-    /** An Ingress backend, resolved: the backend's name and endpoints (empty when it cannot be served). */
-    private record BackendRef(String name, List<Endpoint> endpoints) {
+    /**
+     * An Ingress backend, resolved: the backend's name and endpoints (empty when it cannot be served), and whether
+     * its Service port says {@code appProtocol: kubernetes.io/h2c}.
+     */
+    private record BackendRef(String name, List<Endpoint> endpoints, boolean h2c) {
+        BackendRef(String name, List<Endpoint> endpoints) {
+            this(name, endpoints, false);
+        }
+
+        /** {@code policy} with the Service port's protocol when no annotation chose one. */
+        RoutePolicy.Builder protocolOf(IngressAnnotations ann, RoutePolicy.Builder policy) {
+            if (h2c && ann.backendProtocol() == null) {
+                policy.backendProtocol(RoutePolicy.BackendProtocol.H2C);
+            }
+            return policy;
+        }
     }
 
     Plan plan(ClusterState state) {
@@ -205,8 +224,8 @@ public final class IngressCompiler {
             if (closed) {
                 problems.add(new ConfigProblem(subject, IngressAnnotations.PREFIX + "backend-protocol: "
                                                         + ann.backendProtocol() + " is not supported yet (supported: "
-                                                        + "HTTP); its paths answer 503 rather than send plain "
-                                                        + "HTTP/1.1 to that upstream"));
+                                                        + "HTTP, GRPC, H2C); its paths answer 503 rather than send "
+                                                        + "plain HTTP/1.1 to that upstream"));
             }
             if (ing.getSpec() == null) {
                 problems.add(new ConfigProblem(subject, "spec: missing"));
@@ -298,7 +317,7 @@ public final class IngressCompiler {
             String subject = "Ingress " + c.key();
             boolean regex = regexHosts.contains(c.host());
             PathType type = regex ? PathType.REGEX : c.type();
-            RoutePolicy.Builder policy = c.annotations().applyTo(defaults);
+            RoutePolicy.Builder policy = c.backend().protocolOf(c.annotations(), c.annotations().applyTo(defaults));
             if (regex) {
                 Pattern pattern;
                 try {
@@ -343,7 +362,8 @@ public final class IngressCompiler {
         for (DefaultCandidate d : hostDefaults.values()) {
             Route route = Route.of(d.key() + ':' + d.host() + " defaultBackend",
                                    backends.get(d.backend(), d.annotations().loadBalance()),
-                                   d.annotations().applyTo(defaults).build());
+                                   d.backend().protocolOf(d.annotations(), d.annotations().applyTo(defaults))
+                                    .build());
             hostDefaultRoutes.put(d.host(), route);
             views.add(view(Kind.HOST_DEFAULT, route, d.host(), null, null, d.key()));
         }
@@ -351,7 +371,9 @@ public final class IngressCompiler {
         if (tableDefault != null) {
             defaultRoute = Route.of(tableDefault.key() + " defaultBackend",
                                     backends.get(tableDefault.backend(), tableDefault.annotations().loadBalance()),
-                                    tableDefault.annotations().applyTo(defaults).build());
+                                    tableDefault.backend().protocolOf(tableDefault.annotations(),
+                                                                      tableDefault.annotations().applyTo(defaults))
+                                                .build());
             views.add(view(Kind.DEFAULT, defaultRoute, null, null, null, tableDefault.key()));
         }
         views.sort(Comparator.comparing((RouteView v) -> v.host() == null ? "" : v.host())
@@ -467,15 +489,16 @@ public final class IngressCompiler {
                                                         + "answered 503"));
                 return new BackendRef(name, List.of());
             }
+            boolean h2c = APP_PROTOCOL_H2C.equals(port.getAppProtocol());
             if (closed) {
-                return new BackendRef(name, List.of());
+                return new BackendRef(name, List.of(), h2c);
             }
             List<EndpointSlice> own = slices.getOrDefault(serviceKey, List.of());
             Endpoints old = legacy.get(serviceKey);
             EndpointResolver.Resolved resolved = own.isEmpty() && old != null
                                                  ? EndpointResolver.fromEndpoints(old, port)
                                                  : EndpointResolver.fromSlices(own, port);
-            return new BackendRef(name, resolved.endpoints());
+            return new BackendRef(name, resolved.endpoints(), h2c);
         }
     }
 

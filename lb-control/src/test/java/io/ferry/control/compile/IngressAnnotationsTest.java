@@ -175,6 +175,9 @@ class IngressAnnotationsTest {
         assertThat(parse("backend-protocol", "https").backendProtocol()).isEqualTo("HTTPS");
         assertThat(policy("backend-protocol", " GRPC ").backendProtocol()).isEqualTo(BackendProtocol.GRPC);
         assertThat(policy("backend-protocol", "HTTP").backendProtocol()).isEqualTo(BackendProtocol.HTTP);
+        assertThat(policy("backend-protocol", "h2c").backendProtocol()).isEqualTo(BackendProtocol.H2C);
+        assertThat(parse("backend-protocol", "grpc").problems()).isEmpty();
+        assertThat(parse("backend-protocol", "H2C").problems()).isEmpty();
         assertThat(parse("backend-protocol", "FCGI").backendProtocol()).isEqualTo("FCGI");
         assertThat(parse().backendProtocol()).isNull();
 

@@ -605,8 +605,56 @@ class IngressCompilerTest {
         assertThat(r.backend().isEmpty()).isTrue();
         assertThat(r.policy().backendProtocol()).isEqualTo(BackendProtocol.HTTPS);
         assertThat(messages(plan)).containsExactly("Ingress demo/a: " + P + "backend-protocol: HTTPS is not "
-                                                   + "supported yet (supported: HTTP); its paths answer 503 rather "
-                                                   + "than send plain HTTP/1.1 to that upstream");
+                                                   + "supported yet (supported: HTTP, GRPC, H2C); its paths answer "
+                                                   + "503 rather than send plain HTTP/1.1 to that upstream");
+        Plan grpcs = compiler.plan(state(with(web(), annotate(simple("a"), "backend-protocol", "GRPCS"))));
+        assertThat(route(grpcs, "myblog.devops.cn", "/").backend().isEmpty()).isTrue();
+        assertThat(messages(grpcs)).singleElement().asString().contains("GRPCS is not supported yet");
+    }
+
+    @Test
+    void grpcAndH2cBackendProtocolsKeepTheirEndpoints() {
+        for (String protocol : new String[] { "GRPC", "H2C" }) {
+            Plan plan = compiler.plan(state(with(web(), annotate(simple("a"), "backend-protocol", protocol))));
+            Route r = route(plan, "myblog.devops.cn", "/");
+            assertThat(r.backend().endpoints()).hasSize(2);
+            assertThat(r.policy().backendProtocol()).isEqualTo(BackendProtocol.valueOf(protocol));
+            assertThat(plan.problems()).isEmpty();
+        }
+    }
+
+    /** Service web as in {@link #web()}, its port {@code http} with {@code appProtocol: kubernetes.io/h2c}. */
+    private static Object[] h2cWeb() {
+        Service svc = service("web", "10.96.0.10", "http", 80);
+        svc.getSpec().getPorts().get(0).setAppProtocol("kubernetes.io/h2c");
+        return new Object[] { FERRY, svc, slice("web-1", "web", "http", 8080, "10.244.0.1", "10.244.0.2") };
+    }
+
+    @Test
+    void anH2cAppProtocolMakesItsRoutesH2cUnlessAnAnnotationSaysOtherwise() {
+        Plan plan = compiler.plan(state(with(h2cWeb(), simple("a"))));
+        Route r = route(plan, "myblog.devops.cn", "/");
+        assertThat(r.policy().backendProtocol()).isEqualTo(BackendProtocol.H2C);
+        assertThat(r.backend().endpoints()).hasSize(2);
+        assertThat(plan.problems()).isEmpty();
+
+        Plan grpc = compiler.plan(state(with(h2cWeb(), annotate(simple("a"), "backend-protocol", "GRPC"))));
+        assertThat(route(grpc, "myblog.devops.cn", "/").policy().backendProtocol()).isEqualTo(BackendProtocol.GRPC);
+        Plan http = compiler.plan(state(with(h2cWeb(), annotate(simple("a"), "backend-protocol", "HTTP"))));
+        assertThat(route(http, "myblog.devops.cn", "/").policy().backendProtocol()).isEqualTo(BackendProtocol.HTTP);
+
+        Plan plain = compiler.plan(state(with(web(), simple("a"))));
+        assertThat(route(plain, "myblog.devops.cn", "/").policy().backendProtocol()).isEqualTo(BackendProtocol.HTTP);
+    }
+
+    @Test
+    void anH2cAppProtocolAppliesToDefaultBackendsToo() {
+        IngressBuilder only = new IngressBuilder().withNewMetadata().withName("d").withNamespace(NS)
+                                                  .withCreationTimestamp("2024-01-01T00:00:00Z").endMetadata()
+                                                  .withNewSpec().withIngressClassName("ferry")
+                                                  .withDefaultBackend(backend("web", 80)).endSpec();
+        Plan plan = compiler.plan(state(with(h2cWeb(), only)));
+        assertThat(plan.defaultRoute().policy().backendProtocol()).isEqualTo(BackendProtocol.H2C);
     }
 
     @Test
