@@ -59,6 +59,16 @@ final class ForwardedHeaders {
         return to;
     }
 
+    /**
+     * Puts back {@code te: trailers} if {@code from} (the client's headers) asked for trailers: the one {@code TE}
+     * that HTTP/2 allows (RFC 9113 8.2.2), and which gRPC servers require. For HTTP/2 upstreams only.
+     */
+    static void keepTeTrailers(HttpHeaders from, HttpHeaders to) {
+        if (from.containsValue(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS, true)) {
+            to.set(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS);
+        }
+    }
+
     static boolean isHopByHop(CharSequence name) {
         return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.CONNECTION)
                || AsciiString.contentEqualsIgnoreCase(name, KEEP_ALIVE)

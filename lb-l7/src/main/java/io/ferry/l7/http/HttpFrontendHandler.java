@@ -19,6 +19,7 @@ import io.netty.channel.ConnectTimeoutException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpContent;
@@ -36,8 +37,10 @@ import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
+import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
@@ -48,12 +51,16 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>The life of a request: the head arrives; it is checked (framing, Host, path), the path normalized, the live
  * {@code HttpRouteTable} consulted once; the {@link Route}'s policy is applied (allowed sources, redirects, body
- * limit); an endpoint is picked by the route's balancer and an idle pooled {@link UpstreamConnection} of this event
- * loop is taken, or a new one made on this loop; the rewritten head goes out, then the body streams chunk by
- * chunk with backpressure; the response streams back the same way. A connect failure, or an upstream that breaks
+ * limit); an endpoint is picked by the route's balancer and an {@link Upstream} is found for it: an idle pooled
+ * {@link UpstreamConnection} of this event loop, or a new one made on this loop — or, for a route whose
+ * {@code backendProtocol} is GRPC or H2C, a new {@link H2cUpstreamStream} on this loop's HTTP/2 cleartext connection
+ * to the endpoint ({@link H2cUpstreamPool}; {@code te: trailers} is kept for it). The rewritten head goes out, then
+ * the body streams chunk by chunk with backpressure; the response streams back the same way, its trailers (an
+ * HTTP/2 upstream's trailing HEADERS) included: HTTP/1.1 clients get them as chunked trailers, HTTP/2 clients as
+ * trailing HEADERS. A connect failure, or an upstream that breaks
  * before answering an idempotent request with no body yet sent, is retried on the next endpoint (at most
  * {@link HttpProxyConfig#maxAttempts()} tries). When both directions are complete the upstream connection goes
- * back to the pool and the next (possibly pipelined) request is read. A {@code 101} to an {@code Upgrade} request
+ * back to the pool (an HTTP/2 stream just ends) and the next (possibly pipelined) request is read. A {@code 101} to an {@code Upgrade} request
  * turns both connections into a {@link RawRelay}.
  *
  * <p>The client connection reads only when the proxy wants more (auto-read off): one request at a time. While a
@@ -90,6 +97,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     private long lastClientActivity;
     private ScheduledFuture<?> timer;
     private long timerDeadline;
+    /** The current exchange's upstream while it has one (it belongs to {@link #ex}, one exchange at a time). */
+    private Upstream upstream;
 
     HttpFrontendHandler(HttpProxy proxy, String scheme, int localPort) {
         this(proxy, scheme, localPort, false);
@@ -194,13 +203,13 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         if (e == null || switched) {
             return;
         }
-        if (e.upstream != null && e.headSent) {
-            e.upstream.channel().flush();
+        if (upstream != null && e.headSent) {
+            upstream.channel().flush();
         }
         if (!e.requestComplete && !closing) {
             if (e.local) {
                 ctx.read(); // keep discarding
-            } else if (e.headSent && e.upstream != null && e.upstream.channel().isWritable()) {
+            } else if (e.headSent && upstream != null && upstream.channel().isWritable()) {
                 ctx.read();
             }
         }
@@ -209,8 +218,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
         Exchange e = ex;
-        if (e != null && e.upstream != null) {
-            e.upstream.channel().config().setAutoRead(ctx.channel().isWritable());
+        if (e != null && upstream != null) {
+            upstream.channel().config().setAutoRead(ctx.channel().isWritable());
         }
         ctx.fireChannelWritabilityChanged();
     }
@@ -232,9 +241,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                 log(e);
             }
             e.releasePendingBody();
-            if (e.upstream != null) {
-                UpstreamConnection c = e.upstream;
-                e.upstream = null;
+            if (upstream != null) {
+                Upstream c = upstream;
+                upstream = null;
                 c.release(false);
             }
         }
@@ -353,6 +362,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         e.upgrade = h.contains(HttpHeaderNames.UPGRADE)
                     && ForwardedHeaders.connectionHas(h, HttpHeaderValues.UPGRADE);
         HttpHeaders uh = ForwardedHeaders.withoutHopByHop(h, e.upgrade);
+        if (h2cUpstream(e)) {
+            ForwardedHeaders.keepTeTrailers(h, uh); // gRPC servers require it
+        }
         if (absoluteForm) {
             uh.set(HttpHeaderNames.HOST, host); // RFC 9112 3.2.2: the target's authority replaces Host
         }
@@ -410,8 +422,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             }
             return;
         }
-        if (e.headSent && e.upstream != null) {
-            e.upstream.channel().write(content, e.upstream.channel().voidPromise());
+        if (e.headSent && upstream != null) {
+            upstream.channel().write(content, upstream.channel().voidPromise());
             e.lastUpstreamActivity = System.nanoTime();
         } else {
             if (e.pendingBody == null) {
@@ -421,7 +433,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         if (last) {
             e.requestComplete = true;
-            if (e.upstream != null) {
+            if (upstream != null) {
                 // From now on the read timeout governs, which is usually shorter than the send timeout.
                 armTimerBy(e.lastUpstreamActivity + exchangeLimit(e));
             }
@@ -443,6 +455,10 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         e.endpoint = address;
         e.noteEndpoint(address);
         e.upstreamStartNanos = System.nanoTime();
+        if (h2cUpstream(e)) {
+            acquireStream(e, address);
+            return;
+        }
         UpstreamPool pool = proxy.pool();
         if (!fresh) {
             UpstreamConnection pooled = pool.poll(address);
@@ -489,9 +505,55 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         });
     }
 
-    private void startUpstream(UpstreamConnection c) {
+    /** Whether {@code e}'s route sends its requests over HTTP/2 cleartext ({@code backend-protocol} GRPC or H2C). */
+    private static boolean h2cUpstream(Exchange e) {
+        RoutePolicy.BackendProtocol p = e.route.policy().backendProtocol();
+        return p == RoutePolicy.BackendProtocol.GRPC || p == RoutePolicy.BackendProtocol.H2C;
+    }
+
+    /**
+     * Opens a stream to {@code address} on this event loop's h2c connection to it (dialled if there is none, or if
+     * the one there is cannot take another stream). A connect failure is retried like an HTTP/1.1 one; so is a
+     * stream that cannot be opened (counted as a connect failure: nothing was sent).
+     */
+    private void acquireStream(Exchange e, InetSocketAddress address) {
+        H2cUpstreamPool pool = proxy.h2cPool();
+        e.reused = false; // a broken stream is retried on the next endpoint, never on the same connection
+        if (pool.ready(address)) {
+            stats.upstreamReuses.increment();
+        } else {
+            stats.upstreamConnects.increment();
+        }
+        int connectTimeout = (int) Math.min(Integer.MAX_VALUE, e.route.policy().connectTimeout().toMillis());
+        pool.connection(address, ctx.channel().eventLoop(), connectTimeout).addListener((ChannelFuture f) -> {
+            if (ex != e || closing && !ctx.channel().isActive()) {
+                return; // the connection stays for other streams
+            }
+            if (!f.isSuccess()) {
+                stats.upstreamConnectFailures.increment();
+                retryOrFail(e, f.cause() instanceof ConnectTimeoutException ? 504 : 502, false);
+                return;
+            }
+            H2cUpstreamPool.openStream(f.channel()).addListener((Future<Http2StreamChannel> sf) -> {
+                if (ex != e || closing && !ctx.channel().isActive()) {
+                    if (sf.isSuccess()) {
+                        sf.getNow().close();
+                    }
+                    return;
+                }
+                if (!sf.isSuccess()) {
+                    stats.upstreamConnectFailures.increment();
+                    retryOrFail(e, 502, false);
+                    return;
+                }
+                startUpstream(sf.getNow().pipeline().get(H2cUpstreamStream.class));
+            });
+        });
+    }
+
+    private void startUpstream(Upstream c) {
         Exchange e = ex;
-        e.upstream = c;
+        upstream = c;
         c.attach(this);
         Channel u = c.channel();
         u.write(e.upstreamRequest, u.voidPromise());
@@ -533,14 +595,34 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         respondLocal(status, !e.requestComplete);
     }
 
-    void upstreamRead(UpstreamConnection c, Object msg) {
+    void upstreamRead(Upstream c, Object msg) {
         Exchange e = ex;
-        if (e == null || e.upstream != c) {
+        if (e == null || upstream != c) {
             ReferenceCountUtil.release(msg);
             return;
         }
         e.lastUpstreamActivity = System.nanoTime();
-        if (msg instanceof HttpResponse) {
+        if (msg instanceof FullHttpResponse) {
+            // Only from an HTTP/2 stream: a HEADERS frame that ended the stream (a response without body, a gRPC
+            // "trailers-only" answer, or an interim 1xx, which over HTTP/2 has no end of its own to skip).
+            FullHttpResponse full = (FullHttpResponse) msg;
+            if (full.decoderResult().isFailure()) {
+                full.release();
+                upstreamBroke(e, c);
+                return;
+            }
+            upstreamHead(c, full);
+            if (full.status().code() < 200 || ex != e || upstream != c) {
+                full.release();
+                return;
+            }
+            int n = full.content().readableBytes();
+            e.responseBytes += n;
+            stats.bytesToClients.add(n);
+            e.responseComplete = true;
+            ctx.write(new DefaultLastHttpContent(full.content(), full.trailingHeaders()), ctx.voidPromise());
+            responseDone(e);
+        } else if (msg instanceof HttpResponse) {
             upstreamHead(c, (HttpResponse) msg);
         } else if (msg instanceof HttpContent) {
             HttpContent content = (HttpContent) msg;
@@ -569,7 +651,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private void upstreamHead(UpstreamConnection c, HttpResponse r) {
+    private void upstreamHead(Upstream c, HttpResponse r) {
         Exchange e = ex;
         if (r.decoderResult().isFailure()) {
             ReferenceCountUtil.release(r);
@@ -578,16 +660,17 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         int code = r.status().code();
         if (code == 101) {
-            if (e.upgrade) {
-                switchProtocols(e, c, r);
+            if (e.upgrade && c instanceof UpstreamConnection) {
+                switchProtocols(e, (UpstreamConnection) c, r);
             } else {
                 upstreamBroke(e, c);
             }
             return;
         }
         if (code < 200) {
-            // Interim responses: a 100 the client asked for is passed on; others (102, 103) are dropped.
-            e.skipLast = true;
+            // Interim responses: a 100 the client asked for is passed on; others (102, 103) are dropped. Over
+            // HTTP/1.1 the codec ends each with a LastHttpContent to skip; over HTTP/2 nothing follows them.
+            e.skipLast = c instanceof UpstreamConnection;
             if (code == 100 && e.expectContinue && !e.continueSent) {
                 e.continueSent = true;
                 ctx.writeAndFlush(LocalResponses.continue100(), ctx.voidPromise());
@@ -600,6 +683,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         e.upstreamHeadNanos = System.nanoTime();
         e.upstreamKeepAlive = HttpUtil.isKeepAlive(r);
         HttpHeaders rh = ForwardedHeaders.withoutHopByHop(r.headers(), false);
+        if (c instanceof H2cUpstreamStream) {
+            ForwardedHeaders.removeHttp2Extensions(rh);
+        }
         HttpResponse out = new DefaultHttpResponse(HttpVersion.HTTP_1_1, r.status(), rh);
         boolean chunked = HttpUtil.isTransferEncodingChunked(r);
         boolean framed = chunked || HttpUtil.isContentLengthSet(r);
@@ -629,33 +715,33 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         ctx.write(out, ctx.voidPromise());
     }
 
-    void upstreamReadComplete(UpstreamConnection c) {
+    void upstreamReadComplete(Upstream c) {
         ctx.flush();
         Exchange e = ex;
-        if (e != null && e.upstream == c && !ctx.channel().isWritable()) {
+        if (e != null && upstream == c && !ctx.channel().isWritable()) {
             c.channel().config().setAutoRead(false);
         }
     }
 
-    void upstreamWritabilityChanged(UpstreamConnection c) {
+    void upstreamWritabilityChanged(Upstream c) {
         Exchange e = ex;
-        if (e != null && e.upstream == c && c.channel().isWritable() && !e.requestComplete) {
+        if (e != null && upstream == c && c.channel().isWritable() && !e.requestComplete) {
             ctx.read();
         }
     }
 
     /** The upstream connection closed or failed while {@code c}'s owner was this connection. */
-    void upstreamClosed(UpstreamConnection c, Throwable cause) {
+    void upstreamClosed(Upstream c, Throwable cause) {
         Exchange e = ex;
-        if (e == null || e.upstream != c || e.responseComplete) {
+        if (e == null || upstream != c || e.responseComplete) {
             return;
         }
         upstreamBroke(e, c);
     }
 
-    private void upstreamBroke(Exchange e, UpstreamConnection c) {
+    private void upstreamBroke(Exchange e, Upstream c) {
         stats.upstreamErrors.increment();
-        e.upstream = null;
+        upstream = null;
         c.release(false);
         if (!e.responseStarted) {
             retryOrFail(e, 502, true);
@@ -668,8 +754,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     private void responseDone(Exchange e) {
         // The last part is out: flush now, the upstream's read-complete no longer reaches this handler.
         ctx.flush();
-        UpstreamConnection c = e.upstream;
-        e.upstream = null;
+        Upstream c = upstream;
+        upstream = null;
         Backend backend = e.route.backend();
         if (backend.balancer() instanceof LatencyObserver) {
             ((LatencyObserver) backend.balancer()).observe(backend, e.endpointIndex,
@@ -705,6 +791,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         releaseAll(queued);
         queued = null;
         c.detach();
+        upstream = null;
         Channel client = ctx.channel();
         Channel up = c.channel();
         // This handler leaves the pipeline, so its channelInactive will not count the connection out.
@@ -813,15 +900,15 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             draining = false;
         }
         Exchange e = ex;
-        if (e != null && e.upstream != null && e.headSent) {
-            e.upstream.channel().flush();
+        if (e != null && upstream != null && e.headSent) {
+            upstream.channel().flush();
         }
     }
 
     private void dropUpstream(Exchange e) {
-        if (e.upstream != null) {
-            UpstreamConnection c = e.upstream;
-            e.upstream = null;
+        if (upstream != null) {
+            Upstream c = upstream;
+            upstream = null;
             c.release(false);
         }
     }
@@ -895,7 +982,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             }
             return;
         }
-        if (e.upstream == null) {
+        if (upstream == null) {
             // Between tries: the connect timeout governs; check again later.
             armTimerBy(now + idleLimit());
             return;

@@ -44,6 +44,12 @@ public final class HttpProxy implements AutoCloseable {
             return new UpstreamPool(config.upstreamMaxIdlePerEndpoint());
         }
     };
+    private final FastThreadLocal<H2cUpstreamPool> h2cPools = new FastThreadLocal<>() {
+        @Override
+        protected H2cUpstreamPool initialValue() {
+            return new H2cUpstreamPool(transport, config.upstreamIdleTimeout().toNanos());
+        }
+    };
     private volatile HttpRouteTable<Route> table = HttpRouteTable.empty();
     private volatile TlsTable tls;
     private volatile int httpsRedirectPort = 443;
@@ -166,6 +172,11 @@ public final class HttpProxy implements AutoCloseable {
     /** The upstream pool of the calling event loop. */
     UpstreamPool pool() {
         return pools.get();
+    }
+
+    /** The HTTP/2 cleartext upstream connections of the calling event loop. */
+    H2cUpstreamPool h2cPool() {
+        return h2cPools.get();
     }
 
     /** Hands a line to the access log, if it is on. */

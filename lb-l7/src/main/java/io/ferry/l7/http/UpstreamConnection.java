@@ -8,13 +8,13 @@ import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 
 /**
- * One HTTP/1.1 connection to an endpoint: the last handler of its pipeline ({@code HttpClientCodec} before it).
+ * One HTTP/1.1 connection to an endpoint, the {@link Upstream} of routes that speak HTTP to their endpoints: the last handler of its pipeline ({@code HttpClientCodec} before it).
  * While a request uses it, everything it reads goes to that request's {@link HttpFrontendHandler} (the owner);
  * while it sits in the {@link UpstreamPool} it has no owner, and anything it reads, or its closing, takes it out.
  *
  * <p>Confined to the event loop of the client connections that use it.
  */
-final class UpstreamConnection extends ChannelInboundHandlerAdapter {
+final class UpstreamConnection extends ChannelInboundHandlerAdapter implements Upstream {
 
     private final InetSocketAddress address;
     private final UpstreamPool pool;
@@ -32,17 +32,20 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
         return address;
     }
 
-    Channel channel() {
+    @Override
+    public Channel channel() {
         return channel;
     }
 
     /** Requests sent on this connection so far. */
-    int requests() {
+    @Override
+    public int requests() {
         return requests;
     }
 
     /** Gives the connection to {@code frontend} for one request. */
-    void attach(HttpFrontendHandler frontend) {
+    @Override
+    public void attach(HttpFrontendHandler frontend) {
         owner = frontend;
         pooled = false;
         requests++;
@@ -50,7 +53,8 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter {
     }
 
     /** Takes the connection back from its request; {@code keep} puts it in the pool, else it is closed. */
-    void release(boolean keep) {
+    @Override
+    public void release(boolean keep) {
         owner = null;
         if (keep && channel.isActive() && pool.offer(this)) {
             pooled = true;
