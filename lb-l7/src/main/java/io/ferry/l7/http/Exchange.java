@@ -31,7 +31,6 @@ final class Exchange {
     int endpointIndex;
     InetSocketAddress endpoint;
     StringBuilder upstreamAddresses;
-    UpstreamConnection upstream;
     boolean reused;
     boolean headSent;
     ArrayDeque<HttpContent> pendingBody;
