@@ -116,6 +116,10 @@ final class ConfigDump {
         m.put("retries", s.retries());
         m.put("clientAborts", s.clientAborts());
         m.put("upgrades", s.upgrades());
+        m.put("h2Connections", s.h2Connections());
+        m.put("h2Streams", s.h2Streams());
+        m.put("h2ConnectionErrors", s.h2ConnectionErrors());
+        m.put("misdirected", s.misdirected());
         m.put("receivedBytes", s.bytesFromClients());
         m.put("sentBytes", s.bytesToClients());
         return m;

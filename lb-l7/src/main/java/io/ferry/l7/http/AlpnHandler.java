@@ -1,6 +1,5 @@
 package io.ferry.l7.http;
 
-import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.handler.codec.http.HttpServerCodec;
@@ -11,6 +10,8 @@ import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
+import io.netty.handler.timeout.IdleStateHandler;
+import java.util.concurrent.TimeUnit;
 
 /**
  * After the TLS handshake, builds the rest of an HTTPS connection's pipeline for the protocol ALPN agreed on:
@@ -20,7 +21,8 @@ import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
  *
  * <p>The HTTP/2 limits a public edge needs: at most {@value #MAX_CONCURRENT_STREAMS} concurrent streams, a header
  * list limit, and Netty's rapid-reset guard (at most {@value #MAX_RST_FRAMES} RST_STREAMs per
- * {@value #RST_WINDOW_SECONDS} s, the connection is closed beyond).
+ * {@value #RST_WINDOW_SECONDS} s, the connection is closed beyond); a connection with no open stream is closed after
+ * the client idle timeout, and protocol errors end the connection quietly ({@link Http2ConnectionGuard}).
  */
 final class AlpnHandler extends ApplicationProtocolNegotiationHandler {
 
@@ -47,7 +49,9 @@ final class AlpnHandler extends ApplicationProtocolNegotiationHandler {
             Http2Settings settings = Http2Settings.defaultSettings()
                                                   .maxConcurrentStreams(MAX_CONCURRENT_STREAMS)
                                                   .maxHeaderListSize(proxy.config().maxHeaderSize());
-            ctx.pipeline().addLast("h2", Http2FrameCodecBuilder.forServer()
+            ctx.pipeline().addLast("h2-idle", new IdleStateHandler(0, 0, proxy.config().clientIdleTimeout().toNanos(),
+                                                                   TimeUnit.NANOSECONDS))
+                          .addLast("h2", Http2FrameCodecBuilder.forServer()
                                                              .initialSettings(settings)
                                                              .validateHeaders(true)
                                                              .decoderEnforceMaxRstFramesPerWindow(
@@ -61,13 +65,12 @@ final class AlpnHandler extends ApplicationProtocolNegotiationHandler {
                                                .addLast("proxy", new HttpFrontendHandler(proxy, "https", localPort,
                                                                                          true));
                               }
-                          }));
+                          }))
+                          .addLast("h2-guard", new Http2ConnectionGuard(proxy.stats()));
         } else {
-            Channel ch = ctx.channel();
-            ch.pipeline().addLast("http", proxy.newServerCodec())
-                         .addLast("proxy", new HttpFrontendHandler(proxy, "https", localPort, false));
-            // The HTTP/1.1 handler starts reading when it becomes active; the connection already is.
-            ch.pipeline().get(HttpFrontendHandler.class).channelActive(ch.pipeline().context("proxy"));
+            // The handler starts reading as soon as it is added: the connection is already active.
+            ctx.pipeline().addLast("http", proxy.newServerCodec())
+                          .addLast("proxy", new HttpFrontendHandler(proxy, "https", localPort, false));
         }
     }
 }

@@ -849,6 +849,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             closing = true;
             r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         }
+        if (config.hsts() && "https".equals(scheme)) {
+            r.headers().set(ForwardedHeaders.STRICT_TRANSPORT_SECURITY, HttpProxyConfig.HSTS_VALUE);
+        }
         ctx.writeAndFlush(r, ctx.voidPromise());
         if (closing || e.requestComplete) {
             finishExchange();

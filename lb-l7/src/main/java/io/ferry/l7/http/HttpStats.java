@@ -12,6 +12,7 @@ public final class HttpStats {
     final LongAdder h2Connections = new LongAdder();
     final LongAdder h2Streams = new LongAdder();
     final LongAdder misdirected = new LongAdder();
+    final LongAdder h2ConnectionErrors = new LongAdder();
     final LongAdder activeConnections = new LongAdder();
     final LongAdder requests = new LongAdder();
     final LongAdder[] responsesByClass = new LongAdder[6];
@@ -53,6 +54,11 @@ public final class HttpStats {
     /** HTTP/2 streams (each one request). */
     public long h2Streams() {
         return h2Streams.sum();
+    }
+
+    /** HTTP/2 connections closed for a protocol error (rapid reset, CONTINUATION flood, bad frames). */
+    public long h2ConnectionErrors() {
+        return h2ConnectionErrors.sum();
     }
 
     /** Requests answered 421: their Host has its own certificate, not the one the connection's SNI chose. */

@@ -305,4 +305,40 @@ class HttpsTest {
         }
         return false;
     }
+
+    /** An HTTP/2 connection with no stream open is closed after the client idle timeout, as nginx does. */
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void idleHttp2ConnectionIsClosed(Transport.Kind kind) throws Exception {
+        proxy = h.start(kind, HttpProxyConfig.builder().accessLog(false)
+                                             .clientIdleTimeout(Duration.ofMillis(300)).build());
+        proxy.applyTls(TlsTable.of(TlsCertificate.generateDefault()));
+        https = proxy.bindHttps(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        try (SSLSocket s = (SSLSocket) trustAll().getSocketFactory().createSocket(InetAddress.getLoopbackAddress(),
+                                                                                   https.getPort())) {
+            s.setSoTimeout(10_000);
+            SSLParameters p = s.getSSLParameters();
+            p.setApplicationProtocols(new String[] {"h2"});
+            s.setSSLParameters(p);
+            s.startHandshake();
+            assertThat(s.getApplicationProtocol()).isEqualTo("h2");
+            // The connection preface and an empty SETTINGS frame, then nothing.
+            s.getOutputStream().write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            s.getOutputStream().write(new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0});
+            s.getOutputStream().flush();
+            InputStream in = s.getInputStream();
+            byte[] buf = new byte[4096];
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            int n;
+            try {
+                while ((n = in.read(buf)) != -1 && System.nanoTime() < deadline) {
+                    // SETTINGS, its ACK, then GOAWAY before the close
+                }
+            } catch (javax.net.ssl.SSLException | java.net.SocketException closed) {
+                n = -1;
+            }
+            assertThat(n).as("closed by the proxy").isEqualTo(-1);
+        }
+        assertThat(proxy.stats().h2Connections()).isEqualTo(1);
+    }
 }
