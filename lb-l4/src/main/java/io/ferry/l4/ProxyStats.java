@@ -46,12 +46,12 @@ public final class ProxyStats {
         return idleTimeouts.sum();
     }
 
-    /** {@code ferry_l4_received_bytes_total}: bytes read from clients. */
+    /** {@code ferry_l4_bytes_total{direction="rx"}}: bytes read from clients. */
     public long bytesFromClients() {
         return bytesFromClients.sum();
     }
 
-    /** {@code ferry_l4_sent_bytes_total}: bytes read from endpoints (and sent to clients). */
+    /** {@code ferry_l4_bytes_total{direction="tx"}}: bytes read from endpoints (and sent to clients). */
     public long bytesToClients() {
         return bytesToClients.sum();
     }

@@ -47,6 +47,8 @@ import java.util.function.BooleanSupplier;
  *   <li>{@code /healthz} — kube-proxy's rule: 503 when changes have been pending longer than the limit without
  *       being applied; JSON with {@code lastUpdated} and {@code currentTime}.</li>
  *   <li>{@code /config_dump} — JSON of the live tables, listeners, problems and counters.</li>
+ *   <li>{@code /metrics} — the {@link Metrics} in the Prometheus text format, or OpenMetrics when the
+ *       {@code Accept} header asks for it.</li>
  * </ul>
  * Binds loopback by default; runs on the shared event loops, and every handler only reads volatile state.
  */
@@ -69,7 +71,8 @@ public final class AdminServer implements AutoCloseable {
                                     Clock clock) throws InterruptedException {
         requireNonNull(address, "address");
         Handler handler = new Handler(requireNonNull(loop, "loop"), requireNonNull(proxy, "proxy"),
-                                      requireNonNull(draining, "draining"), healthzTimeout, clock);
+                                      requireNonNull(draining, "draining"), healthzTimeout, clock,
+                                      Metrics.create(loop, proxy));
         Channel ch = new ServerBootstrap()
                 .group(transport.group())
                 .channel(transport.serverChannelType())
@@ -106,14 +109,16 @@ public final class AdminServer implements AutoCloseable {
         private final BooleanSupplier draining;
         private final Duration healthzTimeout;
         private final Clock clock;
+        private final Metrics metrics;
 
         Handler(ControlLoop loop, ServiceProxy proxy, BooleanSupplier draining, Duration healthzTimeout,
-                Clock clock) {
+                Clock clock, Metrics metrics) {
             this.loop = loop;
             this.proxy = proxy;
             this.draining = draining;
             this.healthzTimeout = healthzTimeout;
             this.clock = clock;
+            this.metrics = metrics;
         }
 
         @Override
@@ -144,9 +149,14 @@ public final class AdminServer implements AutoCloseable {
                     respond(ctx, req, HttpResponseStatus.OK, "application/json",
                             json.writeValueAsString(ConfigDump.build(loop, proxy)) + '\n');
                     break;
+                case "/metrics": {
+                    Metrics.Scrape scrape = metrics.scrape(req.headers().get(HttpHeaderNames.ACCEPT));
+                    respond(ctx, req, HttpResponseStatus.OK, scrape.contentType(), scrape.body());
+                    break;
+                }
                 default:
                     respond(ctx, req, HttpResponseStatus.NOT_FOUND, "text/plain",
-                            "not found; try /healthz, /livez, /readyz or /config_dump\n");
+                            "not found; try /healthz, /livez, /readyz, /metrics or /config_dump\n");
             }
         }
 
@@ -165,11 +175,16 @@ public final class AdminServer implements AutoCloseable {
 
         private static void respond(ChannelHandlerContext ctx, FullHttpRequest req, HttpResponseStatus status,
                                     String contentType, String body) {
-            byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+            respond(ctx, req, status, contentType + "; charset=utf-8", body.getBytes(StandardCharsets.UTF_8));
+        }
+
+        /** {@code contentType} is sent as it is, parameters included. */
+        private static void respond(ChannelHandlerContext ctx, FullHttpRequest req, HttpResponseStatus status,
+                                    String contentType, byte[] bytes) {
             boolean head = req.method() == HttpMethod.HEAD;
             FullHttpResponse res = new DefaultFullHttpResponse(
                     HttpVersion.HTTP_1_1, status, head ? Unpooled.EMPTY_BUFFER : Unpooled.wrappedBuffer(bytes));
-            res.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType + "; charset=utf-8");
+            res.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType);
             res.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, bytes.length);
             boolean keepAlive = HttpUtil.isKeepAlive(req);
             if (keepAlive) {

@@ -1,0 +1,201 @@
+package io.ferry.control.admin;
+
+import static java.util.Objects.requireNonNull;
+
+import io.ferry.control.ControlLoop;
+import io.ferry.l4.ProxyStats;
+import io.ferry.l4.ServiceProxy;
+import io.ferry.l7.http.HttpProxy;
+import io.ferry.l7.http.HttpStats;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;
+import io.prometheus.metrics.expositionformats.ExpositionFormats;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.Unit;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.time.Instant;
+import java.util.function.DoubleSupplier;
+import java.util.function.LongSupplier;
+
+/**
+ * The Prometheus metrics {@code /metrics} serves, under {@code ferry_}.
+ *
+ * <p>Every data-plane metric is a callback ({@link CounterWithCallback}, {@link GaugeWithCallback}) that reads the
+ * process-wide {@link ProxyStats} and {@link HttpStats} adders when scraped, so the hot path keeps bumping its
+ * {@code LongAdder}s and knows nothing of Prometheus. The control plane's gauges read {@link ControlLoop#status()};
+ * its one histogram, {@link ControlLoop#syncDurations()}, is observed by the control thread on each sync. The
+ * {@code ferry_http_*} metrics exist only when the edge HTTP proxy runs.
+ *
+ * <p>A scrape only reads adders and volatile fields and writes text to memory, so it may run on an event loop. Each
+ * instance has its own registry (not the client's default one), so several processes can live in one JVM.
+ */
+public final class Metrics {
+
+    private final PrometheusRegistry registry = new PrometheusRegistry();
+    private final ExpositionFormats formats = ExpositionFormats.init();
+
+    private Metrics() {
+    }
+
+    /** Registers the metrics of {@code proxy}, of {@code loop} and of its data plane's HTTP proxy if it has one. */
+    public static Metrics create(ControlLoop loop, ServiceProxy proxy) {
+        requireNonNull(loop, "loop");
+        requireNonNull(proxy, "proxy");
+        Metrics m = new Metrics();
+        m.registerL4(proxy.stats());
+        HttpProxy http = loop.dataplane().httpProxy();
+        if (http != null) {
+            m.registerHttp(http.stats());
+        }
+        m.registerControl(loop);
+        return m;
+    }
+
+    /** The registry the metrics live in. */
+    public PrometheusRegistry registry() {
+        return registry;
+    }
+
+    /**
+     * Scrapes every metric and writes them in the format {@code accept} asks for: OpenMetrics when it names
+     * {@code application/openmetrics-text}, else the Prometheus text format 0.0.4.
+     *
+     * @param accept the request's {@code Accept} header, or {@code null}
+     */
+    public Scrape scrape(String accept) {
+        ExpositionFormatWriter writer = formats.findWriter(accept);
+        if (!writer.isAvailable()) { // the protobuf format, which this build leaves out
+            writer = formats.getPrometheusTextFormatWriter();
+        }
+        ByteArrayOutputStream out = new ByteArrayOutputStream(8192);
+        try {
+            writer.write(out, registry.scrape());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // a ByteArrayOutputStream does not throw
+        }
+        return new Scrape(writer.getContentType(), out.toByteArray());
+    }
+
+    /** One scrape's body and its {@code Content-Type}. */
+    public record Scrape(String contentType, byte[] body) {
+    }
+
+    private void registerL4(ProxyStats s) {
+        counter("ferry_l4_connections_total", "TCP connections accepted", s::accepted);
+        gauge("ferry_l4_connections_active", "TCP connections open now", s::active);
+        CounterWithCallback.builder()
+                .name("ferry_l4_bytes_total")
+                .help("TCP bytes: rx read from clients, tx read from endpoints and sent to clients")
+                .unit(Unit.BYTES)
+                .labelNames("direction")
+                .callback(cb -> {
+                    cb.call(s.bytesFromClients(), "rx");
+                    cb.call(s.bytesToClients(), "tx");
+                })
+                .register(registry);
+        counter("ferry_l4_no_endpoint_rejects_total",
+                "TCP connections reset at once because their Service had no usable endpoint", s::noEndpointRejects);
+        counter("ferry_l4_upstream_connect_failures_total", "TCP connect attempts to an endpoint that failed",
+                s::connectFailures);
+        counter("ferry_l4_upstream_unreachable_total",
+                "TCP connections reset because no endpoint could be reached", s::upstreamUnreachable);
+        counter("ferry_l4_idle_timeouts_total", "TCP connections closed for inactivity", s::idleTimeouts);
+    }
+
+    private void registerHttp(HttpStats s) {
+        counter("ferry_http_connections_total", "HTTP client connections accepted", s::connections);
+        gauge("ferry_http_connections_active", "Open HTTP/1.1 connections plus open HTTP/2 streams",
+              s::activeConnections);
+        counter("ferry_http2_connections_total", "HTTPS connections that chose HTTP/2 by ALPN", s::h2Connections);
+        counter("ferry_http2_streams_total", "HTTP/2 streams (each one request)", s::h2Streams);
+        counter("ferry_http_requests_total", "HTTP requests whose head was read", s::requests);
+        CounterWithCallback.builder()
+                .name("ferry_http_responses_total")
+                .help("HTTP responses sent, by status class")
+                .labelNames("code_class")
+                .callback(cb -> {
+                    for (int cls = 1; cls <= 5; cls++) {
+                        cb.call(s.responses(cls), cls + "xx");
+                    }
+                })
+                .register(registry);
+        counter("ferry_http_bad_requests_total", "HTTP requests refused as malformed (400, 414, 431)",
+                s::badRequests);
+        counter("ferry_http_misdirected_requests_total",
+                "HTTP requests answered 421: their Host has a certificate other than the one SNI chose",
+                s::misdirected);
+        counter("ferry_http_no_route_total", "HTTP requests no route matched (404)", s::noRoute);
+        counter("ferry_http_no_endpoint_total", "HTTP requests whose route had no ready endpoint (503)",
+                s::noEndpoint);
+        counter("ferry_http_upstream_connections_total", "Upstream connections made", s::upstreamConnects);
+        counter("ferry_http_upstream_connection_reuses_total",
+                "HTTP requests sent on a pooled (kept-alive) upstream connection", s::upstreamReuses);
+        counter("ferry_http_upstream_connect_failures_total", "Upstream connect attempts that failed",
+                s::upstreamConnectFailures);
+        counter("ferry_http_upstream_errors_total", "Upstream connections that broke or sent something malformed",
+                s::upstreamErrors);
+        counter("ferry_http_upstream_timeouts_total", "HTTP requests whose upstream timed out (504)",
+                s::upstreamTimeouts);
+        counter("ferry_http_retries_total", "HTTP requests sent again to another endpoint", s::retries);
+        counter("ferry_http_client_aborts_total", "Clients that went away before their response was complete",
+                s::clientAborts);
+        counter("ferry_http_upgrades_total", "Connections switched to another protocol (WebSocket) after a 101",
+                s::upgrades);
+        CounterWithCallback.builder()
+                .name("ferry_http_bytes_total")
+                .help("HTTP body bytes proxied: rx from clients to endpoints, tx from endpoints to clients")
+                .unit(Unit.BYTES)
+                .labelNames("direction")
+                .callback(cb -> {
+                    cb.call(s.bytesFromClients(), "rx");
+                    cb.call(s.bytesToClients(), "tx");
+                })
+                .register(registry);
+    }
+
+    private void registerControl(ControlLoop loop) {
+        registry.register(loop.syncDurations());
+        GaugeWithCallback.builder()
+                .name("ferry_sync_proxy_rules_last_timestamp_seconds")
+                .help("When the last snapshot was built and applied, in seconds since the epoch (absent before the "
+                      + "first)")
+                .callback(cb -> {
+                    Instant at = loop.status().appliedAt();
+                    if (at != null) {
+                        cb.call(at.getEpochSecond() + at.getNano() / 1e9);
+                    }
+                })
+                .register(registry);
+        gauge("ferry_snapshot_generation", "The generation of the live snapshot (0 before the first)",
+              () -> loop.status().generation());
+        gauge("ferry_config_problems",
+              "What the live snapshot rejected, plus the listeners it could not bind",
+              () -> loop.status().problems().size());
+        gaugeSeconds("ferry_snapshot_compile_duration_seconds", "How long the last snapshot took to compile",
+                     () -> loop.status().compileTime().toNanos() / 1e9);
+        gaugeSeconds("ferry_snapshot_apply_duration_seconds", "How long the last snapshot took to apply",
+                     () -> loop.status().applyTime().toNanos() / 1e9);
+        gauge("ferry_ready", "1 once the first snapshot is applied, else 0", () -> loop.status().ready() ? 1 : 0);
+    }
+
+    private void counter(String name, String help, LongSupplier value) {
+        CounterWithCallback.builder().name(name).help(help)
+                           .callback(cb -> cb.call(value.getAsLong()))
+                           .register(registry);
+    }
+
+    private void gauge(String name, String help, LongSupplier value) {
+        GaugeWithCallback.builder().name(name).help(help)
+                         .callback(cb -> cb.call(value.getAsLong()))
+                         .register(registry);
+    }
+
+    private void gaugeSeconds(String name, String help, DoubleSupplier value) {
+        GaugeWithCallback.builder().name(name).help(help)
+                         .callback(cb -> cb.call(value.getAsDouble()))
+                         .register(registry);
+    }
+}
