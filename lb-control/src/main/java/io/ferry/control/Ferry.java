@@ -2,11 +2,15 @@ package io.ferry.control;
 
 import static java.util.Objects.requireNonNull;
 
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.ferry.control.admin.AdminServer;
 import io.ferry.control.compile.IngressCompiler;
 import io.ferry.control.compile.ServiceCompiler;
 import io.ferry.control.compile.TlsCompiler;
 import io.ferry.control.demo.DemoBackends;
+import io.ferry.control.source.KubernetesSource;
 import io.ferry.control.source.ManifestSource;
 import io.ferry.l4.ServiceProxy;
 import io.ferry.l4.TcpProxyConfig;
@@ -53,6 +57,7 @@ public final class Ferry implements AutoCloseable {
     private ControlLoop controlLoop;
     private AdminServer admin;
     private ManifestSource manifests;
+    private KubernetesSource kubernetes;
     private volatile boolean draining;
 
     private Ferry(FerryOptions options) {
@@ -120,6 +125,18 @@ public final class Ferry implements AutoCloseable {
         logger.info("Admin server on http://{}:{}/ (healthz, livez, readyz, config_dump)",
                     admin.address().getHostString(), admin.address().getPort());
 
+        if (options.kubernetes || options.kubeconfig != null) {
+            Config config = options.kubeconfig != null
+                            ? Config.fromKubeconfig(Files.readString(options.kubeconfig))
+                            : Config.autoConfigure(null);
+            KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
+            started.add(client);
+            kubernetes = new KubernetesSource(client, controlLoop::submit, Duration.ofMillis(100));
+            started.add(kubernetes);
+            kubernetes.start();
+            logger.info("Watching the Kubernetes API at {}", config.getMasterUrl());
+            return;
+        }
         List<Path> paths = new ArrayList<>(options.manifests);
         if (options.demo) {
             started.add(DemoBackends.start(transport));
@@ -216,6 +233,11 @@ public final class Ferry implements AutoCloseable {
         return httpProxy;
     }
 
+    /** The Kubernetes source, or {@code null} in manifest mode. */
+    public KubernetesSource kubernetesSource() {
+        return kubernetes;
+    }
+
     public InetSocketAddress adminAddress() {
         return admin.address();
     }
@@ -229,6 +251,9 @@ public final class Ferry implements AutoCloseable {
         // No more syncs: an edit during the grace period must not bind the listeners again.
         if (manifests != null) {
             manifests.close();
+        }
+        if (kubernetes != null) {
+            kubernetes.close();
         }
         if (controlLoop != null) {
             controlLoop.close();

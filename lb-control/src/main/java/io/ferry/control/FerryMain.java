@@ -113,6 +113,14 @@ public final class FerryMain implements Callable<Integer> {
                           + "(default: on, as ingress-nginx; --no-hsts turns it off).")
     boolean hsts;
 
+    @Option(names = "--kubernetes",
+            description = "Watch the cluster Ferry runs in (its service account), like kube-proxy in a DaemonSet.")
+    boolean kubernetes;
+
+    @Option(names = "--kubeconfig", paramLabel = "PATH",
+            description = "Watch the cluster this kubeconfig file points at.")
+    Path kubeconfig;
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new FerryMain()).execute(args));
     }
@@ -136,7 +144,9 @@ public final class FerryMain implements Callable<Integer> {
                                              .accessLog(accessLog)
                                              .httpsPort(httpsPort)
                                              .defaultSslCertificate(defaultSslCertificate)
-                                             .hsts(hsts);
+                                             .hsts(hsts)
+                                             .kubernetes(kubernetes)
+                                             .kubeconfig(kubeconfig);
         manifests.forEach(b::addManifests);
         nodePortAddresses.forEach(c -> b.addNodePortAddresses(Cidr.parse(c)));
         if (nodeName != null) {

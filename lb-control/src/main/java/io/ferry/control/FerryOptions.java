@@ -38,6 +38,8 @@ public final class FerryOptions {
     final int httpsPort;
     final String defaultSslCertificate;
     final boolean hsts;
+    final boolean kubernetes;
+    final Path kubeconfig;
 
     private FerryOptions(Builder b) {
         this.manifests = List.copyOf(b.manifests);
@@ -62,6 +64,8 @@ public final class FerryOptions {
         this.httpsPort = b.httpsPort;
         this.defaultSslCertificate = b.defaultSslCertificate;
         this.hsts = b.hsts;
+        this.kubernetes = b.kubernetes;
+        this.kubeconfig = b.kubeconfig;
     }
 
     public static Builder builder() {
@@ -108,6 +112,8 @@ public final class FerryOptions {
         private int httpsPort = 8443;
         private String defaultSslCertificate;
         private boolean hsts = true;
+        private boolean kubernetes;
+        private Path kubeconfig;
 
         private Builder() {
         }
@@ -251,9 +257,26 @@ public final class FerryOptions {
             return this;
         }
 
+        /** Watch the cluster Ferry runs in (in-cluster service account, or the usual fabric8 auto-configuration). */
+        public Builder kubernetes(boolean kubernetes) {
+            this.kubernetes = kubernetes;
+            return this;
+        }
+
+        /** Watch the cluster a kubeconfig file points at; {@code null} for none. */
+        public Builder kubeconfig(Path kubeconfig) {
+            this.kubeconfig = kubeconfig;
+            return this;
+        }
+
         public FerryOptions build() {
-            if (manifests.isEmpty() && !demo) {
-                throw new IllegalArgumentException("nothing to serve: give --manifests PATH or --demo");
+            if ((kubernetes || kubeconfig != null) && (demo || !manifests.isEmpty())) {
+                throw new IllegalArgumentException("--kubernetes/--kubeconfig with --manifests or --demo (expected: "
+                                                   + "one source of objects: the cluster, or manifests)");
+            }
+            if (manifests.isEmpty() && !demo && !kubernetes && kubeconfig == null) {
+                throw new IllegalArgumentException("nothing to serve: give --kubernetes, --kubeconfig PATH, "
+                                                   + "--manifests PATH or --demo");
             }
             return new FerryOptions(this);
         }
