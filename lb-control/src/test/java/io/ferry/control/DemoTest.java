@@ -5,25 +5,23 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.ferry.l4.ListenerKey;
+import io.ferry.l4.testing.TrustAllTls;
 import java.io.InputStream;
 import java.net.InetAddress;
-import java.security.cert.X509Certificate;
-import java.util.List;
-import javax.net.ssl.SNIHostName;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLParameters;
-import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.X509TrustManager;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
+import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.Test;
 
 /** What the README promises of {@code --demo}, checked the way a newcomer would try it. */
@@ -70,22 +68,7 @@ class DemoTest {
 
             // And over HTTPS, with the certificate generated for the demo's TLS Secret, HTTP/1.1 chosen by ALPN.
             int httpsPort = ferry.httpProxy().boundAddresses().get(1).getPort();
-            SSLContext trustAll = SSLContext.getInstance("TLS");
-            trustAll.init(null, new TrustManager[] {new X509TrustManager() {
-                @Override
-                public void checkClientTrusted(X509Certificate[] chain, String authType) {
-                }
-
-                @Override
-                public void checkServerTrusted(X509Certificate[] chain, String authType) {
-                }
-
-                @Override
-                public X509Certificate[] getAcceptedIssuers() {
-                    return new X509Certificate[0];
-                }
-            }}, null);
-            try (SSLSocket tls = (SSLSocket) trustAll.getSocketFactory().createSocket("127.0.0.1", httpsPort)) {
+            try (SSLSocket tls = (SSLSocket) TrustAllTls.context().getSocketFactory().createSocket("127.0.0.1", httpsPort)) {
                 tls.setSoTimeout(5_000);
                 SSLParameters p = tls.getSSLParameters();
                 p.setServerNames(List.of(new SNIHostName("myblog.devops.cn")));

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
+import io.ferry.l4.testing.TrustAllTls;
 import io.ferry.l7.tls.SelfSignedCertificates;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -27,12 +28,8 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import javax.net.ssl.SNIHostName;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.X509ExtendedTrustManager;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -160,43 +157,9 @@ class TlsIntegrationTest {
         Files.move(tmp, dir.resolve(file), StandardCopyOption.ATOMIC_MOVE);
     }
 
-    private static SSLContext trustAll() throws Exception {
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(null, new TrustManager[] {new X509ExtendedTrustManager() {
-            @Override
-            public void checkClientTrusted(X509Certificate[] c, String a) {
-            }
-
-            @Override
-            public void checkServerTrusted(X509Certificate[] c, String a) {
-            }
-
-            @Override
-            public void checkClientTrusted(X509Certificate[] c, String a, Socket s) {
-            }
-
-            @Override
-            public void checkServerTrusted(X509Certificate[] c, String a, Socket s) {
-            }
-
-            @Override
-            public void checkClientTrusted(X509Certificate[] c, String a, SSLEngine e) {
-            }
-
-            @Override
-            public void checkServerTrusted(X509Certificate[] c, String a, SSLEngine e) {
-            }
-
-            @Override
-            public X509Certificate[] getAcceptedIssuers() {
-                return new X509Certificate[0];
-            }
-        }}, null);
-        return ctx;
-    }
 
     private SSLSocket handshake(String sni) throws Exception {
-        SSLSocket s = (SSLSocket) trustAll().getSocketFactory().createSocket(InetAddress.getLoopbackAddress(),
+        SSLSocket s = (SSLSocket) TrustAllTls.context().getSocketFactory().createSocket(InetAddress.getLoopbackAddress(),
                                                                               httpsPort);
         s.setSoTimeout(10_000);
         SSLParameters p = s.getSSLParameters();

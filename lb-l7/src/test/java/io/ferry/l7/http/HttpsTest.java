@@ -4,6 +4,7 @@ import static io.ferry.l7.http.ProxyHarness.route;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.ferry.l4.Transport;
+import io.ferry.l4.testing.TrustAllTls;
 import io.ferry.l7.route.HttpRouteTable;
 import io.ferry.l7.route.PathType;
 import io.ferry.l7.route.Route;
@@ -15,13 +16,11 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -29,12 +28,8 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SNIHostName;
-import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManager;
-import javax.net.ssl.SSLEngine;
-import javax.net.ssl.X509ExtendedTrustManager;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -63,49 +58,11 @@ class HttpsTest {
         return TlsCertificate.load(secret, pem.certificate(), pem.privateKey(), false);
     }
 
-    /**
-     * Trusts every certificate for any name (an extended trust manager, so the JDK does not add its own host name
-     * check): the tests look at which certificate they got.
-     */
-    private static SSLContext trustAll() throws Exception {
-        SSLContext ctx = SSLContext.getInstance("TLS");
-        ctx.init(null, new TrustManager[] {new X509ExtendedTrustManager() {
-            @Override
-            public void checkClientTrusted(X509Certificate[] chain, String authType) {
-            }
-
-            @Override
-            public void checkServerTrusted(X509Certificate[] chain, String authType) {
-            }
-
-            @Override
-            public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) {
-            }
-
-            @Override
-            public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) {
-            }
-
-            @Override
-            public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {
-            }
-
-            @Override
-            public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) {
-            }
-
-            @Override
-            public X509Certificate[] getAcceptedIssuers() {
-                return new X509Certificate[0];
-            }
-        }}, new SecureRandom());
-        return ctx;
-    }
 
     /** An HTTP/1.1 exchange over TLS with {@code sni} (or none); returns the leaf's subject and the response. */
     private String[] get(String sni, String host, String path) throws Exception {
         // A fresh context per connection: the JDK would otherwise resume a session made for another SNI.
-        try (SSLSocket s = (SSLSocket) trustAll().getSocketFactory().createSocket(InetAddress.getLoopbackAddress(),
+        try (SSLSocket s = (SSLSocket) TrustAllTls.context().getSocketFactory().createSocket(InetAddress.getLoopbackAddress(),
                                                                                    https.getPort())) {
             s.setSoTimeout(10_000);
             SSLParameters p = s.getSSLParameters();
@@ -194,7 +151,7 @@ class HttpsTest {
     }
 
     private SSLSocket handshake(String sni) throws Exception {
-        SSLSocket s = (SSLSocket) trustAll().getSocketFactory().createSocket(InetAddress.getLoopbackAddress(),
+        SSLSocket s = (SSLSocket) TrustAllTls.context().getSocketFactory().createSocket(InetAddress.getLoopbackAddress(),
                                                                               https.getPort());
         s.setSoTimeout(10_000);
         SSLParameters p = s.getSSLParameters();
@@ -247,7 +204,7 @@ class HttpsTest {
         b.add("", PathType.PREFIX, "/", route("h2", backend.address()));
         proxy.apply(b.build());
 
-        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).sslContext(trustAll())
+        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).sslContext(TrustAllTls.context())
                                       .connectTimeout(Duration.ofSeconds(5)).build();
         String base = "https://127.0.0.1:" + https.getPort();
         // One request first, so that the client knows the server speaks h2 and puts every stream on one connection.
@@ -314,7 +271,7 @@ class HttpsTest {
                                              .clientIdleTimeout(Duration.ofMillis(300)).build());
         proxy.applyTls(TlsTable.of(TlsCertificate.generateDefault()));
         https = proxy.bindHttps(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-        try (SSLSocket s = (SSLSocket) trustAll().getSocketFactory().createSocket(InetAddress.getLoopbackAddress(),
+        try (SSLSocket s = (SSLSocket) TrustAllTls.context().getSocketFactory().createSocket(InetAddress.getLoopbackAddress(),
                                                                                    https.getPort())) {
             s.setSoTimeout(10_000);
             SSLParameters p = s.getSSLParameters();
