@@ -133,6 +133,7 @@ public final class Ferry implements AutoCloseable {
             started.add(client);
             kubernetes = new KubernetesSource(client, controlLoop::submit, Duration.ofMillis(100));
             started.add(kubernetes);
+            admin.metrics().registerKubernetes(kubernetes::watchRestarts);
             kubernetes.start();
             logger.info("Watching the Kubernetes API at {}", config.getMasterUrl());
             return;

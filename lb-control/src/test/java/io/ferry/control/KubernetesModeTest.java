@@ -116,6 +116,10 @@ class KubernetesModeTest {
         await().atMost(DEADLINE).until(() -> readyz() == 200);
         assertThat(ferry.kubernetesSource().hasSynced()).isTrue();
         assertThat(greeting("127.77.10.1", 7200)).isEqualTo("from-the-cluster");
+        assertThat(HttpClient.newHttpClient().send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ferry.adminAddress().getPort() + "/metrics"))
+                           .build(), HttpResponse.BodyHandlers.ofString()).body())
+                .contains("ferry_kubernetes_watch_restarts_total 0");
 
         // An Ingress created while Ferry runs routes HTTP to the same pods.
         client.network().v1().ingressClasses().resource(new IngressClassBuilder()

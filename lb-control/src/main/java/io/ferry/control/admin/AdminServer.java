@@ -55,9 +55,16 @@ import java.util.function.BooleanSupplier;
 public final class AdminServer implements AutoCloseable {
 
     private final Channel channel;
+    private final Metrics metrics;
 
-    private AdminServer(Channel channel) {
+    private AdminServer(Channel channel, Metrics metrics) {
+        this.metrics = metrics;
         this.channel = channel;
+    }
+
+    /** What {@code /metrics} serves; more collectors can be registered once their sources exist. */
+    public Metrics metrics() {
+        return metrics;
     }
 
     /**
@@ -70,9 +77,9 @@ public final class AdminServer implements AutoCloseable {
                                     ServiceProxy proxy, BooleanSupplier draining, Duration healthzTimeout,
                                     Clock clock) throws InterruptedException {
         requireNonNull(address, "address");
-        Handler handler = new Handler(requireNonNull(loop, "loop"), requireNonNull(proxy, "proxy"),
-                                      requireNonNull(draining, "draining"), healthzTimeout, clock,
-                                      Metrics.create(loop, proxy));
+        Metrics metrics = Metrics.create(requireNonNull(loop, "loop"), requireNonNull(proxy, "proxy"));
+        Handler handler = new Handler(loop, proxy, requireNonNull(draining, "draining"), healthzTimeout, clock,
+                                      metrics);
         Channel ch = new ServerBootstrap()
                 .group(transport.group())
                 .channel(transport.serverChannelType())
@@ -85,7 +92,7 @@ public final class AdminServer implements AutoCloseable {
                     }
                 })
                 .bind(address).sync().channel();
-        return new AdminServer(ch);
+        return new AdminServer(ch, metrics);
     }
 
     /** Where it listens (the real port when started on port 0). */

@@ -54,6 +54,15 @@ public final class Metrics {
         return m;
     }
 
+    /**
+     * Registers the Kubernetes source's counters: {@code ferry_kubernetes_watch_restarts_total} (watches that failed
+     * or stopped and were started again). Call once, when the process watches an API server.
+     */
+    public void registerKubernetes(LongSupplier watchRestarts) {
+        counter("ferry_kubernetes_watch_restarts_total",
+                "Kubernetes API watches that failed or stopped and were started again", watchRestarts);
+    }
+
     /** The registry the metrics live in. */
     public PrometheusRegistry registry() {
         return registry;
