@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import io.ferry.l4.ServiceProxy;
 import io.ferry.l7.http.HttpProxy;
+import java.util.function.Consumer;
 
 /**
  * The one way from the control thread to the event loops: {@link #apply(Snapshot)} makes a snapshot's tables live.
@@ -17,6 +18,7 @@ public final class Dataplane {
     private final ServiceProxy serviceProxy;
     private final HttpProxy httpProxy;
     private volatile Snapshot current;
+    private volatile Consumer<Snapshot> onApplied = s -> { };
 
     /** A data plane with the Service proxy only. */
     public Dataplane(ServiceProxy serviceProxy) {
@@ -42,7 +44,13 @@ public final class Dataplane {
             httpProxy.apply(snapshot.http());
         }
         current = snapshot;
+        onApplied.accept(snapshot);
         return result;
+    }
+
+    /** Runs {@code listener} on the control thread after each snapshot is live; it must be quick. */
+    public void onApplied(Consumer<Snapshot> listener) {
+        this.onApplied = requireNonNull(listener, "listener");
     }
 
     /** The edge HTTP proxy, or {@code null} when it is off. */

@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.ferry.control.admin.AdminServer;
+import io.ferry.control.compile.CompiledIngresses;
 import io.ferry.control.compile.IngressCompiler;
 import io.ferry.control.compile.ServiceCompiler;
 import io.ferry.control.compile.TlsCompiler;
@@ -34,7 +35,9 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Base64.Encoder;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -58,6 +61,7 @@ public final class Ferry implements AutoCloseable {
     private AdminServer admin;
     private ManifestSource manifests;
     private KubernetesSource kubernetes;
+    private Dataplane dataplane;
     private volatile boolean draining;
 
     private Ferry(FerryOptions options) {
@@ -116,7 +120,8 @@ public final class Ferry implements AutoCloseable {
                 httpProxy == null ? null : new IngressCompiler(options.ingressClass,
                                                                options.watchIngressWithoutClass),
                 tlsCompiler);
-        controlLoop = new ControlLoop(compiler, new Dataplane(serviceProxy, httpProxy), options.minSyncPeriod, clock);
+        dataplane = new Dataplane(serviceProxy, httpProxy);
+        controlLoop = new ControlLoop(compiler, dataplane, options.minSyncPeriod, clock);
         started.add(controlLoop);
 
         admin = AdminServer.start(transport, new InetSocketAddress(options.adminAddress, options.adminPort),
@@ -131,6 +136,23 @@ public final class Ferry implements AutoCloseable {
                             : Config.autoConfigure(null);
             KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
             started.add(client);
+            if (httpProxy != null) {
+                List<String> addresses = options.publishStatusAddresses.isEmpty()
+                                         ? nodeAddresses() : options.publishStatusAddresses;
+                if (addresses.isEmpty()) {
+                    logger.warn("No address to publish in Ingress status (give --publish-status-address)");
+                } else {
+                    String namespace = System.getenv().getOrDefault("POD_NAMESPACE", "ferry-system");
+                    IngressStatusWriter status = new IngressStatusWriter(client, namespace, "ferry-ingress-status",
+                                                                         options.nodeName, addresses,
+                                                                         Duration.ofMinutes(1));
+                    started.add(status);
+                    dataplane.onApplied(s -> status.served(servedIngresses(s)));
+                    status.start();
+                    logger.info("Ingress status: {} for the Ingresses served, written by the leader of Lease {}/{}",
+                                addresses, namespace, "ferry-ingress-status");
+                }
+            }
             kubernetes = new KubernetesSource(client, controlLoop::submit, Duration.ofMillis(100));
             started.add(kubernetes);
             admin.metrics().registerKubernetes(kubernetes::watchRestarts);
@@ -194,6 +216,31 @@ public final class Ferry implements AutoCloseable {
         file.toFile().deleteOnExit();
         Files.writeString(file, yaml);
         return file;
+    }
+
+    /** The {@code ns/name} of every Ingress a snapshot routes for. */
+    private static Set<String> servedIngresses(Snapshot s) {
+        Set<String> ids = new HashSet<>();
+        for (CompiledIngresses.RouteView r : s.ingresses().routes()) {
+            ids.add(r.ingress());
+        }
+        return ids;
+    }
+
+    /** This node's addresses for Ingress status: every up, non-loopback, non-link-local address. */
+    private static List<String> nodeAddresses() throws IOException {
+        List<String> out = new ArrayList<>();
+        for (NetworkInterface nic : Collections.list(NetworkInterface.getNetworkInterfaces())) {
+            if (!nic.isUp() || nic.isLoopback()) {
+                continue;
+            }
+            for (InetAddress a : Collections.list(nic.getInetAddresses())) {
+                if (!a.isLinkLocalAddress() && !a.isLoopbackAddress()) {
+                    out.add(InetAddress.getByAddress(a.getAddress()).getHostAddress());
+                }
+            }
+        }
+        return out;
     }
 
     /** The local addresses inside {@code cidrs}; with no prefix given, the wildcard (every local address). */

@@ -121,6 +121,12 @@ public final class FerryMain implements Callable<Integer> {
             description = "Watch the cluster this kubeconfig file points at.")
     Path kubeconfig;
 
+    @Option(names = "--publish-status-address", paramLabel = "ADDRESS", split = ",",
+            description = "Kubernetes mode: the addresses written to status.loadBalancer.ingress of the Ingresses "
+                          + "Ferry serves (default: this node's addresses). One replica writes, elected on the "
+                          + "Lease ferry-ingress-status.")
+    List<String> publishStatusAddresses = new ArrayList<>();
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new FerryMain()).execute(args));
     }
@@ -147,6 +153,7 @@ public final class FerryMain implements Callable<Integer> {
                                              .hsts(hsts)
                                              .kubernetes(kubernetes)
                                              .kubeconfig(kubeconfig);
+        publishStatusAddresses.forEach(b::addPublishStatusAddress);
         manifests.forEach(b::addManifests);
         nodePortAddresses.forEach(c -> b.addNodePortAddresses(Cidr.parse(c)));
         if (nodeName != null) {

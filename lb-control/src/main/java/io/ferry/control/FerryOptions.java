@@ -40,6 +40,7 @@ public final class FerryOptions {
     final boolean hsts;
     final boolean kubernetes;
     final Path kubeconfig;
+    final List<String> publishStatusAddresses;
 
     private FerryOptions(Builder b) {
         this.manifests = List.copyOf(b.manifests);
@@ -66,6 +67,7 @@ public final class FerryOptions {
         this.hsts = b.hsts;
         this.kubernetes = b.kubernetes;
         this.kubeconfig = b.kubeconfig;
+        this.publishStatusAddresses = List.copyOf(b.publishStatusAddresses);
     }
 
     public static Builder builder() {
@@ -114,6 +116,7 @@ public final class FerryOptions {
         private boolean hsts = true;
         private boolean kubernetes;
         private Path kubeconfig;
+        private final List<String> publishStatusAddresses = new ArrayList<>();
 
         private Builder() {
         }
@@ -266,6 +269,16 @@ public final class FerryOptions {
         /** Watch the cluster a kubeconfig file points at; {@code null} for none. */
         public Builder kubeconfig(Path kubeconfig) {
             this.kubeconfig = kubeconfig;
+            return this;
+        }
+
+        /** An address written to the status of the Ingresses Ferry serves (Kubernetes mode); default: this node's. */
+        public Builder addPublishStatusAddress(String address) {
+            requireNonNull(address, "address");
+            if (address.isBlank()) {
+                throw new IllegalArgumentException("publish-status-address: \"\" (expected: an IP or a host name)");
+            }
+            publishStatusAddresses.add(address.trim());
             return this;
         }
 

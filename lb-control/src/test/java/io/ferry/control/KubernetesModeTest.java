@@ -105,6 +105,8 @@ class KubernetesModeTest {
 
         ferry = Ferry.start(FerryOptions.builder()
                                         .kubeconfig(kubeconfig())
+                                        .nodeName("node-a")
+                                        .addPublishStatusAddress("192.0.2.44")
                                         .adminPort(0)
                                         .httpAddress(InetAddress.getLoopbackAddress())
                                         .httpPort(0)
@@ -133,6 +135,14 @@ class KubernetesModeTest {
                 .withName("cart").withNewPort().withNumber(7200).endPort().endService().endBackend().endPath()
                 .endHttp().endRule().endSpec().build()).create();
         await().atMost(DEADLINE).until(() -> ferry.httpProxy().table().ruleCount() == 1);
+        // The elected replica (the only one here) writes the status of the Ingress it serves.
+        await().atMost(DEADLINE).until(() -> {
+            var status = client.network().v1().ingresses().inNamespace("shop").withName("cart").get().getStatus();
+            return status != null && status.getLoadBalancer() != null
+                   && status.getLoadBalancer().getIngress() != null
+                   && status.getLoadBalancer().getIngress().size() == 1
+                   && "192.0.2.44".equals(status.getLoadBalancer().getIngress().get(0).getIp());
+        });
 
         // Deleting the Service through the API takes its listener away.
         client.services().inNamespace("shop").withName("cart").delete();
