@@ -32,7 +32,7 @@ final class AccessLogFormat {
         HttpHeaders h = e.request.headers();
         StringBuilder sb = new StringBuilder(256);
         sb.append(clientIp).append(" - - [").append(TIME.format(Instant.ofEpochMilli(e.startMillis))).append("] \"")
-          .append(e.request.method().name()).append(' ').append(e.request.uri()).append(' ')
+          .append(e.request.method().name()).append(' ').append(escaped(e.request.uri())).append(' ')
           .append(e.request.protocolVersion().text()).append("\" ")
           .append(e.status).append(' ').append(e.responseBytes).append(" \"")
           .append(orDash(h.get(HttpHeaderNames.REFERER))).append("\" \"")
@@ -65,6 +65,31 @@ final class AccessLogFormat {
     }
 
     private static String orDash(String s) {
-        return s == null || s.isEmpty() ? "-" : s.replace('"', '\'');
+        return s == null || s.isEmpty() ? "-" : escaped(s);
+    }
+
+    /** nginx's log escaping: {@code "}, {@code \\} and bytes outside printable ASCII as {@code \xHH}. */
+    static String escaped(String s) {
+        int i = 0;
+        while (i < s.length()) {
+            char c = s.charAt(i);
+            if (c == '"' || c == '\\' || c < 0x20 || c > 0x7e) {
+                break;
+            }
+            i++;
+        }
+        if (i == s.length()) {
+            return s;
+        }
+        StringBuilder sb = new StringBuilder(s.length() + 16).append(s, 0, i);
+        for (; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '"' || c == '\\' || c < 0x20 || c > 0x7e) {
+                sb.append("\\x").append(Character.forDigit((c >> 4) & 0xf, 16)).append(Character.forDigit(c & 0xf, 16));
+            } else {
+                sb.append(c);
+            }
+        }
+        return sb.toString();
     }
 }

@@ -128,7 +128,7 @@ public final class EwmaBalancer implements Balancer, LatencyObserver {
 
     /**
      * Records one response of endpoint {@code endpointIndex} of {@code backend}: the time from sending the request
-     * (including the connect, as ingress-nginx counts it) to the end of the response. Thread-safe, lock-free and
+     * (including the connect, as ingress-nginx counts it) to the response head, which is what the proxy reports. Thread-safe, lock-free and
      * allocation-free; an index this balancer does not know is ignored.
      *
      * @param backend the backend the endpoint was selected from (this balancer's)
