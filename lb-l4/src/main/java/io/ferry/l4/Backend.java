@@ -14,9 +14,11 @@ public final class Backend {
     private final Endpoint[] endpoints;
     private final List<Endpoint> endpointList;
     private final Balancer balancer;
+    private final BackendStats stats;
 
-    private Backend(String name, List<Endpoint> endpoints, Balancer balancer) {
+    private Backend(String name, List<Endpoint> endpoints, Balancer balancer, BackendStats stats) {
         this.name = name;
+        this.stats = stats;
         this.endpointList = List.copyOf(endpoints);
         this.endpoints = endpointList.toArray(new Endpoint[0]);
         this.balancer = balancer;
@@ -34,7 +36,23 @@ public final class Backend {
         requireNonNull(name, "name");
         requireNonNull(endpoints, "endpoints");
         requireNonNull(balancer, "balancer");
-        return new Backend(name, endpoints, balancer);
+        return new Backend(name, endpoints, balancer, new BackendStats());
+    }
+
+    /**
+     * Creates a backend that counts into {@code stats}: the previous table's instance for the same Service port, so
+     * that its counters run on across a swap.
+     */
+    public static Backend of(String name, List<Endpoint> endpoints, Balancer balancer, BackendStats stats) {
+        requireNonNull(name, "name");
+        requireNonNull(endpoints, "endpoints");
+        requireNonNull(balancer, "balancer");
+        return new Backend(name, endpoints, balancer, requireNonNull(stats, "stats"));
+    }
+
+    /** This Service port's counters. */
+    public BackendStats stats() {
+        return stats;
     }
 
     public String name() {

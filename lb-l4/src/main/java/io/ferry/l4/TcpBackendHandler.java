@@ -18,16 +18,20 @@ final class TcpBackendHandler extends ChannelInboundHandlerAdapter {
 
     private final Channel inbound;
     private final ProxyStats stats;
+    private final BackendStats backendStats;
 
-    TcpBackendHandler(Channel inbound, ProxyStats stats) {
+    TcpBackendHandler(Channel inbound, ProxyStats stats, BackendStats backendStats) {
         this.inbound = inbound;
         this.stats = stats;
+        this.backendStats = backendStats;
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (msg instanceof ByteBuf) {
-            stats.bytesToClients.add(((ByteBuf) msg).readableBytes());
+            int n = ((ByteBuf) msg).readableBytes();
+            stats.bytesToClients.add(n);
+            backendStats.bytesToClients.add(n);
         }
         inbound.write(msg, inbound.voidPromise());
     }

@@ -33,6 +33,7 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     private final ProxyStats stats;
 
     private Backend backend;
+    private BackendStats backendStats;
     private Channel outbound;
     private int attempts;
     private long connectDeadlineNanos;
@@ -52,8 +53,16 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
         stats.accepted.increment();
         stats.active.increment();
         Backend b = proxy.table().lookup(key);
+        if (b != null) {
+            backendStats = b.stats();
+            backendStats.connections.increment();
+            backendStats.active.increment();
+        }
         if (b == null || b.isEmpty()) {
             stats.noEndpointRejects.increment();
+            if (b != null) {
+                backendStats.noEndpointRejects.increment();
+            }
             Relay.reset(ctx.channel());
             return;
         }
@@ -73,7 +82,7 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, remainingMillis))
-                .handler(new TcpBackendHandler(inbound, stats));
+                .handler(new TcpBackendHandler(inbound, stats, backendStats));
         ChannelFuture f = b.connect(backend.endpoint(index).address());
         f.addListener((ChannelFuture future) -> {
             if (future.isSuccess()) {
@@ -97,6 +106,7 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
                 }
             } else {
                 stats.connectFailures.increment();
+                backendStats.connectFailures.increment();
                 retryOrReset(ctx, index);
             }
         });
@@ -120,7 +130,11 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (msg instanceof ByteBuf) {
-            stats.bytesFromClients.add(((ByteBuf) msg).readableBytes());
+            int n = ((ByteBuf) msg).readableBytes();
+            stats.bytesFromClients.add(n);
+            if (backendStats != null) {
+                backendStats.bytesFromClients.add(n);
+            }
         }
         if (outbound != null) {
             outbound.write(msg, outbound.voidPromise());
@@ -169,6 +183,9 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
         stats.active.decrement();
+        if (backendStats != null) {
+            backendStats.active.decrement();
+        }
         if (pending != null) {
             for (Object m; (m = pending.poll()) != null; ) {
                 ReferenceCountUtil.release(m);

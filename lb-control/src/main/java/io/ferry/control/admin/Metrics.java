@@ -3,6 +3,8 @@ package io.ferry.control.admin;
 import static java.util.Objects.requireNonNull;
 
 import io.ferry.control.ControlLoop;
+import io.ferry.l4.Backend;
+import io.ferry.l4.BackendStats;
 import io.ferry.l4.ProxyStats;
 import io.ferry.l4.ServiceProxy;
 import io.ferry.l7.http.HttpProxy;
@@ -17,8 +19,12 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Instant;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.function.BiConsumer;
 import java.util.function.DoubleSupplier;
 import java.util.function.LongSupplier;
+import java.util.function.ToLongFunction;
 
 /**
  * The Prometheus metrics {@code /metrics} serves, under {@code ferry_}.
@@ -46,6 +52,7 @@ public final class Metrics {
         requireNonNull(proxy, "proxy");
         Metrics m = new Metrics();
         m.registerL4(proxy.stats());
+        m.registerL4PerService(proxy);
         HttpProxy http = loop.dataplane().httpProxy();
         if (http != null) {
             m.registerHttp(http.stats());
@@ -90,6 +97,48 @@ public final class Metrics {
 
     /** One scrape's body and its {@code Content-Type}. */
     public record Scrape(String contentType, byte[] body) {
+    }
+
+    /**
+     * Per Service port ({@code service="namespace/name:port/PROTOCOL"}), read from the live L4 table at scrape
+     * time; a Service port leaves the output when it leaves the table.
+     */
+    private void registerL4PerService(ServiceProxy proxy) {
+        perService("ferry_l4_service_connections_total", "TCP connections accepted, per Service port", proxy,
+                   BackendStats::connections, false);
+        perService("ferry_l4_service_connections_active", "TCP connections open now, per Service port", proxy,
+                   BackendStats::active, true);
+        perService("ferry_l4_service_rx_bytes_total", "TCP bytes read from clients, per Service port", proxy,
+                   BackendStats::bytesFromClients, false);
+        perService("ferry_l4_service_tx_bytes_total", "TCP bytes sent to clients, per Service port", proxy,
+                   BackendStats::bytesToClients, false);
+        perService("ferry_l4_service_no_endpoint_rejects_total",
+                   "TCP connections reset at once for want of an endpoint, per Service port", proxy,
+                   BackendStats::noEndpointRejects, false);
+        perService("ferry_l4_service_upstream_connect_failures_total",
+                   "Failed connects to endpoints, per Service port", proxy, BackendStats::connectFailures, false);
+    }
+
+    private void perService(String name, String help, ServiceProxy proxy,
+                            ToLongFunction<BackendStats> value, boolean gauge) {
+        if (gauge) {
+            GaugeWithCallback.builder().name(name).help(help).labelNames("service")
+                             .callback(cb -> eachBackend(proxy, (n, st) -> cb.call(value.applyAsLong(st), n)))
+                             .register(registry);
+        } else {
+            CounterWithCallback.builder().name(name).help(help).labelNames("service")
+                               .callback(cb -> eachBackend(proxy, (n, st) -> cb.call(value.applyAsLong(st), n)))
+                               .register(registry);
+        }
+    }
+
+    private static void eachBackend(ServiceProxy proxy, BiConsumer<String, BackendStats> f) {
+        Set<String> seen = new HashSet<>();
+        for (Backend b : proxy.table().entries().values()) {
+            if (seen.add(b.name())) {
+                f.accept(b.name(), b.stats());
+            }
+        }
     }
 
     private void registerL4(ProxyStats s) {

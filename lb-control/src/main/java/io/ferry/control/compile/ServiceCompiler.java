@@ -12,6 +12,7 @@ import io.ferry.control.ConfigProblem;
 import io.ferry.control.compile.CompiledServices.PortView;
 import io.ferry.control.compile.CompiledServices.ServiceView;
 import io.ferry.l4.Backend;
+import io.ferry.l4.BackendStats;
 import io.ferry.l4.Endpoint;
 import io.ferry.l4.L4Table;
 import io.ferry.l4.ListenerKey;
@@ -59,6 +60,9 @@ public final class ServiceCompiler {
     private final List<InetAddress> nodeAddresses;
     // Control thread only: by namespace/name, the version of each Service the last compile admitted.
     private final Map<String, Admitted> admitted = new HashMap<>();
+    // The counters of each Service port in the last compile, by backend name: handed to the next compile's
+    // Backend of the same name so that /metrics counts run on across table swaps.
+    private Map<String, BackendStats> backendStats = new HashMap<>();
 
     /**
      * @param nodeAddresses where NodePort listeners bind; the wildcard address means every local address
@@ -147,12 +151,15 @@ public final class ServiceCompiler {
 
         L4Table.Builder table = L4Table.builder();
         List<ServiceView> views = new ArrayList<>();
+        Map<String, BackendStats> nextStats = new HashMap<>();
         for (String key : services.keySet()) {
             Admitted a = admitted.get(key);
             if (a != null) {
-                views.add(build(a, slicesByService.getOrDefault(key, List.of()), legacy.get(key), table));
+                views.add(build(a, slicesByService.getOrDefault(key, List.of()), legacy.get(key), table,
+                                backendStats, nextStats));
             }
         }
+        backendStats = nextStats;
         views.sort(Comparator.comparing(ServiceView::namespace).thenComparing(ServiceView::name));
         return new CompiledServices(table.build(), views, problems);
     }
@@ -240,7 +247,8 @@ public final class ServiceCompiler {
     }
 
     /** Adds an admitted Service's listeners to {@code table} and describes it. */
-    private static ServiceView build(Admitted a, List<EndpointSlice> slices, Endpoints legacy, L4Table.Builder table) {
+    private static ServiceView build(Admitted a, List<EndpointSlice> slices, Endpoints legacy, L4Table.Builder table,
+                                     Map<String, BackendStats> previousStats, Map<String, BackendStats> nextStats) {
         List<ServicePort> ports = ports(a.service);
         List<PortView> portViews = new ArrayList<>();
         for (int i = 0; i < ports.size(); i++) {
@@ -250,7 +258,9 @@ public final class ServiceCompiler {
             EndpointResolver.Resolved resolved = slices.isEmpty() && legacy != null
                                                  ? EndpointResolver.fromEndpoints(legacy, p)
                                                  : EndpointResolver.fromSlices(slices, p);
-            Backend backend = Backend.of(backendName, resolved.endpoints(), RandomBalancer.INSTANCE);
+            BackendStats stats = previousStats.getOrDefault(backendName, new BackendStats());
+            nextStats.put(backendName, stats);
+            Backend backend = Backend.of(backendName, resolved.endpoints(), RandomBalancer.INSTANCE, stats);
             List<String> listeners = new ArrayList<>();
             for (Map.Entry<ListenerKey, Integer> e : a.keys.entrySet()) {
                 if (e.getValue() == i) {

@@ -153,6 +153,12 @@ class MetricsTest {
         assertThat(m.get("ferry_l4_bytes_total{direction=\"tx\"}")).isGreaterThan(0);
         assertThat(m.get("ferry_l4_no_endpoint_rejects_total")).isEqualTo(0);
         assertThat(m.get("ferry_l4_upstream_connect_failures_total")).isEqualTo(0);
+        // The same, per Service port.
+        String svc = "{service=\"metrics/echo:" + PORT + "/TCP\"}";
+        assertThat(m.get("ferry_l4_service_connections_total" + svc)).isEqualTo(n);
+        assertThat(m.get("ferry_l4_service_connections_active" + svc)).isEqualTo(0);
+        assertThat(m.get("ferry_l4_service_rx_bytes_total" + svc)).isEqualTo(n * "ping\n".length());
+        assertThat(m.get("ferry_l4_service_tx_bytes_total" + svc)).isGreaterThan(0);
 
         double syncs = m.get("ferry_sync_proxy_rules_duration_seconds_count");
         assertThat(syncs).isGreaterThanOrEqualTo(1);

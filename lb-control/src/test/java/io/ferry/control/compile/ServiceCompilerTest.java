@@ -108,6 +108,24 @@ class ServiceCompilerTest {
     }
 
     @Test
+    void aServicePortKeepsItsCountersAcrossCompilesAndLosesThemWhenItGoes() throws Exception {
+        String web = service("web", "127.1.0.1", "") + slice("web-a", "web", "http", 8080, """
+                - addresses: [10.0.0.1]
+                """);
+        Backend first = compiler.compile(state(web)).table().lookup(key("127.1.0.1", 80));
+        String scaled = service("web", "127.1.0.1", "") + slice("web-a", "web", "http", 8080, """
+                - addresses: [10.0.0.1]
+                - addresses: [10.0.0.2]
+                """);
+        Backend second = compiler.compile(state(scaled)).table().lookup(key("127.1.0.1", 80));
+        assertThat(second.endpoints()).hasSize(2);
+        assertThat(second.stats()).isSameAs(first.stats());
+        compiler.compile(state(""));
+        Backend again = compiler.compile(state(web)).table().lookup(key("127.1.0.1", 80));
+        assertThat(again.stats()).isNotSameAs(first.stats());
+    }
+
+    @Test
     void usesReadyEndpointsAndFallsBackToServingTerminating() throws Exception {
         CompiledServices c = compiler.compile(state(
                 service("a", "127.1.0.1", "")
