@@ -275,6 +275,16 @@ class IngressIntegrationTest {
         assertThat(get("empty.test", "/")[0]).isEqualTo("503");
         assertThat(get("missing.test", "/")[0]).isEqualTo("503");
         assertThat(configDump().path("problems").toString()).contains("nosuchservice");
+        // /metrics counts per route.
+        String metrics = HttpClient.newHttpClient().send(
+                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ferry.adminAddress().getPort()
+                                                  + "/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        String spread = "route=\"it/site:spread.test/\"";
+        assertThat(metrics).contains("ferry_http_route_requests_total{" + spread + "} 30.0")
+                           .contains("ferry_http_route_responses_total{code_class=\"2xx\"," + spread + "} 30.0")
+                           .contains("ferry_http_route_responses_total{code_class=\"5xx\","
+                                     + "route=\"it/site:empty.test/\"} 1.0");
     }
 
     @Test

@@ -3,12 +3,14 @@ package io.ferry.control.admin;
 import static java.util.Objects.requireNonNull;
 
 import io.ferry.control.ControlLoop;
+import io.ferry.control.Snapshot;
 import io.ferry.l4.Backend;
 import io.ferry.l4.BackendStats;
 import io.ferry.l4.ProxyStats;
 import io.ferry.l4.ServiceProxy;
 import io.ferry.l7.http.HttpProxy;
 import io.ferry.l7.http.HttpStats;
+import io.ferry.l7.route.RouteStats;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;
@@ -20,6 +22,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Instant;
 import java.util.HashSet;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.BiConsumer;
 import java.util.function.DoubleSupplier;
@@ -56,6 +59,7 @@ public final class Metrics {
         HttpProxy http = loop.dataplane().httpProxy();
         if (http != null) {
             m.registerHttp(http.stats());
+            m.registerHttpPerRoute(loop);
         }
         m.registerControl(loop);
         return m;
@@ -130,6 +134,34 @@ public final class Metrics {
                                .callback(cb -> eachBackend(proxy, (n, st) -> cb.call(value.applyAsLong(st), n)))
                                .register(registry);
         }
+    }
+
+    /**
+     * Per HTTP route ({@code route="namespace/ingress:host/path"}, or {@code ...defaultBackend}), from the live
+     * snapshot at scrape time: requests routed and responses by status class.
+     */
+    private void registerHttpPerRoute(ControlLoop loop) {
+        CounterWithCallback.builder()
+                .name("ferry_http_route_requests_total")
+                .help("HTTP requests routed, per Ingress route")
+                .labelNames("route")
+                .callback(cb -> routeStats(loop).forEach((name, st) -> cb.call(st.requests(), name)))
+                .register(registry);
+        CounterWithCallback.builder()
+                .name("ferry_http_route_responses_total")
+                .help("HTTP responses by status class, per Ingress route")
+                .labelNames("route", "code_class")
+                .callback(cb -> routeStats(loop).forEach((name, st) -> {
+                    for (int cls = 1; cls <= 5; cls++) {
+                        cb.call(st.responses(cls), name, cls + "xx");
+                    }
+                }))
+                .register(registry);
+    }
+
+    private static Map<String, RouteStats> routeStats(ControlLoop loop) {
+        Snapshot s = loop.dataplane().current();
+        return s == null ? Map.of() : s.ingresses().stats();
     }
 
     private static void eachBackend(ServiceProxy proxy, BiConsumer<String, BackendStats> f) {

@@ -5,7 +5,9 @@ import static java.util.Objects.requireNonNull;
 import io.ferry.control.ConfigProblem;
 import io.ferry.l7.route.HttpRouteTable;
 import io.ferry.l7.route.Route;
+import io.ferry.l7.route.RouteStats;
 import java.util.List;
+import java.util.Map;
 
 /**
  * What {@link IngressCompiler} made of the Ingresses: the HTTP route table, a view of every route for
@@ -14,13 +16,21 @@ import java.util.List;
  * @param table the routes the edge proxy looks requests up in
  * @param routes every route in the table, sorted by host, then kind, then path
  * @param problems Ingresses, rules, paths and annotations that were rejected or ignored, and why
+ * @param stats the counters of every route in the table, by route name, for {@code /metrics}
  */
-public record CompiledIngresses(HttpRouteTable<Route> table, List<RouteView> routes, List<ConfigProblem> problems) {
+public record CompiledIngresses(HttpRouteTable<Route> table, List<RouteView> routes, List<ConfigProblem> problems,
+                                Map<String, RouteStats> stats) {
 
     public CompiledIngresses {
         requireNonNull(table, "table");
         routes = List.copyOf(routes);
         problems = List.copyOf(problems);
+        stats = Map.copyOf(stats);
+    }
+
+    /** Without per-route counters. */
+    public CompiledIngresses(HttpRouteTable<Route> table, List<RouteView> routes, List<ConfigProblem> problems) {
+        this(table, routes, problems, Map.of());
     }
 
     /** What a {@link RouteView} stands for in the table. */

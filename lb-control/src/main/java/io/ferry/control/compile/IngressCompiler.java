@@ -24,6 +24,7 @@ import io.ferry.l7.route.EwmaBalancer;
 import io.ferry.l7.route.HttpRouteTable;
 import io.ferry.l7.route.PathType;
 import io.ferry.l7.route.Route;
+import io.ferry.l7.route.RouteStats;
 import io.ferry.l7.route.RoutePolicy;
 import io.netty.util.NetUtil;
 import java.time.Instant;
@@ -106,6 +107,8 @@ public final class IngressCompiler {
     private final boolean watchWithoutClass;
     private final RoutePolicy defaults;
     private volatile Map<String, EwmaBalancer> lastEwma = Map.of();
+    // The counters of each route of the last compile, by route name (control thread only): carried to the next.
+    private Map<String, RouteStats> routeStats = Map.of();
 
     /** A compiler with ingress-nginx's default policy ({@link RoutePolicy#DEFAULT}). */
     public IngressCompiler(String ingressClass, boolean watchIngressWithoutClass) {
@@ -146,7 +149,7 @@ public final class IngressCompiler {
         if (plan.defaultRoute() != null) {
             table.defaultRoute(plan.defaultRoute());
         }
-        return new CompiledIngresses(table.build(), plan.views(), problems);
+        return new CompiledIngresses(table.build(), plan.views(), problems, Map.copyOf(routeStats));
     }
 
     /** One path for {@code HttpRouteTable.Builder.add}. */
@@ -189,6 +192,7 @@ public final class IngressCompiler {
         requireNonNull(state, "state");
         IngressClassFilter filter = new IngressClassFilter(ingressClass, watchWithoutClass, state.ingressClasses());
         Cluster cluster = new Cluster(state);
+        Map<String, RouteStats> nextStats = new HashMap<>();
         List<Ingress> served = new ArrayList<>();
         for (Ingress ing : state.ingresses()) {
             if (ing.getMetadata() != null && ing.getMetadata().getName() != null && filter.serves(ing)) {
@@ -354,26 +358,31 @@ public final class IngressCompiler {
             }
             Backend backend = backends.get(c.backend(), c.annotations().loadBalance());
             RoutePolicy built = policy.build();
-            Route route = Route.of(c.key() + ':' + c.host() + c.path(), backend, built);
+            String routeName = c.key() + ':' + c.host() + c.path();
+            Route route = Route.of(routeName, backend, built, statsFor(routeName, nextStats));
             planned.add(new PlannedPath(c.host(), type, c.path(), route));
             views.add(view(Kind.PATH, route, c.host(), c.path(), type.name(), c.key()));
         }
         Map<String, Route> hostDefaultRoutes = new LinkedHashMap<>();
         for (DefaultCandidate d : hostDefaults.values()) {
-            Route route = Route.of(d.key() + ':' + d.host() + " defaultBackend",
+            String routeName = d.key() + ':' + d.host() + " defaultBackend";
+            Route route = Route.of(routeName,
                                    backends.get(d.backend(), d.annotations().loadBalance()),
                                    d.backend().protocolOf(d.annotations(), d.annotations().applyTo(defaults))
-                                    .build());
+                                    .build(),
+                                   statsFor(routeName, nextStats));
             hostDefaultRoutes.put(d.host(), route);
             views.add(view(Kind.HOST_DEFAULT, route, d.host(), null, null, d.key()));
         }
         Route defaultRoute = null;
         if (tableDefault != null) {
-            defaultRoute = Route.of(tableDefault.key() + " defaultBackend",
+            String routeName = tableDefault.key() + " defaultBackend";
+            defaultRoute = Route.of(routeName,
                                     backends.get(tableDefault.backend(), tableDefault.annotations().loadBalance()),
                                     tableDefault.backend().protocolOf(tableDefault.annotations(),
                                                                       tableDefault.annotations().applyTo(defaults))
-                                                .build());
+                                                .build(),
+                                    statsFor(routeName, nextStats));
             views.add(view(Kind.DEFAULT, defaultRoute, null, null, null, tableDefault.key()));
         }
         views.sort(Comparator.comparing((RouteView v) -> v.host() == null ? "" : v.host())
@@ -381,7 +390,13 @@ public final class IngressCompiler {
                              .thenComparing(v -> v.path() == null ? "" : v.path())
                              .thenComparing(v -> v.pathType() == null ? "" : v.pathType()));
         lastEwma = backends.ewma();
+        routeStats = nextStats;
         return new Plan(planned, hostDefaultRoutes, defaultRoute, views, List.copyOf(problems));
+    }
+
+    /** The counters of route {@code name}: the last compile's if it had that route, else new ones. */
+    private RouteStats statsFor(String name, Map<String, RouteStats> next) {
+        return next.computeIfAbsent(name, n -> routeStats.getOrDefault(n, new RouteStats()));
     }
 
     private static RouteView view(Kind kind, Route route, String host, String path, String pathType, String ingress) {

@@ -321,6 +321,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         e.route = route;
+        route.stats().request();
         RoutePolicy policy = route.policy();
         InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
         if (!policy.allowedSources().allows(remote.getAddress())) {
@@ -711,7 +712,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         if (config.hsts() && "https".equals(scheme) && !rh.contains(ForwardedHeaders.STRICT_TRANSPORT_SECURITY)) {
             rh.set(ForwardedHeaders.STRICT_TRANSPORT_SECURITY, HttpProxyConfig.HSTS_VALUE);
         }
-        stats.response(code);
+        countResponse(e, code);
         ctx.write(out, ctx.voidPromise());
     }
 
@@ -773,7 +774,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     private void switchProtocols(Exchange e, UpstreamConnection c, HttpResponse r) {
         stats.upgrades.increment();
-        stats.response(101);
+        countResponse(e, 101);
         e.status = 101;
         e.upstreamStatus = 101;
         e.responseStarted = true;
@@ -844,7 +845,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         e.responseStarted = true;
         e.responseComplete = true;
         e.responseBytes = r.content().readableBytes();
-        stats.response(e.status);
+        countResponse(e, e.status);
         if (close || !e.keepAlive) {
             closing = true;
             r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
@@ -1008,6 +1009,13 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     // ---- helpers ---------------------------------------------------------------------------------------------
+
+    private void countResponse(Exchange e, int code) {
+        stats.response(code);
+        if (e.route != null) {
+            e.route.stats().response(code);
+        }
+    }
 
     /**
      * Whether the request must get 421: its Host has a certificate of its own, other than the one this connection's

@@ -17,11 +17,13 @@ public final class Route {
     private final String name;
     private final Backend backend;
     private final RoutePolicy policy;
+    private final RouteStats stats;
 
-    private Route(String name, Backend backend, RoutePolicy policy) {
+    private Route(String name, Backend backend, RoutePolicy policy, RouteStats stats) {
         this.name = name;
         this.backend = backend;
         this.policy = policy;
+        this.stats = stats;
     }
 
     /**
@@ -32,8 +34,18 @@ public final class Route {
      * @param policy how the request is handled
      */
     public static Route of(String name, Backend backend, RoutePolicy policy) {
+        return of(name, backend, policy, new RouteStats());
+    }
+
+    /** A route that counts into {@code stats}: the previous table's instance for the same route name. */
+    public static Route of(String name, Backend backend, RoutePolicy policy, RouteStats stats) {
         return new Route(requireNonNull(name, "name"), requireNonNull(backend, "backend"),
-                         requireNonNull(policy, "policy"));
+                         requireNonNull(policy, "policy"), requireNonNull(stats, "stats"));
+    }
+
+    /** This route's counters. */
+    public RouteStats stats() {
+        return stats;
     }
 
     public String name() {
