@@ -15,11 +15,12 @@ import java.util.function.BiConsumer;
  * <p>Laid out for few cache misses: the hashes in one {@code int[]}, and each key (a {@code char[]}) next to its
  * value in one {@code Object[]}, so a probe reads the two arrays in parallel and then the key's characters.
  *
- * <p>Built once by {@link HttpRouteTable.Builder#build()}; read by every event loop without locks.
+ * <p>Built once, by {@link HttpRouteTable.Builder#build()} and by the TLS table; read by every event loop without
+ * locks.
  *
  * @param <V> the value stored per host
  */
-final class HostIndex<V> {
+public final class HostIndex<V> {
 
     private final int[] hashes;
     /** {@code [2 * slot]} the key's characters, {@code [2 * slot + 1]} its value. */
@@ -28,7 +29,7 @@ final class HostIndex<V> {
     private final int size;
 
     /** Indexes {@code entries}, whose keys must already be lowercase in ASCII. */
-    HostIndex(Map<String, V> entries) {
+    public HostIndex(Map<String, V> entries) {
         int capacity = PathMatcher.tableSize(entries.size());
         hashes = new int[capacity];
         table = new Object[2 * capacity];
@@ -49,7 +50,7 @@ final class HostIndex<V> {
 
     /** The value of the host {@code s[start, end)} in any ASCII case, or {@code null}. Allocates nothing. */
     @SuppressWarnings("unchecked")
-    V get(CharSequence s, int start, int end) {
+    public V get(CharSequence s, int start, int end) {
         int hash = hash(s, start, end);
         for (int slot = hash & mask; ; slot = (slot + 1) & mask) {
             char[] key = (char[]) table[2 * slot];
@@ -62,13 +63,13 @@ final class HostIndex<V> {
         }
     }
 
-    int size() {
+    public int size() {
         return size;
     }
 
     /** Calls {@code action} for every entry, in no particular order. */
     @SuppressWarnings("unchecked")
-    void forEach(BiConsumer<String, V> action) {
+    public void forEach(BiConsumer<String, V> action) {
         for (int slot = 0; slot <= mask; slot++) {
             if (table[2 * slot] != null) {
                 action.accept(new String((char[]) table[2 * slot]), (V) table[2 * slot + 1]);
@@ -77,12 +78,12 @@ final class HostIndex<V> {
     }
 
     /** The ASCII-lowercase of {@code c}; other characters unchanged. */
-    static char toLowerAscii(char c) {
+    public static char toLowerAscii(char c) {
         return c >= 'A' && c <= 'Z' ? (char) (c + ('a' - 'A')) : c;
     }
 
     /** {@code s} with ASCII letters lowercased; {@code s} itself when it has none. */
-    static String toLowerAscii(String s) {
+    public static String toLowerAscii(String s) {
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
             if (c >= 'A' && c <= 'Z') {

@@ -2,6 +2,7 @@ package io.ferry.l7.tls;
 
 import static java.util.Objects.requireNonNull;
 
+import io.ferry.l7.route.HostIndex;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslProvider;
 import java.security.MessageDigest;
@@ -47,9 +48,9 @@ public final class TlsCertificate {
     private final SslContext sslContext;
     private final boolean isDefault;
     private final List<String> names;
-    private final HostMap<Boolean> exactNames;
+    private final HostIndex<Boolean> exactNames;
     /** Keyed by what follows {@code *.}. */
-    private final HostMap<Boolean> wildcardNames;
+    private final HostIndex<Boolean> wildcardNames;
     private final String subject;
     private final String issuer;
     private final Instant notBefore;
@@ -72,8 +73,8 @@ public final class TlsCertificate {
                 exact.put(n, Boolean.TRUE);
             }
         }
-        this.exactNames = new HostMap<>(exact);
-        this.wildcardNames = new HostMap<>(wildcards);
+        this.exactNames = new HostIndex<>(exact);
+        this.wildcardNames = new HostIndex<>(wildcards);
         this.subject = leaf.getSubjectX500Principal().getName();
         this.issuer = leaf.getIssuerX500Principal().getName();
         this.notBefore = leaf.getNotBefore().toInstant();
@@ -168,8 +169,8 @@ public final class TlsCertificate {
      * nothing.
      */
     public boolean covers(CharSequence hostHeader) {
-        int end = HostMap.hostEnd(hostHeader);
-        return end > 0 && HostMap.lookup(exactNames, wildcardNames, hostHeader, 0, end) != null;
+        int end = HostNames.hostEnd(hostHeader);
+        return end > 0 && HostNames.lookup(exactNames, wildcardNames, hostHeader, 0, end) != null;
     }
 
     /**
@@ -179,7 +180,7 @@ public final class TlsCertificate {
     public boolean coversName(String name) {
         requireNonNull(name, "name");
         if (name.startsWith("*.")) {
-            return names.contains(HostMap.toLowerAscii(name));
+            return names.contains(HostIndex.toLowerAscii(name));
         }
         return covers(name);
     }
@@ -202,7 +203,7 @@ public final class TlsCertificate {
             if (sans != null) {
                 for (List<?> san : sans) {
                     if (san.size() >= 2 && Integer.valueOf(2).equals(san.get(0)) && san.get(1) instanceof String) {
-                        String dns = HostMap.toLowerAscii((String) san.get(1));
+                        String dns = HostIndex.toLowerAscii((String) san.get(1));
                         if (!names.contains(dns)) {
                             names.add(dns);
                         }
@@ -217,7 +218,7 @@ public final class TlsCertificate {
             for (RDN rdn : subject.getRDNs(BCStyle.CN)) {
                 String cn = IETFUtils.valueToString(rdn.getFirst().getValue());
                 if (!cn.isEmpty()) {
-                    names.add(HostMap.toLowerAscii(cn));
+                    names.add(HostIndex.toLowerAscii(cn));
                 }
             }
         }

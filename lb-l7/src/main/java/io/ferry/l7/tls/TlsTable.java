@@ -2,6 +2,7 @@ package io.ferry.l7.tls;
 
 import static java.util.Objects.requireNonNull;
 
+import io.ferry.l7.route.HostIndex;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -48,16 +49,16 @@ import java.util.Map;
 public final class TlsTable {
 
     private final TlsCertificate defaultEntry;
-    private final HostMap<TlsCertificate> exactHosts;
+    private final HostIndex<TlsCertificate> exactHosts;
     /** Keyed by what follows {@code *.}. */
-    private final HostMap<TlsCertificate> wildcardHosts;
+    private final HostIndex<TlsCertificate> wildcardHosts;
     private final List<EntryView> entries;
 
     private TlsTable(TlsCertificate defaultEntry, Map<String, TlsCertificate> exact,
                      Map<String, TlsCertificate> wildcards, List<EntryView> entries) {
         this.defaultEntry = defaultEntry;
-        this.exactHosts = new HostMap<>(exact);
-        this.wildcardHosts = new HostMap<>(wildcards);
+        this.exactHosts = new HostIndex<>(exact);
+        this.wildcardHosts = new HostIndex<>(wildcards);
         this.entries = List.copyOf(entries);
     }
 
@@ -83,11 +84,11 @@ public final class TlsTable {
      * @return the exact host's entry, else the one-label wildcard's, else the default; never {@code null}
      */
     public TlsCertificate select(String sniHostname) {
-        int end = HostMap.sniEnd(sniHostname);
+        int end = HostNames.sniEnd(sniHostname);
         if (end < 0) {
             return defaultEntry;
         }
-        TlsCertificate c = HostMap.lookup(exactHosts, wildcardHosts, sniHostname, 0, end);
+        TlsCertificate c = HostNames.lookup(exactHosts, wildcardHosts, sniHostname, 0, end);
         return c != null ? c : defaultEntry;
     }
 
@@ -96,11 +97,11 @@ public final class TlsTable {
      * {@code :port}). The default entry for an unknown host, an IPv6 literal, {@code null} or empty.
      */
     public TlsCertificate selectForHost(CharSequence hostHeader) {
-        int end = HostMap.hostEnd(hostHeader);
+        int end = HostNames.hostEnd(hostHeader);
         if (end < 0) {
             return defaultEntry;
         }
-        TlsCertificate c = HostMap.lookup(exactHosts, wildcardHosts, hostHeader, 0, end);
+        TlsCertificate c = HostNames.lookup(exactHosts, wildcardHosts, hostHeader, 0, end);
         return c != null ? c : defaultEntry;
     }
 
@@ -110,8 +111,8 @@ public final class TlsTable {
      * {@code :port}. Allocates nothing.
      */
     public boolean hasTls(CharSequence hostHeader) {
-        int end = HostMap.hostEnd(hostHeader);
-        return end > 0 && HostMap.lookup(exactHosts, wildcardHosts, hostHeader, 0, end) != null;
+        int end = HostNames.hostEnd(hostHeader);
+        return end > 0 && HostNames.lookup(exactHosts, wildcardHosts, hostHeader, 0, end) != null;
     }
 
     /**
@@ -202,7 +203,7 @@ public final class TlsTable {
         public boolean add(String host, TlsCertificate certificate) {
             requireNonNull(host, "host");
             requireNonNull(certificate, "certificate");
-            String h = HostMap.toLowerAscii(host);
+            String h = HostIndex.toLowerAscii(host);
             if (h.startsWith("*.")) {
                 String rest = h.substring(2);
                 checkName(host, rest);
