@@ -19,6 +19,21 @@ public interface Balancer {
      */
     int select(Backend backend, SocketAddress client);
 
+    /**
+     * Called when a connection starts using endpoint {@code index} of {@code backend} (after {@link #select}, and
+     * again for each failover attempt), on the connection's event loop. Balancers that count connections, such as
+     * least-connections, count here; the default does nothing.
+     */
+    default void acquire(Backend backend, int index) {
+    }
+
+    /**
+     * Called once for every {@link #acquire}, on the same event loop, when that connection attempt fails or the
+     * connection ends. The default does nothing.
+     */
+    default void release(Backend backend, int index) {
+    }
+
     /** The name shown in {@code /config_dump}, such as {@code random}. */
     String name();
 }

@@ -36,6 +36,8 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     private BackendStats backendStats;
     private Channel outbound;
     private int attempts;
+    // The endpoint this connection holds in the balancer's count (acquire/release), or -1.
+    private int acquired = -1;
     private long connectDeadlineNanos;
     // Bytes and a FIN that arrived before the upstream connected. Epoll reads a peer's last bytes on RDHUP even
     // with auto-read off, so a client that writes and shuts down at once is seen before the endpoint answers.
@@ -75,6 +77,8 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
         Channel inbound = ctx.channel();
         long remainingMillis = TimeUnit.NANOSECONDS.toMillis(connectDeadlineNanos - System.nanoTime());
         attempts++;
+        acquired = index;
+        backend.balancer().acquire(backend, index);
         Bootstrap b = new Bootstrap()
                 .group(inbound.eventLoop())
                 .channel(proxy.transport().socketChannelType())
@@ -105,6 +109,7 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
                     inbound.config().setAutoRead(true);
                 }
             } else {
+                releaseEndpoint();
                 stats.connectFailures.increment();
                 backendStats.connectFailures.increment();
                 retryOrReset(ctx, index);
@@ -180,8 +185,16 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
         ctx.fireUserEventTriggered(evt);
     }
 
+    private void releaseEndpoint() {
+        if (acquired >= 0) {
+            backend.balancer().release(backend, acquired);
+            acquired = -1;
+        }
+    }
+
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        releaseEndpoint();
         stats.active.decrement();
         if (backendStats != null) {
             backendStats.active.decrement();

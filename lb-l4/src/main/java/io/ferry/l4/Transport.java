@@ -7,9 +7,12 @@ import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
@@ -99,6 +102,11 @@ public final class Transport implements AutoCloseable {
     /** The client channel type for upstream TCP connections. */
     public Class<? extends SocketChannel> socketChannelType() {
         return kind == Kind.EPOLL ? EpollSocketChannel.class : NioSocketChannel.class;
+    }
+
+    /** The channel type for UDP listeners and upstream UDP sockets. */
+    public Class<? extends DatagramChannel> datagramChannelType() {
+        return kind == Kind.EPOLL ? EpollDatagramChannel.class : NioDatagramChannel.class;
     }
 
     /** Shuts the event loops down without a quiet period; returns when they have stopped. */
