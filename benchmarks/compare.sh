@@ -4,7 +4,7 @@
 #   benchmarks/compare.sh [--quick] [--duration S] [--rounds N] [--warmup S] [--connections N]
 #                         [--scenarios a,b,...] [--proxies ferry,nginx,haproxy,direct]
 #                         [--java PATH] [--ferry-jvm-opts '...'] [--jar PATH]
-#                         [--perf] [--no-install] [--no-doc] [--keep]
+#                         [--perf] [--syscalls] [--no-install] [--no-doc] [--keep]
 #
 # Installs what it lacks from Debian's packages (nginx with the stream module, haproxy, wrk, nghttp2-client for
 # h2load, iperf3, openssl, curl, python3; linux-perf with --perf), starts one backend (nginx serving a small and a
@@ -29,7 +29,8 @@
 # Every load is bounded by --duration (default 10 s, after --warmup 10 s per proxy and scenario; --quick: 3 s,
 # 1 round, 1 s warm-up, no doc update) and goes only to 127.0.0.0/8. Ferry runs as `java -jar` with no JVM option
 # (--ferry-jvm-opts adds some) and is left to finish compiling its start-up code before any load. --perf records
-# each proxy's CPU profile (perf, cpu-clock) in round 1 and summarizes it (benchmarks/compare/perftop.py). Every
+# each proxy's CPU profile (perf, cpu-clock) in round 1 and summarizes it (benchmarks/compare/perftop.py);
+# --syscalls counts each proxy's system calls per request in round 1 (perf stat on the syscall tracepoints). Every
 # process started here is stopped on exit; the raw outputs stay in /tmp/ferry-compare-last. Needs root for
 # apt-get (skip it with --no-install when the tools are there). Ferry's jar is built with
 # `mvn -B -q -DskipTests package -pl lb-control -am` when lb-control/target/ferry.jar is missing.
@@ -54,6 +55,7 @@ WRITE_DOC=1
 KEEP=0
 QUICK=0
 PERF=0
+SYSCALLS=0
 PROXY_CPU=0
 LOAD_CPU=1
 
@@ -76,6 +78,7 @@ while [ $# -gt 0 ]; do
     --no-doc) WRITE_DOC=0 ;;
     --keep) KEEP=1 ;;
     --perf) PERF=1 ;;
+    --syscalls) SYSCALLS=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -112,7 +115,7 @@ command -v openssl >/dev/null || need_pkgs+=(openssl)
 command -v curl >/dev/null || need_pkgs+=(curl)
 command -v taskset >/dev/null || need_pkgs+=(util-linux)
 [ -x /usr/bin/python3 ] || need_pkgs+=(python3)
-[ "$PERF" = 0 ] || command -v perf >/dev/null || need_pkgs+=(linux-perf)
+[ "$PERF$SYSCALLS" = 00 ] || command -v perf >/dev/null || need_pkgs+=(linux-perf)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$INSTALL" = 0 ]; then
     echo "compare.sh: missing ${need_pkgs[*]} (run without --no-install, as root)" >&2; exit 1
@@ -319,6 +322,12 @@ cpu_ticks() {  # cpu_ticks PID... -> utime + stime in clock ticks, summed
 }
 
 TICKS=$(getconf CLK_TCK)
+# --syscalls: every system call of the proxy, and those that tell reads, writes, polling and connection churn apart.
+SYSCALL_EVENTS=raw_syscalls:sys_enter
+for sc in read recvfrom recvmsg readv write sendto sendmsg writev epoll_wait epoll_pwait epoll_pwait2 epoll_ctl \
+          accept4 connect socket close shutdown setsockopt getsockopt getsockname getpeername futex; do
+  SYSCALL_EVENTS+=",syscalls:sys_enter_$sc"
+done
 RESULTS="$RUN/out/results.jsonl"
 : > "$RESULTS"
 
@@ -356,9 +365,16 @@ measure() {  # measure TARGET SCENARIO ROUND
   local b0 b1 s0 s1 o0 o1
   b0=$(backend_counts)
   s0=$(sys_busy); o0=$(own_ticks)
+  local stat_pid=""
+  if [ "$SYSCALLS" = 1 ] && [ "$r" = 1 ] && [ ${#pids[@]} -gt 0 ]; then
+    perf stat -x, -e "$SYSCALL_EVENTS" -p "$(IFS=,; echo "${pids[*]}")" -o "$RUN/out/syscalls-$s-$t.csv" \
+      >/dev/null 2>&1 &
+    stat_pid=$!
+  fi
   c0=$(cpu_ticks "${pids[@]}"); t0=$(date +%s.%N)
   run_load "$t" "$s" "$DURATION" "$out"
   c1=$(cpu_ticks "${pids[@]}"); t1=$(date +%s.%N)
+  if [ -n "$stat_pid" ]; then kill -INT "$stat_pid" 2>/dev/null; wait "$stat_pid" 2>/dev/null || true; fi
   s1=$(sys_busy); o1=$(own_ticks)
   b1=$(backend_counts)
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true; fi

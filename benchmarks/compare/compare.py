@@ -244,7 +244,61 @@ def report(results_path, meta_path):
                "reuses upstream connections (L4: one per client connection; direct: the load generator's own); *other load* CPU time (user + "
                "system) that processes other than this benchmark's used during the run, in % of one core: the "
                "noise of a shared machine (200 % is both cores).")
-    return "\n".join(out) + "\n"
+    import os
+    return "\n".join(out) + "\n" + syscalls_table(os.path.dirname(os.path.abspath(results_path)), records)
+
+
+SYSCALL_GROUPS = [
+    ("reads", ("read", "recvfrom", "recvmsg", "readv")),
+    ("writes", ("write", "sendto", "sendmsg", "writev")),
+    ("epoll_wait", ("epoll_wait", "epoll_pwait", "epoll_pwait2")),
+    ("epoll_ctl", ("epoll_ctl",)),
+    ("accept, connect, socket, close, shutdown", ("accept4", "connect", "socket", "close", "shutdown")),
+    ("[gs]etsockopt, getsockname, getpeername", ("setsockopt", "getsockopt", "getsockname", "getpeername")),
+    ("futex", ("futex",)),
+]
+
+
+def syscalls_table(out_dir, records):
+    """The --syscalls counts of round 1, per request (l4-bulk: per MB), as a Markdown table; '' if none."""
+    import glob
+    import os
+    rows = []
+    for scenario, _ in SCENARIOS:
+        for target in TARGETS:
+            path = os.path.join(out_dir, f"syscalls-{scenario}-{target}.csv")
+            if not os.path.exists(path):
+                continue
+            rec = next((r for r in records if r["scenario"] == scenario and r["target"] == target
+                        and r["round"] == 1), None)
+            if not rec:
+                continue
+            if scenario == "l4-bulk":
+                per = rec.get("gbps", 0) * rec.get("elapsed_s", 0) / 8 * 1000  # MB
+            else:
+                per = rec.get("requests") or 0
+            if not per:
+                continue
+            counts = {}
+            for line in open(path, encoding="utf-8"):
+                parts = line.strip().split(",")
+                if len(parts) < 3 or line.startswith("#"):
+                    continue
+                try:
+                    counts[parts[2].replace("syscalls:sys_enter_", "")] = float(parts[0])
+                except ValueError:
+                    pass
+            total = counts.get("raw_syscalls:sys_enter", 0)
+            cells = [f"{total / per:.1f}"]
+            for _, names in SYSCALL_GROUPS:
+                cells.append(f"{sum(counts.get(n, 0) for n in names) / per:.2f}")
+            rows.append(f"| {scenario} | {target} | " + " | ".join(cells) + " |")
+    if not rows:
+        return ""
+    head = ("| scenario | proxy | all | " + " | ".join(g for g, _ in SYSCALL_GROUPS) + " |\n"
+            + "| --- | --- | " + " | ".join("---:" for _ in range(len(SYSCALL_GROUPS) + 1)) + " |")
+    return ("\nSystem calls of the proxy process per request (`l4-bulk`: per MB relayed), round 1 (`--syscalls`):\n\n"
+            + head + "\n" + "\n".join(rows) + "\n")
 
 
 def write_doc(doc_path, text):
