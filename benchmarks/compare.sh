@@ -428,6 +428,7 @@ echo "== measuring: ${SCEN_LIST[*]} x ${TARGET_LIST[*]}; $ROUNDS round(s) of ${D
 for s in "${SCEN_LIST[@]}"; do
   if [ "$WARMUP" -gt 0 ]; then
     for t in "${TARGET_LIST[@]}"; do run_load "$t" "$s" "$WARMUP" "$RUN/out/warmup.txt"; done
+    rm -f "$RUN/out/warmup.txt" "$RUN/out/warmup.txt.h2log"
   fi
   for r in $(seq "$ROUNDS"); do
     n=${#TARGET_LIST[@]}
@@ -493,7 +494,7 @@ meta = {
   "wrk": "$(wrk -v 2>&1 | head -1 | sed 's/ \[.*//' ) (1 thread)",
   "h2load": "$(h2load --version 2>&1 | head -1)",
   "iperf3": "$(first_line iperf3 --version)",
-  "openssl": "$(first_line openssl version) (load generators); TLS 1.3 as negotiated: ${ciphers% }",
+  "openssl": "$(first_line openssl version) (load generators); TLS 1.3 as negotiated: ${ciphers%; }",
   "noise": "$noise",
 }
 json.dump(meta, open(sys.argv[1], "w"), indent=1)
