@@ -187,7 +187,6 @@ echo "== run directory $RUN"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
   -subj /CN=bench.local -addext "subjectAltName=DNS:bench.local,IP:${ADDR[ferry]},IP:${ADDR[nginx]},IP:${ADDR[haproxy]},IP:$BACKEND" \
   -keyout "$RUN/tls/tls.key" -out "$RUN/tls/tls.crt" 2>/dev/null
-BACKEND_PIDS=()
 cat "$RUN/tls/tls.crt" "$RUN/tls/tls.key" > "$RUN/tls/haproxy.pem"
 
 # The backend's files: a small body and a 4 KiB one.
@@ -195,6 +194,7 @@ printf 'Hello, Ferry!\n' > "$RUN/www/small"
 head -c 4096 /dev/zero | tr '\0' 'x' > "$RUN/www/4k"
 
 # Backend: nginx and iperf3 on the load generator's CPU.
+BACKEND_PIDS=()
 fill "$HERE/backend-nginx.conf" "$RUN/backend/nginx.conf"
 taskset -c $LOAD_CPU nginx -e "$RUN/backend/error.log" -p "$RUN/backend/" -c "$RUN/backend/nginx.conf" \
   >"$RUN/backend/stdout.log" 2>&1 &
@@ -227,8 +227,8 @@ if has_target ferry; then
     printf '  tls.key: |\n'
     sed 's/^/    /' "$RUN/tls/tls.key"
   } > "$RUN/ferry/manifests/secret.yaml"
-  # shellcheck disable=SC2086
   FERRY_T0=$(date +%s.%N)
+  # shellcheck disable=SC2086
   taskset -c $PROXY_CPU "$JAVA_BIN" $FERRY_JVM_OPTS -jar "$JAR" --manifests "$RUN/ferry/manifests" \
     --io-threads 1 --no-access-log --no-hsts \
     --http-address "${ADDR[ferry]}" --http-port $HTTP_PORT --https-port $HTTPS_PORT \
