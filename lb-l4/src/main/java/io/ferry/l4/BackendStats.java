@@ -15,6 +15,7 @@ public final class BackendStats {
     final LongAdder bytesToClients = new LongAdder();
     final LongAdder noEndpointRejects = new LongAdder();
     final LongAdder connectFailures = new LongAdder();
+    final LatencyHistogram connectLatency = new LatencyHistogram();
 
     /** Connections accepted for this Service port. */
     public long connections() {
@@ -37,6 +38,11 @@ public final class BackendStats {
     /** Connections reset at once because the Service port had no usable endpoint. */
     public long noEndpointRejects() {
         return noEndpointRejects.sum();
+    }
+
+    /** How long successful connects to this Service port's endpoints took. */
+    public LatencyHistogram connectLatency() {
+        return connectLatency;
     }
 
     /** Connect attempts to this Service port's endpoints that failed. */

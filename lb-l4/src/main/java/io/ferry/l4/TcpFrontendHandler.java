@@ -87,9 +87,11 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, remainingMillis))
                 .handler(new TcpBackendHandler(inbound, stats, backendStats));
+        long connectStart = System.nanoTime();
         ChannelFuture f = b.connect(backend.endpoint(index).address());
         f.addListener((ChannelFuture future) -> {
             if (future.isSuccess()) {
+                backendStats.connectLatency.observe(System.nanoTime() - connectStart);
                 if (!inbound.isActive()) {
                     future.channel().close();
                     return;

@@ -6,6 +6,7 @@ import io.ferry.control.ControlLoop;
 import io.ferry.control.Snapshot;
 import io.ferry.l4.Backend;
 import io.ferry.l4.BackendStats;
+import io.ferry.l4.LatencyHistogram;
 import io.ferry.l4.ProxyStats;
 import io.ferry.l4.ServiceProxy;
 import io.ferry.l7.http.HttpProxy;
@@ -15,7 +16,11 @@ import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;
 import io.prometheus.metrics.expositionformats.ExpositionFormats;
+import io.prometheus.metrics.model.registry.Collector;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.ClassicHistogramBuckets;
+import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
+import io.prometheus.metrics.model.snapshots.Labels;
 import io.prometheus.metrics.model.snapshots.Unit;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -25,6 +30,7 @@ import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 import java.util.function.DoubleSupplier;
 import java.util.function.LongSupplier;
 import java.util.function.ToLongFunction;
@@ -121,6 +127,39 @@ public final class Metrics {
                    BackendStats::noEndpointRejects, false);
         perService("ferry_l4_service_upstream_connect_failures_total",
                    "Failed connects to endpoints, per Service port", proxy, BackendStats::connectFailures, false);
+        histogram("ferry_l4_service_upstream_connect_duration_seconds",
+                  "How long successful TCP connects to endpoints took, per Service port", "service",
+                  f -> eachBackend(proxy, (n, st) -> f.accept(n, st.connectLatency())));
+    }
+
+    /**
+     * Registers a histogram family read at scrape time from {@link LatencyHistogram}s, one series per label value.
+     */
+    private void histogram(String name, String help, String labelName,
+                           Consumer<BiConsumer<String, LatencyHistogram>> each) {
+        double[] bounds = LatencyHistogram.boundsSeconds();
+        double[] upperBounds = java.util.Arrays.copyOf(bounds, bounds.length + 1);
+        upperBounds[bounds.length] = Double.POSITIVE_INFINITY;
+        registry.register(new Collector() {
+            @Override
+            public HistogramSnapshot collect() {
+                HistogramSnapshot.Builder b = HistogramSnapshot.builder().name(name).help(help).unit(Unit.SECONDS);
+                each.accept((label, h) -> {
+                    long[] counts = h.bucketCounts();
+                    b.dataPoint(HistogramSnapshot.HistogramDataPointSnapshot.builder()
+                                        .classicHistogramBuckets(ClassicHistogramBuckets.of(upperBounds, counts))
+                                        .sum(h.sumSeconds())
+                                        .labels(Labels.of(labelName, label))
+                                        .build());
+                });
+                return b.build();
+            }
+
+            @Override
+            public String getPrometheusName() {
+                return name;
+            }
+        });
     }
 
     private void perService(String name, String help, ServiceProxy proxy,
@@ -157,6 +196,20 @@ public final class Metrics {
                     }
                 }))
                 .register(registry);
+        CounterWithCallback.builder()
+                .name("ferry_http_route_bytes_total")
+                .help("HTTP body bytes proxied per Ingress route: rx from clients to endpoints, tx from endpoints "
+                      + "to clients")
+                .unit(Unit.BYTES)
+                .labelNames("route", "direction")
+                .callback(cb -> routeStats(loop).forEach((name, st) -> {
+                    cb.call(st.bytesFromClients(), name, "rx");
+                    cb.call(st.bytesToClients(), name, "tx");
+                }))
+                .register(registry);
+        histogram("ferry_http_route_upstream_header_duration_seconds",
+                  "Time from sending a request to an endpoint to its response head, per Ingress route", "route",
+                  f -> routeStats(loop).forEach((name, st) -> f.accept(name, st.upstreamLatency())));
     }
 
     private static Map<String, RouteStats> routeStats(ControlLoop loop) {

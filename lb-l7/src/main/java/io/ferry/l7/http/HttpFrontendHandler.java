@@ -412,6 +412,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             }
             return;
         }
+        e.route.stats().bytesFromClient(n);
         long max = e.route.policy().maxBodySize();
         if (max > 0 && e.requestBodyBytes > max) {
             content.release();
@@ -620,6 +621,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             int n = full.content().readableBytes();
             e.responseBytes += n;
             stats.bytesToClients.add(n);
+            e.route.stats().bytesToClient(n);
             e.responseComplete = true;
             ctx.write(new DefaultLastHttpContent(full.content(), full.trailingHeaders()), ctx.voidPromise());
             responseDone(e);
@@ -642,6 +644,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             int n = content.content().readableBytes();
             e.responseBytes += n;
             stats.bytesToClients.add(n);
+            e.route.stats().bytesToClient(n);
             ctx.write(content, ctx.voidPromise());
             if (content instanceof LastHttpContent) {
                 e.responseComplete = true;
@@ -682,6 +685,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         e.status = code;
         e.upstreamStatus = code;
         e.upstreamHeadNanos = System.nanoTime();
+        e.route.stats().upstreamLatency(e.upstreamHeadNanos - e.upstreamStartNanos);
         e.upstreamKeepAlive = HttpUtil.isKeepAlive(r);
         HttpHeaders rh = ForwardedHeaders.withoutHopByHop(r.headers(), false);
         if (c instanceof H2cUpstreamStream) {
