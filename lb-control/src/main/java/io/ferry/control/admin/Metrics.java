@@ -301,6 +301,7 @@ public final class Metrics {
 
     private void registerControl(ControlLoop loop) {
         registry.register(loop.syncDurations());
+        registry.register(loop.networkProgrammingDurations());
         GaugeWithCallback.builder()
                 .name("ferry_sync_proxy_rules_last_timestamp_seconds")
                 .help("When the last snapshot was built and applied, in seconds since the epoch (absent before the "
