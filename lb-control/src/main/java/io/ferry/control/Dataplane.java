@@ -19,6 +19,7 @@ public final class Dataplane {
     private final HttpProxy httpProxy;
     private volatile Snapshot current;
     private volatile Consumer<Snapshot> onApplied = s -> { };
+    private volatile HealthCheckServer healthChecks;
 
     /** A data plane with the Service proxy only. */
     public Dataplane(ServiceProxy serviceProxy) {
@@ -37,6 +38,10 @@ public final class Dataplane {
     public ServiceProxy.ApplyResult apply(Snapshot snapshot) {
         requireNonNull(snapshot, "snapshot");
         ServiceProxy.ApplyResult result = serviceProxy.apply(snapshot.l4());
+        HealthCheckServer hc = healthChecks;
+        if (hc != null) {
+            hc.apply(snapshot.services().healthChecks());
+        }
         if (httpProxy != null) {
             if (snapshot.tls() != null) {
                 httpProxy.applyTls(snapshot.tls().table());
@@ -51,6 +56,11 @@ public final class Dataplane {
     /** Runs {@code listener} on the control thread after each snapshot is live; it must be quick. */
     public void onApplied(Consumer<Snapshot> listener) {
         this.onApplied = requireNonNull(listener, "listener");
+    }
+
+    /** Serves the {@code healthCheckNodePort}s each snapshot asks for; set before the first apply. */
+    public void healthChecks(HealthCheckServer server) {
+        this.healthChecks = requireNonNull(server, "server");
     }
 
     /** The edge HTTP proxy, or {@code null} when it is off. */

@@ -59,6 +59,7 @@ public final class Ferry implements AutoCloseable {
     private HttpProxy httpProxy;
     private ControlLoop controlLoop;
     private AdminServer admin;
+    private HealthCheckServer healthChecks;
     private ManifestSource manifests;
     private KubernetesSource kubernetes;
     private Dataplane dataplane;
@@ -116,12 +117,19 @@ public final class Ferry implements AutoCloseable {
             }
         }
         SnapshotCompiler compiler = new SnapshotCompiler(
-                new ServiceCompiler(nodePortAddresses(options.nodePortAddresses)),
+                new ServiceCompiler(nodePortAddresses(options.nodePortAddresses), options.nodeName),
                 httpProxy == null ? null : new IngressCompiler(options.ingressClass,
                                                                options.watchIngressWithoutClass),
                 tlsCompiler);
         dataplane = new Dataplane(serviceProxy, httpProxy);
         controlLoop = new ControlLoop(compiler, dataplane, options.minSyncPeriod, clock);
+        healthChecks = new HealthCheckServer(transport, nodePortAddresses(options.nodePortAddresses), () -> {
+            java.time.Instant pending = controlLoop.pendingSince();
+            return pending == null
+                   || java.time.Duration.between(pending, clock.instant()).compareTo(options.healthzTimeout) <= 0;
+        });
+        started.add(healthChecks);
+        dataplane.healthChecks(healthChecks);
         started.add(controlLoop);
 
         admin = AdminServer.start(transport, new InetSocketAddress(options.adminAddress, options.adminPort),
@@ -270,6 +278,11 @@ public final class Ferry implements AutoCloseable {
 
     public ControlLoop controlLoop() {
         return controlLoop;
+    }
+
+    /** The {@code healthCheckNodePort} servers. */
+    public HealthCheckServer healthChecks() {
+        return healthChecks;
     }
 
     public ServiceProxy serviceProxy() {
