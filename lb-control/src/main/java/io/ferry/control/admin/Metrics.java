@@ -246,6 +246,10 @@ public final class Metrics {
         counter("ferry_l4_upstream_unreachable_total",
                 "TCP connections reset because no endpoint could be reached", s::upstreamUnreachable);
         counter("ferry_l4_idle_timeouts_total", "TCP connections closed for inactivity", s::idleTimeouts);
+        counter("ferry_l4_retries_total", "TCP connects tried again on another endpoint after one failed",
+                s::retries);
+        counter("ferry_l4_endpoint_ejections_total",
+                "Times passive health started skipping an endpoint after failed connects", s::endpointsSkipped);
     }
 
     private void registerHttp(HttpStats s) {
