@@ -223,10 +223,6 @@ final class UdpFlow extends ChannelInboundHandlerAdapter {
         }
     }
 
-    boolean isClosed() {
-        return closed;
-    }
-
     @Override
     public String toString() {
         return "UdpFlow(" + Endpoint.hostPort(client) + " -> " + Endpoint.hostPort(endpoint) + ')';

@@ -83,8 +83,10 @@ final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-        sweeper = ctx.executor().scheduleAtFixedRate(this::sweep, sweepIntervalMillis, sweepIntervalMillis,
-                                                     TimeUnit.MILLISECONDS);
+        // Fixed delay, not fixed rate: after a stall, sweeps must not run back to back and count time that the
+        // flows' traffic, read in the same stall, did not get to mark. A late sweep only makes a flow live longer.
+        sweeper = ctx.executor().scheduleWithFixedDelay(this::sweep, sweepIntervalMillis, sweepIntervalMillis,
+                                                        TimeUnit.MILLISECONDS);
         ctx.fireChannelActive();
     }
 
@@ -186,11 +188,6 @@ final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
                 f.close();
             }
         }
-    }
-
-    /** The number of flows now; on this listener's event loop only. */
-    int flowCount() {
-        return flows.size();
     }
 
     @Override

@@ -92,6 +92,11 @@ public final class UdpProxy implements AutoCloseable {
     private volatile Map<ListenerKey, String> bindErrors = Map.of();
     private boolean closed;
 
+    /**
+     * Creates a proxy with no listener; the first {@link #apply(L4Table)} binds them.
+     *
+     * @param transport the event loops every listener and upstream socket runs on
+     */
     public UdpProxy(Transport transport, UdpProxyConfig config) {
         this.transport = requireNonNull(transport, "transport");
         this.config = requireNonNull(config, "config");
@@ -196,7 +201,8 @@ public final class UdpProxy implements AutoCloseable {
         Bootstrap b = new Bootstrap()
                 .group(transport.group())
                 .channelFactory(channelFactory)
-                // Lets a ClusterIP share a port with a wildcard NodePort listener (the specific one wins).
+                // As for TCP. For UDP it lets a specific address share a port with a wildcard listener (the kernel
+                // hands each datagram to the most specific socket); see docs/udp.md for its price.
                 .option(ChannelOption.SO_REUSEADDR, true)
                 // Read nothing until the table that routes this listener is published.
                 .option(ChannelOption.AUTO_READ, false)

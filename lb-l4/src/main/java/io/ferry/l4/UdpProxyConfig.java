@@ -38,7 +38,8 @@ public final class UdpProxyConfig {
     /**
      * A flow with no datagram either way for this long is forgotten and its upstream socket closed; the client's
      * next datagram starts a new flow, possibly to another endpoint. Expiry is checked by a sweep that runs every
-     * quarter of this (at most once a second), so a flow lives at most that much longer.
+     * quarter of this (but at least once a second), so a flow lives up to one sweep interval longer, a little more
+     * when its event loop is busy; never shorter.
      */
     public Duration idleTimeout() {
         return idleTimeout;
