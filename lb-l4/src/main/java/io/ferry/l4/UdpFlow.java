@@ -8,6 +8,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.DatagramPacket;
 import io.netty.util.ReferenceCountUtil;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import org.slf4j.Logger;
@@ -20,7 +21,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Started by {@link UdpListenerHandler} on a client's first datagram and confined to the listener's event loop,
  * which the upstream socket shares; nothing here is thread-safe. The {@link Backend} and endpoint are chosen once
- * and kept. Datagrams that arrive before the upstream socket is connected wait in a short queue. A flow is closed
+ * and kept. The first reply clears the endpoint's passive-health failures; an upstream error counts as one.
+ * Datagrams that arrive before the upstream socket is connected wait in a short queue. A flow is closed
  * once, by whichever comes first: the idle sweep, a table that takes its endpoint out, an error on the upstream
  * socket (an ICMP port unreachable, mostly), or its listener closing.
  */
@@ -39,9 +41,12 @@ final class UdpFlow extends ChannelInboundHandlerAdapter {
     private final UdpStats stats;
     private final BackendStats backendStats;
     private final int maxDatagramSize;
+    // The client's address when the Service port has ClientIP affinity (its pin is touched when the flow ends).
+    private final InetAddress pinnedClient;
 
     private Channel upstream;
     private boolean connected;
+    private boolean answered;
     private boolean closed;
     private ArrayDeque<ByteBuf> pending;
 
@@ -51,8 +56,10 @@ final class UdpFlow extends ChannelInboundHandlerAdapter {
     UdpFlow next;
     long lastSweep;
 
-    UdpFlow(UdpListenerHandler listener, InetSocketAddress client, Backend backend, int index) {
+    UdpFlow(UdpListenerHandler listener, InetSocketAddress client, Backend backend, int index,
+            InetAddress pinnedClient) {
         this.listener = listener;
+        this.pinnedClient = pinnedClient;
         this.client = client;
         this.backend = backend;
         this.index = index;
@@ -174,6 +181,10 @@ final class UdpFlow extends ChannelInboundHandlerAdapter {
             return;
         }
         backendStats.bytesToClients.add(n);
+        if (!answered) {
+            answered = true;
+            backend.health(index).succeeded();
+        }
         listener.touch(this);
         listener.sendToClient(content, client);
     }
@@ -181,11 +192,16 @@ final class UdpFlow extends ChannelInboundHandlerAdapter {
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         // A read or a (void-promise) write failed: an ICMP port unreachable from the endpoint, mostly. The client
-        // cannot be told (Java sends no ICMP), but its next datagram starts a new flow, balanced afresh.
+        // cannot be told (Java sends no ICMP), but its next datagram starts a new flow, balanced afresh, and passive
+        // health may skip this endpoint for a while.
         if (closed) {
             return;
         }
         stats.upstreamErrors.increment();
+        UdpProxyConfig config = listener.proxy().config();
+        if (backend.health(index).failed(System.nanoTime(), config.maxFails(), config.failTimeout().toNanos())) {
+            stats.endpointsSkipped.increment();
+        }
         if (logger.isDebugEnabled()) {
             logger.debug("UDP flow {} -> {} closed: {}", client, endpoint, cause.toString());
         }
@@ -205,6 +221,9 @@ final class UdpFlow extends ChannelInboundHandlerAdapter {
         closed = true;
         listener.remove(this);
         backend.balancer().release(backend, index);
+        if (pinnedClient != null) {
+            backend.affinity().touch(pinnedClient);
+        }
         stats.flowsActive.decrement();
         backendStats.active.decrement();
         if (pending != null) {

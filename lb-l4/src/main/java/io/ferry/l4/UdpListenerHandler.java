@@ -8,6 +8,7 @@ import io.netty.channel.socket.DatagramPacket;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.HashMap;
 import java.util.Map;
@@ -20,9 +21,10 @@ import org.slf4j.LoggerFactory;
  * The handler of one UDP listener socket and the owner of its flow table.
  *
  * <p>The life of a datagram: the listener reads it; a client address and port with a {@link UdpFlow} goes straight
- * to that flow's upstream socket. Otherwise the live {@link L4Table} is looked up once with the listener's key, the
- * balancer picks an endpoint, and a new flow opens its upstream socket on this event loop, connected to the
- * endpoint. What the endpoint answers comes back through {@link #sendToClient}, out of this socket, so its source is
+ * to that flow's upstream socket. Otherwise the live {@link L4Table} is looked up once with the listener's key, an
+ * endpoint is chosen (the client's {@code ClientIP} pin if the Service port has affinity, else the balancer's pick,
+ * moved on past endpoints passive health skips), and a new flow opens its upstream socket on this event loop,
+ * connected to the endpoint. What the endpoint answers comes back through {@link #sendToClient}, out of this socket, so its source is
  * the Service address. A Service port with no endpoint, a full flow table or an oversized datagram drops the
  * datagram and bumps a counter; nothing is ever answered (Java cannot send the ICMP error kube-proxy's REJECT would).
  *
@@ -129,12 +131,50 @@ final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
             stats.flowLimitDrops.increment();
             return null;
         }
-        UdpFlow flow = new UdpFlow(this, client, backend, backend.balancer().select(backend, client));
+        int index = -1;
+        InetAddress pinnedClient = null;
+        SessionAffinity affinity = backend.affinity();
+        if (affinity != null) {
+            pinnedClient = client.getAddress();
+            InetSocketAddress pinned = affinity.lookup(pinnedClient);
+            index = pinned == null ? -1 : backend.indexOf(pinned);
+            if (index >= 0 && !backend.health(index).isAvailable(System.nanoTime())) {
+                // UDP has no failed connect to fail over from (the TCP proxy's way out of a dead pin), so a pin to
+                // an endpoint passive health skips is not followed: the client is pinned anew below.
+                index = -1;
+            }
+        }
+        if (index < 0) {
+            index = available(backend, backend.balancer().select(backend, client));
+        }
+        if (affinity != null) {
+            affinity.pin(pinnedClient, backend.endpoint(index).address());
+        }
+        UdpFlow flow = new UdpFlow(this, client, backend, index, pinnedClient);
         flows.put(client, flow);
         flow.lastSweep = sweeps;
         append(flow);
         flow.open(channel.eventLoop());
         return flow;
+    }
+
+    /**
+     * The first endpoint from {@code index} on, in table order and wrapping, that passive health does not skip;
+     * {@code index} itself if every one is skipped (better a datagram that may be answered than a certain drop).
+     */
+    private static int available(Backend backend, int index) {
+        int n = backend.size();
+        if (n == 1) {
+            return index;
+        }
+        long now = System.nanoTime();
+        for (int k = 0; k < n; k++) {
+            int i = (index + k) % n;
+            if (backend.health(i).isAvailable(now)) {
+                return i;
+            }
+        }
+        return index;
     }
 
     /** Sends {@code content} from the endpoint to {@code client}, from the Service address; takes ownership. */

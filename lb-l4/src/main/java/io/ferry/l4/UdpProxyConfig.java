@@ -17,18 +17,23 @@ public final class UdpProxyConfig {
 
     /**
      * The defaults: flows idle for 30 s expire (the kernel's {@code nf_conntrack_udp_timeout}, which kube-proxy
-     * leaves alone), at most 65,536 flows per listener, and datagrams up to {@link #MAX_UDP_PAYLOAD}.
+     * leaves alone), at most 65,536 flows per listener, datagrams up to {@link #MAX_UDP_PAYLOAD}, and an endpoint
+     * is skipped for 10 s after 1 upstream error (as the TCP proxy does after a failed connect).
      */
     public static final UdpProxyConfig DEFAULT = builder().build();
 
     private final Duration idleTimeout;
     private final int maxFlowsPerListener;
     private final int maxDatagramSize;
+    private final int maxFails;
+    private final Duration failTimeout;
 
     private UdpProxyConfig(Builder b) {
         this.idleTimeout = b.idleTimeout;
         this.maxFlowsPerListener = b.maxFlowsPerListener;
         this.maxDatagramSize = b.maxDatagramSize;
+        this.maxFails = b.maxFails;
+        this.failTimeout = b.failTimeout;
     }
 
     public static Builder builder() {
@@ -61,6 +66,19 @@ public final class UdpProxyConfig {
         return maxDatagramSize;
     }
 
+    /**
+     * Upstream errors in a row (an ICMP port unreachable, mostly: nothing listens on the endpoint's port) after
+     * which passive health skips the endpoint for new flows for {@link #failTimeout()}. A reply clears the count.
+     */
+    public int maxFails() {
+        return maxFails;
+    }
+
+    /** How long an endpoint with {@link #maxFails()} errors is skipped; {@link Duration#ZERO}: never. */
+    public Duration failTimeout() {
+        return failTimeout;
+    }
+
     /** How often each listener looks for expired flows, in milliseconds. */
     long sweepIntervalMillis() {
         return Math.max(1, Math.min(1000, idleTimeout.toMillis() / 4));
@@ -75,7 +93,8 @@ public final class UdpProxyConfig {
     @Override
     public String toString() {
         return "UdpProxyConfig(idleTimeout=" + idleTimeout + ", maxFlowsPerListener=" + maxFlowsPerListener
-               + ", maxDatagramSize=" + maxDatagramSize + ')';
+               + ", maxDatagramSize=" + maxDatagramSize + ", maxFails=" + maxFails + ", failTimeout=" + failTimeout
+               + ')';
     }
 
     /** Builds a {@link UdpProxyConfig}. */
@@ -83,6 +102,8 @@ public final class UdpProxyConfig {
         private Duration idleTimeout = Duration.ofSeconds(30);
         private int maxFlowsPerListener = 65_536;
         private int maxDatagramSize = MAX_UDP_PAYLOAD;
+        private int maxFails = 1;
+        private Duration failTimeout = Duration.ofSeconds(10);
 
         private Builder() {
         }
@@ -114,6 +135,25 @@ public final class UdpProxyConfig {
                                                    + MAX_UDP_PAYLOAD + ')');
             }
             this.maxDatagramSize = maxDatagramSize;
+            return this;
+        }
+
+        /** See {@link UdpProxyConfig#maxFails()}. */
+        public Builder maxFails(int maxFails) {
+            if (maxFails < 1) {
+                throw new IllegalArgumentException("maxFails: " + maxFails + " (expected: >= 1)");
+            }
+            this.maxFails = maxFails;
+            return this;
+        }
+
+        /** See {@link UdpProxyConfig#failTimeout()}. */
+        public Builder failTimeout(Duration failTimeout) {
+            requireNonNull(failTimeout, "failTimeout");
+            if (failTimeout.isNegative()) {
+                throw new IllegalArgumentException("failTimeout: " + failTimeout + " (expected: >= 0)");
+            }
+            this.failTimeout = failTimeout;
             return this;
         }
 

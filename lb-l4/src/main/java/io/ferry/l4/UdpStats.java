@@ -18,6 +18,7 @@ public final class UdpStats {
     final LongAdder flowsEndpointRemoved = new LongAdder();
     final LongAdder upstreamErrors = new LongAdder();
     final LongAdder upstreamConnectFailures = new LongAdder();
+    final LongAdder endpointsSkipped = new LongAdder();
     final LongAdder noEndpointDrops = new LongAdder();
     final LongAdder flowLimitDrops = new LongAdder();
     final LongAdder oversizeDrops = new LongAdder();
@@ -64,6 +65,14 @@ public final class UdpStats {
      */
     public long upstreamConnectFailures() {
         return upstreamConnectFailures.sum();
+    }
+
+    /**
+     * {@code ferry_udp_endpoint_ejections_total}: times upstream errors made passive health skip an endpoint for
+     * new flows for the fail timeout.
+     */
+    public long endpointsSkipped() {
+        return endpointsSkipped.sum();
     }
 
     /** {@code ferry_udp_no_endpoint_drops_total}: datagrams dropped because their Service port had no endpoint. */
@@ -113,7 +122,8 @@ public final class UdpStats {
     public String toString() {
         return "UdpStats(flows=" + flowsCreated() + ", active=" + flowsActive() + ", expired=" + flowsExpired()
                + ", endpointRemoved=" + flowsEndpointRemoved() + ", upstreamErrors=" + upstreamErrors()
-               + ", connectFailures=" + upstreamConnectFailures() + ", noEndpointDrops=" + noEndpointDrops()
+               + ", connectFailures=" + upstreamConnectFailures() + ", endpointsSkipped=" + endpointsSkipped()
+               + ", noEndpointDrops=" + noEndpointDrops()
                + ", flowLimitDrops=" + flowLimitDrops() + ", oversizeDrops=" + oversizeDrops()
                + ", sendDrops=" + sendDrops() + ", rx=" + datagramsFromClients() + '/' + bytesFromClients()
                + ", tx=" + datagramsToClients() + '/' + bytesToClients() + ')';

@@ -14,6 +14,8 @@ class UdpProxyConfigTest {
         assertThat(c.idleTimeout()).isEqualTo(Duration.ofSeconds(30));
         assertThat(c.maxFlowsPerListener()).isEqualTo(65_536);
         assertThat(c.maxDatagramSize()).isEqualTo(UdpProxyConfig.MAX_UDP_PAYLOAD);
+        assertThat(c.maxFails()).isEqualTo(1);
+        assertThat(c.failTimeout()).isEqualTo(Duration.ofSeconds(10));
         // Swept once a second: a flow idle for 30 s is gone within 31 s.
         assertThat(c.sweepIntervalMillis()).isEqualTo(1000);
         assertThat(c.idleSweeps()).isEqualTo(30);
@@ -38,6 +40,10 @@ class UdpProxyConfigTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("idleTimeout: PT0S");
         assertThatThrownBy(() -> UdpProxyConfig.builder().maxFlowsPerListener(0))
                 .isInstanceOf(IllegalArgumentException.class).hasMessage("maxFlowsPerListener: 0 (expected: >= 1)");
+        assertThatThrownBy(() -> UdpProxyConfig.builder().maxFails(0))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("maxFails: 0 (expected: >= 1)");
+        assertThatThrownBy(() -> UdpProxyConfig.builder().failTimeout(Duration.ofSeconds(-1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("failTimeout: PT-1S (expected: >= 0)");
         assertThatThrownBy(() -> UdpProxyConfig.builder().maxDatagramSize(65_528))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("maxDatagramSize: 65528 (expected: 1-65527)");

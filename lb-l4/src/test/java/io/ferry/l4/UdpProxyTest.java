@@ -351,10 +351,7 @@ class UdpProxyTest {
     @EnumSource(Transport.Kind.class)
     void endpointThatRefusesClosesTheFlow(Transport.Kind kind) throws Exception {
         startProxy(kind, UdpProxyConfig.DEFAULT);
-        InetSocketAddress nobody;
-        try (DatagramSocket s = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
-            nobody = (InetSocketAddress) s.getLocalSocketAddress();
-        }
+        InetSocketAddress nobody = unusedUdpPort();
         ListenerKey key = key("127.0.0.1");
         Backend dead = Backend.of("t/dead:53/UDP", List.of(Endpoint.of(nobody)), RandomBalancer.INSTANCE);
         proxy.apply(L4Table.builder().add(key, dead).build());
@@ -369,6 +366,84 @@ class UdpProxyTest {
         await().atMost(DEADLINE).until(() -> proxy.stats().upstreamErrors() == 2);
         assertThat(proxy.stats().flowsCreated()).isEqualTo(2);
         assertThat(dead.stats().active()).isZero();
+        // Passive health skips it after each error, but it is the only endpoint: it is tried anyway.
+        assertThat(proxy.stats().endpointsSkipped()).isEqualTo(2);
+    }
+
+    private static InetSocketAddress unusedUdpPort() throws IOException {
+        try (DatagramSocket s = new DatagramSocket(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))) {
+            return (InetSocketAddress) s.getLocalSocketAddress();
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void refusingEndpointIsSkippedByNewFlowsAndLosesItsPins(Transport.Kind kind) throws Exception {
+        startProxy(kind, UdpProxyConfig.DEFAULT); // skipped for 10 s after 1 error
+        UdpTestBackend live = backend("live");
+        InetSocketAddress nobody = unusedUdpPort();
+        ListenerKey key = key("127.0.0.1");
+        // The balancer always picks the dead endpoint; ClientIP affinity then pins the client to it.
+        Backend svc = Backend.builder("t/dns:53/UDP", List.of(Endpoint.of(nobody), Endpoint.of(live.address())),
+                                      FIRST)
+                             .affinity(SessionAffinity.of(SessionAffinity.DEFAULT_TIMEOUT))
+                             .build();
+        proxy.apply(L4Table.builder().add(key, svc).build());
+
+        Client c = client(key);
+        c.send("anyone?");
+        await().atMost(DEADLINE).until(() -> proxy.stats().endpointsSkipped() == 1);
+        assertThat(proxy.stats().upstreamErrors()).isEqualTo(1);
+        assertThat(svc.affinity().lookup(InetAddress.getLoopbackAddress())).isEqualTo(nobody);
+
+        // The pin is to a skipped endpoint, so it is not followed: the client is pinned to the live one, and so
+        // are its other ports.
+        assertThat(c.ask("now?").endpoint()).isEqualTo("live");
+        assertThat(svc.affinity().lookup(InetAddress.getLoopbackAddress())).isEqualTo(live.address());
+        assertThat(client(key).ask("and from another port?").endpoint()).isEqualTo("live");
+        assertThat(proxy.stats().upstreamErrors()).isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void clientIpAffinityPinsEveryPortOfAClientUntilItsEndpointGoes(Transport.Kind kind) throws Exception {
+        startProxy(kind, UdpProxyConfig.DEFAULT);
+        UdpTestBackend a = backend("a");
+        UdpTestBackend b = backend("b");
+        SessionAffinity affinity = SessionAffinity.of(SessionAffinity.DEFAULT_TIMEOUT);
+        ListenerKey key = key("127.0.0.1");
+        proxy.apply(L4Table.builder().add(key, affined(affinity, a, b)).build());
+        List<Channel> listeners = List.copyOf(proxy.listeners().values());
+
+        // Every client socket is on 127.0.0.1: one client address, many flows, one endpoint.
+        List<Client> clients = new ArrayList<>();
+        Set<String> endpoints = new HashSet<>();
+        for (int i = 0; i < 10; i++) {
+            Client c = client(key);
+            clients.add(c);
+            endpoints.add(c.ask("hi " + i).endpoint());
+        }
+        assertThat(endpoints).hasSize(1);
+        UdpTestBackend pinned = endpoints.contains("a") ? a : b;
+        UdpTestBackend other = pinned == a ? b : a;
+        assertThat(proxy.stats().flowsCreated()).isEqualTo(10);
+
+        // The pinned endpoint leaves: its flows close, and the client is pinned to the one left.
+        proxy.apply(L4Table.builder().add(key, affined(affinity, other)).build());
+        drain(listeners);
+        assertThat(proxy.stats().flowsEndpointRemoved()).isEqualTo(10);
+        for (Client c : clients) {
+            assertThat(c.ask("again").endpoint()).isEqualTo(other.name());
+        }
+        assertThat(affinity.lookup(InetAddress.getLoopbackAddress())).isEqualTo(other.address());
+    }
+
+    private static Backend affined(SessionAffinity affinity, UdpTestBackend... backends) {
+        List<Endpoint> eps = new ArrayList<>();
+        for (UdpTestBackend b : backends) {
+            eps.add(Endpoint.of(b.address(), b.name(), null));
+        }
+        return Backend.builder("t/svc:53/UDP", eps, RandomBalancer.INSTANCE).affinity(affinity).build();
     }
 
     @ParameterizedTest
@@ -497,6 +572,19 @@ class UdpProxyTest {
             socket.close();
         }
     }
+
+    /** Always the first endpoint. */
+    private static final Balancer FIRST = new Balancer() {
+        @Override
+        public int select(Backend backend, SocketAddress client) {
+            return 0;
+        }
+
+        @Override
+        public String name() {
+            return "first";
+        }
+    };
 
     /** Random choice, and a count of the flows each endpoint holds (acquires less releases), by address. */
     private static final class CountingBalancer implements Balancer {
