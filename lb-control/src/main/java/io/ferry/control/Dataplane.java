@@ -3,6 +3,7 @@ package io.ferry.control;
 import static java.util.Objects.requireNonNull;
 
 import io.ferry.l4.ServiceProxy;
+import io.ferry.l4.UdpProxy;
 import io.ferry.l7.http.HttpProxy;
 import java.util.function.Consumer;
 
@@ -20,6 +21,7 @@ public final class Dataplane {
     private volatile Snapshot current;
     private volatile Consumer<Snapshot> onApplied = s -> { };
     private volatile HealthCheckServer healthChecks;
+    private volatile UdpProxy udpProxy;
 
     /** A data plane with the Service proxy only. */
     public Dataplane(ServiceProxy serviceProxy) {
@@ -38,6 +40,10 @@ public final class Dataplane {
     public ServiceProxy.ApplyResult apply(Snapshot snapshot) {
         requireNonNull(snapshot, "snapshot");
         ServiceProxy.ApplyResult result = serviceProxy.apply(snapshot.l4());
+        UdpProxy udp = udpProxy;
+        if (udp != null) {
+            result = result.merge(udp.apply(snapshot.l4()));
+        }
         HealthCheckServer hc = healthChecks;
         if (hc != null) {
             hc.apply(snapshot.services().healthChecks());
@@ -56,6 +62,16 @@ public final class Dataplane {
     /** Runs {@code listener} on the control thread after each snapshot is live; it must be quick. */
     public void onApplied(Consumer<Snapshot> listener) {
         this.onApplied = requireNonNull(listener, "listener");
+    }
+
+    /** Serves the UDP listeners of each snapshot's L4 table; set before the first apply. */
+    public void udpProxy(UdpProxy proxy) {
+        this.udpProxy = requireNonNull(proxy, "proxy");
+    }
+
+    /** The UDP Service proxy, or {@code null} when there is none. */
+    public UdpProxy udpProxy() {
+        return udpProxy;
     }
 
     /** Serves the {@code healthCheckNodePort}s each snapshot asks for; set before the first apply. */

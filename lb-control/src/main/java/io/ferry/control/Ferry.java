@@ -14,6 +14,8 @@ import io.ferry.control.demo.DemoBackends;
 import io.ferry.control.source.KubernetesSource;
 import io.ferry.control.source.ManifestSource;
 import io.ferry.l4.ServiceProxy;
+import io.ferry.l4.UdpProxy;
+import io.ferry.l4.UdpProxyConfig;
 import io.ferry.l4.TcpProxyConfig;
 import io.ferry.l4.Transport;
 import io.ferry.l7.http.HttpProxy;
@@ -60,6 +62,7 @@ public final class Ferry implements AutoCloseable {
     private ControlLoop controlLoop;
     private AdminServer admin;
     private HealthCheckServer healthChecks;
+    private UdpProxy udpProxy;
     private ManifestSource manifests;
     private KubernetesSource kubernetes;
     private Dataplane dataplane;
@@ -93,6 +96,8 @@ public final class Ferry implements AutoCloseable {
                                                                  .idleTimeout(options.tcpIdleTimeout)
                                                                  .build());
         started.add(serviceProxy);
+        udpProxy = new UdpProxy(transport, UdpProxyConfig.builder().idleTimeout(options.udpIdleTimeout).build());
+        started.add(udpProxy);
         TlsCompiler tlsCompiler = null;
         if (options.httpPort >= 0 || options.httpsPort >= 0) {
             httpProxy = new HttpProxy(transport, HttpProxyConfig.builder()
@@ -130,6 +135,7 @@ public final class Ferry implements AutoCloseable {
         });
         started.add(healthChecks);
         dataplane.healthChecks(healthChecks);
+        dataplane.udpProxy(udpProxy);
         started.add(controlLoop);
 
         admin = AdminServer.start(transport, new InetSocketAddress(options.adminAddress, options.adminPort),
@@ -278,6 +284,11 @@ public final class Ferry implements AutoCloseable {
 
     public ControlLoop controlLoop() {
         return controlLoop;
+    }
+
+    /** The UDP Service proxy. */
+    public UdpProxy udpProxy() {
+        return udpProxy;
     }
 
     /** The {@code healthCheckNodePort} servers. */

@@ -72,6 +72,11 @@ public final class FerryMain implements Callable<Integer> {
             description = "Close TCP connections idle this long; 0 for never (default: ${DEFAULT-VALUE}).")
     Duration tcpIdleTimeout;
 
+    @Option(names = "--conntrack-udp-timeout", paramLabel = "DURATION", defaultValue = "30s",
+            converter = DurationConverter.class,
+            description = "Forget a UDP flow (client to endpoint) idle this long (default: ${DEFAULT-VALUE}).")
+    Duration udpIdleTimeout;
+
     @Option(names = "--min-sync-period", paramLabel = "DURATION", defaultValue = "50ms",
             converter = DurationConverter.class,
             description = "Least time between two table syncs; bursts in between coalesce (default: ${DEFAULT-VALUE}).")
@@ -142,6 +147,7 @@ public final class FerryMain implements Callable<Integer> {
                                              .ioThreads(ioThreads)
                                              .tcpConnectTimeout(tcpConnectTimeout)
                                              .tcpIdleTimeout(tcpIdleTimeout)
+                                             .udpIdleTimeout(udpIdleTimeout)
                                              .minSyncPeriod(minSyncPeriod)
                                              .httpAddress(InetAddress.getByName(httpAddress))
                                              .httpPort(httpPort)

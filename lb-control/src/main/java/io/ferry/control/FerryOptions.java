@@ -28,6 +28,7 @@ public final class FerryOptions {
     final int ioThreads;
     final Duration tcpConnectTimeout;
     final Duration tcpIdleTimeout;
+    final Duration udpIdleTimeout;
     final Duration minSyncPeriod;
     final Duration healthzTimeout;
     final InetAddress httpAddress;
@@ -55,6 +56,7 @@ public final class FerryOptions {
         this.ioThreads = b.ioThreads;
         this.tcpConnectTimeout = b.tcpConnectTimeout;
         this.tcpIdleTimeout = b.tcpIdleTimeout;
+        this.udpIdleTimeout = b.udpIdleTimeout;
         this.minSyncPeriod = b.minSyncPeriod;
         this.healthzTimeout = b.healthzTimeout;
         this.httpAddress = b.httpAddress;
@@ -104,6 +106,7 @@ public final class FerryOptions {
         private int ioThreads;
         private Duration tcpConnectTimeout = Duration.ofSeconds(5);
         private Duration tcpIdleTimeout = Duration.ofHours(1);
+        private Duration udpIdleTimeout = Duration.ofSeconds(30);
         private Duration minSyncPeriod = Duration.ofMillis(50);
         private Duration healthzTimeout = Duration.ofSeconds(60);
         private InetAddress httpAddress = new InetSocketAddress(0).getAddress();
@@ -183,6 +186,15 @@ public final class FerryOptions {
                 throw new IllegalArgumentException("tcp-connect-timeout: " + d + " (expected: > 0)");
             }
             this.tcpConnectTimeout = d;
+            return this;
+        }
+
+        public Builder udpIdleTimeout(Duration d) {
+            requireNonNull(d, "conntrack-udp-timeout");
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException("conntrack-udp-timeout: " + d + " (expected: > 0)");
+            }
+            this.udpIdleTimeout = d;
             return this;
         }
 

@@ -194,6 +194,16 @@ public final class ServiceProxy implements AutoCloseable {
             this.bindErrors = bindErrors;
         }
 
+        /** This result and {@code other} together (the TCP and UDP data planes of one apply). */
+        public ApplyResult merge(ApplyResult other) {
+            List<ListenerKey> allRemoved = new ArrayList<>(removed);
+            allRemoved.addAll(other.removed);
+            Map<ListenerKey, String> errors = new TreeMap<>(Comparator.comparing(ListenerKey::toString));
+            errors.putAll(bindErrors);
+            errors.putAll(other.bindErrors);
+            return new ApplyResult(added + other.added, allRemoved, Collections.unmodifiableMap(errors));
+        }
+
         /** How many listeners were bound. */
         public int added() {
             return added;

@@ -62,6 +62,9 @@ public final class Metrics {
         Metrics m = new Metrics();
         m.registerL4(proxy.stats());
         m.registerL4PerService(proxy);
+        if (loop.dataplane().udpProxy() != null) {
+            m.registerUdp(loop.dataplane().udpProxy().stats());
+        }
         HttpProxy http = loop.dataplane().httpProxy();
         if (http != null) {
             m.registerHttp(http.stats());
@@ -114,13 +117,13 @@ public final class Metrics {
      * time; a Service port leaves the output when it leaves the table.
      */
     private void registerL4PerService(ServiceProxy proxy) {
-        perService("ferry_l4_service_connections_total", "TCP connections accepted, per Service port", proxy,
+        perService("ferry_l4_service_connections_total", "TCP connections accepted (UDP flows created), per Service port", proxy,
                    BackendStats::connections, false);
-        perService("ferry_l4_service_connections_active", "TCP connections open now, per Service port", proxy,
+        perService("ferry_l4_service_connections_active", "TCP connections (UDP flows) open now, per Service port", proxy,
                    BackendStats::active, true);
-        perService("ferry_l4_service_rx_bytes_total", "TCP bytes read from clients, per Service port", proxy,
+        perService("ferry_l4_service_rx_bytes_total", "Bytes read from clients, per Service port", proxy,
                    BackendStats::bytesFromClients, false);
-        perService("ferry_l4_service_tx_bytes_total", "TCP bytes sent to clients, per Service port", proxy,
+        perService("ferry_l4_service_tx_bytes_total", "Bytes sent to clients, per Service port", proxy,
                    BackendStats::bytesToClients, false);
         perService("ferry_l4_service_no_endpoint_rejects_total",
                    "TCP connections reset at once for want of an endpoint, per Service port", proxy,
@@ -250,6 +253,48 @@ public final class Metrics {
                 s::retries);
         counter("ferry_l4_endpoint_ejections_total",
                 "Times passive health started skipping an endpoint after failed connects", s::endpointsSkipped);
+    }
+
+    private void registerUdp(io.ferry.l4.UdpStats s) {
+        counter("ferry_udp_flows_total", "UDP flows (client address and port to an endpoint) created",
+                s::flowsCreated);
+        gauge("ferry_udp_flows_active", "UDP flows open now", s::flowsActive);
+        counter("ferry_udp_flows_expired_total", "UDP flows closed after the idle timeout", s::flowsExpired);
+        counter("ferry_udp_flows_endpoint_removed_total",
+                "UDP flows closed at once because their endpoint left the Service", s::flowsEndpointRemoved);
+        counter("ferry_udp_upstream_errors_total", "UDP flows closed because their endpoint answered with an error",
+                s::upstreamErrors);
+        counter("ferry_udp_upstream_connect_failures_total", "UDP upstream sockets that could not be opened",
+                s::upstreamConnectFailures);
+        counter("ferry_udp_endpoint_ejections_total",
+                "Times passive health started skipping a UDP endpoint", s::endpointsSkipped);
+        counter("ferry_udp_no_endpoint_drops_total", "UDP datagrams dropped for want of an endpoint",
+                s::noEndpointDrops);
+        counter("ferry_udp_flow_limit_drops_total", "UDP datagrams dropped because the flow table was full",
+                s::flowLimitDrops);
+        counter("ferry_udp_oversize_drops_total", "UDP datagrams dropped for being larger than the limit",
+                s::oversizeDrops);
+        counter("ferry_udp_send_drops_total", "UDP datagrams dropped because a socket's send queue was full",
+                s::sendDrops);
+        CounterWithCallback.builder()
+                .name("ferry_udp_datagrams_total")
+                .help("UDP datagrams: rx from clients, tx to clients")
+                .labelNames("direction")
+                .callback(cb -> {
+                    cb.call(s.datagramsFromClients(), "rx");
+                    cb.call(s.datagramsToClients(), "tx");
+                })
+                .register(registry);
+        CounterWithCallback.builder()
+                .name("ferry_udp_bytes_total")
+                .help("UDP payload bytes: rx from clients, tx to clients")
+                .unit(Unit.BYTES)
+                .labelNames("direction")
+                .callback(cb -> {
+                    cb.call(s.bytesFromClients(), "rx");
+                    cb.call(s.bytesToClients(), "tx");
+                })
+                .register(registry);
     }
 
     private void registerHttp(HttpStats s) {

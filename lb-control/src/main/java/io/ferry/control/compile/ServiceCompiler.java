@@ -240,8 +240,8 @@ public final class ServiceCompiler {
                 unique(nodePorts, nodePort + "/" + protocol, i, where + ".nodePort",
                        "a nodePort and protocol unique among the ports");
             }
-            if (protocol != Protocol.TCP) {
-                continue; // UDP and SCTP arrive with later issues; the port is shown, not served.
+            if (protocol == Protocol.SCTP) {
+                continue; // not served: the port is shown in /config_dump with no listener
             }
             for (InetAddress ip : clusterIps) {
                 want(keys, ListenerKey.of(ip, p.getPort(), protocol), i);
