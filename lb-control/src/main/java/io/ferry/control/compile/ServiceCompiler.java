@@ -14,6 +14,7 @@ import io.ferry.control.compile.CompiledServices.ServiceView;
 import io.ferry.l4.Backend;
 import io.ferry.l4.BackendStats;
 import io.ferry.l4.Balancer;
+import io.ferry.l4.Balancers;
 import io.ferry.l4.Endpoint;
 import io.ferry.l4.EndpointHealth;
 import io.ferry.l4.L4Table;

@@ -328,7 +328,7 @@ class ServiceCompilerTest {
         assertThat(bad.balancer().name()).isEqualTo("random");
         assertThat(c.problems()).extracting(Object::toString)
                                 .anyMatch(p -> p.contains("ferry.io/proxy-protocol]: v3 (expected: v2); ignored"))
-                                .anyMatch(p -> p.contains("ferry.io/lb-algorithm: fastest"));
+                                .anyMatch(p -> p.contains("ferry.io/lb-algorithm: fastest (expected: random,"));
     }
 
     @Test
@@ -428,7 +428,7 @@ class ServiceCompilerTest {
     }
 
     @Test
-    void udpPortsAreShownButNotListenedOnYet() throws Exception {
+    void udpPortsGetListenersAndSctpPortsAreOnlyShown() throws Exception {
         CompiledServices c = compiler.compile(state("""
                 apiVersion: v1
                 kind: Service
@@ -438,10 +438,15 @@ class ServiceCompilerTest {
                   ports:
                   - {name: dns, port: 53, protocol: UDP}
                   - {name: dns-tcp, port: 53, protocol: TCP}
+                  - {name: sctp, port: 9999, protocol: SCTP}
                 """));
-        assertThat(c.table().listeners()).containsExactly(key("127.1.0.10", 53));
+        assertThat(c.table().listeners()).containsExactlyInAnyOrder(
+                key("127.1.0.10", 53), ListenerKey.of(InetAddress.getByName("127.1.0.10"), 53, Protocol.UDP));
+        assertThat(c.table().lookup(ListenerKey.of(InetAddress.getByName("127.1.0.10"), 53, Protocol.UDP)).name())
+                .isEqualTo("ns/dns:53/UDP");
         assertThat(c.services().get(0).ports()).extracting(CompiledServices.PortView::protocol)
-                                               .containsExactly("UDP", "TCP");
+                                               .containsExactly("UDP", "TCP", "SCTP");
+        assertThat(c.services().get(0).ports().get(2).listeners()).isEmpty();
     }
 
     @Test
@@ -488,7 +493,9 @@ class ServiceCompilerTest {
                   - {name: b, port: 53, nodePort: 30053, protocol: UDP}
                 """));
         assertThat(c.table().listeners()).containsExactlyInAnyOrder(
-                key("127.1.0.3", 53), ListenerKey.of(wildcard(), 30053, Protocol.TCP));
+                key("127.1.0.3", 53), ListenerKey.of(wildcard(), 30053, Protocol.TCP),
+                ListenerKey.of(InetAddress.getByName("127.1.0.3"), 53, Protocol.UDP),
+                ListenerKey.of(wildcard(), 30053, Protocol.UDP));
         assertThat(c.problems()).extracting(Object::toString).containsExactlyInAnyOrder(
                 "Service ns/same-port: spec.ports[1].port: 80/TCP "
                 + "(expected: a port and protocol unique among the ports; spec.ports[0] has it)",
