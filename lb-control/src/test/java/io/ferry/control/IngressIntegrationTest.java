@@ -293,7 +293,10 @@ class IngressIntegrationTest {
                            .contains("ferry_http_route_upstream_header_duration_seconds_bucket{" + spread
                                      + ",le=\"+Inf\"} 30")
                            .contains("ferry_http_route_upstream_header_duration_seconds_count{"
-                                     + "route=\"it/site:empty.test/\"} 0");
+                                     + "route=\"it/site:empty.test/\"} 0")
+                           .contains("ferry_http_route_no_endpoint_total{route=\"it/site:empty.test/\"} 1.0")
+                           .contains("ferry_http_route_no_endpoint_total{" + spread + "} 0.0")
+                           .contains("ferry_http_route_retries_total{" + spread + "} 0.0");
     }
 
     @Test

@@ -182,6 +182,7 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
                 chosen = next; // every endpoint left is skipped: try the next one anyway
             }
             stats.retries.increment();
+            backendStats.retries.increment();
             connect(ctx, chosen);
         } else {
             stats.upstreamUnreachable.increment();

@@ -152,6 +152,7 @@ class TcpServicePolicyTest {
         long failures = proxy.stats().connectFailures();
         assertThat(failures).isGreaterThanOrEqualTo(1);
         assertThat(proxy.stats().retries()).isEqualTo(failures);
+        assertThat(proxy.table().lookup(key).stats().retries()).isEqualTo(failures);
         assertThat(proxy.stats().endpointsSkipped()).isEqualTo(failures);
         assertThat(proxy.stats().upstreamUnreachable()).isZero();
 

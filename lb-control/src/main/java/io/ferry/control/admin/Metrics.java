@@ -130,6 +130,9 @@ public final class Metrics {
                    BackendStats::noEndpointRejects, false);
         perService("ferry_l4_service_upstream_connect_failures_total",
                    "Failed connects to endpoints, per Service port", proxy, BackendStats::connectFailures, false);
+        perService("ferry_l4_service_retries_total",
+                   "TCP connects tried again on another endpoint, per Service port", proxy, BackendStats::retries,
+                   false);
         histogram("ferry_l4_service_upstream_connect_duration_seconds",
                   "How long successful TCP connects to endpoints took, per Service port", "service",
                   f -> eachBackend(proxy, (n, st) -> f.accept(n, st.connectLatency())));
@@ -210,9 +213,21 @@ public final class Metrics {
                     cb.call(st.bytesToClients(), name, "tx");
                 }))
                 .register(registry);
+        perRoute(loop, "ferry_http_route_no_endpoint_total", "HTTP requests answered 503 for want of an endpoint, "
+                  + "per Ingress route", RouteStats::noEndpoints);
+        perRoute(loop, "ferry_http_route_upstream_connect_failures_total",
+                 "Failed connects to endpoints, per Ingress route", RouteStats::upstreamConnectFailures);
+        perRoute(loop, "ferry_http_route_retries_total", "HTTP requests sent again, per Ingress route",
+                 RouteStats::retries);
         histogram("ferry_http_route_upstream_header_duration_seconds",
                   "Time from sending a request to an endpoint to its response head, per Ingress route", "route",
                   f -> routeStats(loop).forEach((name, st) -> f.accept(name, st.upstreamLatency())));
+    }
+
+    private void perRoute(ControlLoop loop, String name, String help, ToLongFunction<RouteStats> value) {
+        CounterWithCallback.builder().name(name).help(help).labelNames("route")
+                           .callback(cb -> routeStats(loop).forEach((n, st) -> cb.call(value.applyAsLong(st), n)))
+                           .register(registry);
     }
 
     private static Map<String, RouteStats> routeStats(ControlLoop loop) {

@@ -352,6 +352,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         Backend backend = route.backend();
         if (backend.isEmpty()) {
             stats.noEndpoint.increment();
+            route.stats().noEndpoint();
             respondLocal(503, false);
             return;
         }
@@ -500,6 +501,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             }
             if (!f.isSuccess()) {
                 stats.upstreamConnectFailures.increment();
+                e.route.stats().upstreamConnectFailure();
                 retryOrFail(e, f.cause() instanceof ConnectTimeoutException ? 504 : 502, false);
                 return;
             }
@@ -533,6 +535,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             }
             if (!f.isSuccess()) {
                 stats.upstreamConnectFailures.increment();
+                e.route.stats().upstreamConnectFailure();
                 retryOrFail(e, f.cause() instanceof ConnectTimeoutException ? 504 : 502, false);
                 return;
             }
@@ -545,6 +548,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                 }
                 if (!sf.isSuccess()) {
                     stats.upstreamConnectFailures.increment();
+                    e.route.stats().upstreamConnectFailure();
+                e.route.stats().upstreamConnectFailure();
                     retryOrFail(e, 502, false);
                     return;
                 }
@@ -585,11 +590,13 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             if (sent && e.reused) {
                 // A kept-alive connection the server had closed: the same endpoint on a new connection.
                 stats.retries.increment();
+                e.route.stats().retry();
                 acquire(e.endpointIndex, true);
                 return;
             }
             if (e.attempts < Math.min(config.maxAttempts(), backend.size())) {
                 stats.retries.increment();
+                e.route.stats().retry();
                 acquire((e.endpointIndex + 1) % backend.size(), false);
                 return;
             }

@@ -15,6 +15,9 @@ public final class RouteStats {
     private final LongAdder bytesFromClients = new LongAdder();
     private final LongAdder bytesToClients = new LongAdder();
     private final LatencyHistogram upstreamLatency = new LatencyHistogram();
+    private final LongAdder noEndpoint = new LongAdder();
+    private final LongAdder upstreamConnectFailures = new LongAdder();
+    private final LongAdder retries = new LongAdder();
 
     public RouteStats() {
         for (int i = 0; i < responsesByClass.length; i++) {
@@ -49,6 +52,33 @@ public final class RouteStats {
      */
     public void upstreamLatency(long nanos) {
         upstreamLatency.observe(nanos);
+    }
+
+    /** Counts a request answered 503 because the route had no endpoint. */
+    public void noEndpoint() {
+        noEndpoint.increment();
+    }
+
+    /** Counts a failed connect (or stream open) to one of the route's endpoints. */
+    public void upstreamConnectFailure() {
+        upstreamConnectFailures.increment();
+    }
+
+    /** Counts a request sent again, to the same endpoint on a new connection or to the next endpoint. */
+    public void retry() {
+        retries.increment();
+    }
+
+    public long noEndpoints() {
+        return noEndpoint.sum();
+    }
+
+    public long upstreamConnectFailures() {
+        return upstreamConnectFailures.sum();
+    }
+
+    public long retries() {
+        return retries.sum();
     }
 
     public long bytesFromClients() {
