@@ -20,8 +20,10 @@ public final class TcpProxyConfig {
     private final Duration idleTimeout;
     private final int maxFails;
     private final Duration failTimeout;
+    private final boolean reusePort;
 
     private TcpProxyConfig(Builder b) {
+        this.reusePort = b.reusePort;
         this.maxFails = b.maxFails;
         this.failTimeout = b.failTimeout;
         this.connectTimeout = b.connectTimeout;
@@ -48,6 +50,14 @@ public final class TcpProxyConfig {
         return idleTimeout;
     }
 
+    /**
+     * Whether each TCP listener is one {@code SO_REUSEPORT} socket per event loop (epoll only), so that accept and
+     * relay stay on one loop; default true.
+     */
+    public boolean reusePort() {
+        return reusePort;
+    }
+
     /** Failed connects in a row after which an endpoint is skipped for {@link #failTimeout()}. */
     public int maxFails() {
         return maxFails;
@@ -61,7 +71,7 @@ public final class TcpProxyConfig {
     @Override
     public String toString() {
         return "TcpProxyConfig(connectTimeout=" + connectTimeout + ", maxConnectAttempts=" + maxConnectAttempts
-               + ", idleTimeout=" + idleTimeout + ", maxFails=" + maxFails + ", failTimeout=" + failTimeout + ')';
+               + ", idleTimeout=" + idleTimeout + ", maxFails=" + maxFails + ", failTimeout=" + failTimeout + ", reusePort=" + reusePort + ')';
     }
 
     /** Builds a {@link TcpProxyConfig}. */
@@ -71,8 +81,14 @@ public final class TcpProxyConfig {
         private Duration idleTimeout = Duration.ofHours(1);
         private int maxFails = 1;
         private Duration failTimeout = Duration.ofSeconds(10);
+        private boolean reusePort = true;
 
         private Builder() {
+        }
+
+        public Builder reusePort(boolean reusePort) {
+            this.reusePort = reusePort;
+            return this;
         }
 
         public Builder maxFails(int maxFails) {

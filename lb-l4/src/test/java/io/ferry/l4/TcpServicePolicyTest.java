@@ -189,6 +189,48 @@ class TcpServicePolicyTest {
 
     @ParameterizedTest
     @EnumSource(Transport.Kind.class)
+    void underEpollEachEventLoopHasItsOwnReusePortSocketAndAllCloseTogether(Transport.Kind kind) throws Exception {
+        startProxy(kind, TcpProxyConfig.DEFAULT);
+        List<Endpoint> endpoints = greeters("a");
+        ListenerKey key = key("127.0.0.1");
+        proxy.apply(L4Table.builder().add(key, Backend.of("t/web:80/TCP", endpoints, RandomBalancer.INSTANCE))
+                           .build());
+        List<io.netty.channel.Channel> sockets = proxy.sockets(key);
+        if (kind == Transport.Kind.EPOLL) {
+            assertThat(sockets).hasSize(2); // one per event loop
+            assertThat(sockets).extracting(io.netty.channel.Channel::eventLoop).doesNotHaveDuplicates();
+            assertThat(sockets).extracting(ch -> ((InetSocketAddress) ch.localAddress()).getPort())
+                               .containsOnly(bound(key).getPort());
+        } else {
+            assertThat(sockets).hasSize(1);
+        }
+        for (int i = 0; i < 40; i++) {
+            assertThat(greeting("127.0.0.1", bound(key))).isEqualTo("a");
+        }
+        InetSocketAddress address = bound(key);
+        proxy.apply(L4Table.EMPTY);
+        assertThat(sockets).noneMatch(io.netty.channel.Channel::isOpen);
+        // NIO closes a socket registered with a selector at its next select, so the port may accept a moment more.
+        await().atMost(DEADLINE).until(() -> {
+            try (Socket s = new Socket()) {
+                s.connect(address, 2_000);
+                return false;
+            } catch (java.net.ConnectException refused) {
+                return true;
+            }
+        });
+        for (int i = 0; i < 10; i++) { // no socket of the group is left to accept
+            try (Socket s = new Socket()) {
+                s.connect(address, 2_000);
+                throw new AssertionError("connected to a removed listener");
+            } catch (java.net.ConnectException expected) {
+                // refused
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
     void proxyProtocolV2TellsTheBackendTheClientAndServiceAddresses(Transport.Kind kind) throws Exception {
         startProxy(kind, TcpProxyConfig.DEFAULT);
         TestBackend backend = TestBackend.start(s -> {
