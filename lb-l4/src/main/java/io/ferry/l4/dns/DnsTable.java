@@ -1,0 +1,662 @@
+package io.ferry.l4.dns;
+
+import static java.util.Objects.requireNonNull;
+
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The immutable DNS table: every name of the cluster zone (and the reverse names of its addresses) with its
+ * answers, precomputed in wire format.
+ *
+ * <p>Built off the hot path by the compiler with {@link #builder(String)} and published by
+ * {@link DnsServer#apply(DnsTable)} with one volatile write. A query costs one hash lookup on its lowercase wire
+ * name (an open-addressing table compared with {@link Arrays#equals(byte[], int, int, byte[], int, int)}) and no
+ * allocation; its answer is a byte range written after the client's own question, whose name every record points
+ * back to (name compression against offset 12 is valid for every query of that name, whatever its case).
+ *
+ * <p>What exists: each name added, every ancestor of it up to the zone apex (empty non-terminals such as
+ * {@code <ns>.svc.<zone>} answer NODATA, not NXDOMAIN), the apex with its SOA and NS, {@code svc.<zone>} and
+ * {@code dns-version.<zone>} (TXT, the schema version of the Kubernetes DNS specification). Reverse names exist
+ * only where a PTR record was added; other names of {@code in-addr.arpa} and {@code ip6.arpa} are outside the table.
+ */
+public final class DnsTable {
+
+    static final int A = 1;
+    static final int NS = 2;
+    static final int CNAME = 5;
+    static final int SOA = 6;
+    static final int PTR = 12;
+    static final int TXT = 16;
+    static final int AAAA = 28;
+    static final int SRV = 33;
+    static final int ANY = 255;
+    static final int CLASS_IN = 1;
+
+    /** The version of the Kubernetes DNS-Based Service Discovery specification served at {@code dns-version}. */
+    public static final String SCHEMA_VERSION = "1.1.0";
+    /** The TTL of every record unless the builder says otherwise. */
+    public static final int DEFAULT_TTL = 5;
+
+    /** The table a server has before its first apply: every query is answered SERVFAIL. */
+    public static final DnsTable NOT_READY = new DnsTable();
+
+    private static final byte[] IN_ADDR_ARPA = DnsName.toWire("in-addr.arpa");
+    private static final byte[] IP6_ARPA = DnsName.toWire("ip6.arpa");
+
+    final boolean ready;
+    final byte[] zone;
+    final int zoneLabels;
+    final int ttl;
+    final long serial;
+    final boolean podRecords;
+    final byte[] soaRdata;
+    private final String zoneName;
+    private final Node[] slots;
+    private final int mask;
+    private final int size;
+    private final int records;
+
+    private DnsTable() {
+        ready = false;
+        zone = new byte[] {0};
+        zoneLabels = 0;
+        ttl = 0;
+        serial = 0;
+        podRecords = false;
+        soaRdata = new byte[0];
+        zoneName = ".";
+        slots = new Node[1];
+        mask = 0;
+        size = 0;
+        records = 0;
+    }
+
+    private DnsTable(Builder b, List<Node> nodes, int records) {
+        ready = true;
+        zone = b.zone;
+        zoneLabels = DnsName.labelCount(zone, zone.length);
+        ttl = b.ttl;
+        serial = b.serial;
+        podRecords = b.podRecords;
+        soaRdata = b.soaRdata();
+        zoneName = DnsName.toText(zone);
+        int capacity = Integer.highestOneBit(Math.max(4, nodes.size() * 2 + 1) - 1) << 1;
+        slots = new Node[capacity];
+        mask = capacity - 1;
+        for (Node n : nodes) {
+            int i = n.hash & mask;
+            while (slots[i] != null) {
+                i = (i + 1) & mask;
+            }
+            slots[i] = n;
+        }
+        size = nodes.size();
+        this.records = records;
+    }
+
+    /** A builder for the zone {@code zone} (e.g. {@code cluster.local}). */
+    public static Builder builder(String zone) {
+        return new Builder(zone);
+    }
+
+    /** The node of a lowercase wire name ({@code length} bytes of {@code name}, hashed by the parser), or null. */
+    Node lookup(byte[] name, int length, int hash) {
+        Node[] s = slots;
+        int i = hash & mask;
+        for (;;) {
+            Node n = s[i];
+            if (n == null) {
+                return null;
+            }
+            if (n.hash == hash && n.name.length == length && Arrays.equals(n.name, 0, length, name, 0, length)) {
+                return n;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /** Whether {@code name} (dotted, any case) exists in the table, with records or as an empty non-terminal. */
+    public boolean contains(String name) {
+        byte[] wire = DnsName.toWire(name);
+        return lookup(wire, wire.length, DnsName.hash(wire, wire.length)) != null;
+    }
+
+    /** Whether a lowercase wire name is at or below the zone apex. */
+    boolean inZone(byte[] name, int length) {
+        return ready && DnsName.endsWith(name, length, zone);
+    }
+
+    /** The zone apex, dotted ({@code cluster.local}). */
+    public String zone() {
+        return zoneName;
+    }
+
+    /** The TTL of every record and of negative answers, in seconds. */
+    public int ttl() {
+        return ttl;
+    }
+
+    /** The SOA serial. */
+    public long serial() {
+        return serial;
+    }
+
+    /** How many names exist, empty non-terminals included. */
+    public int size() {
+        return size;
+    }
+
+    /** How many records were added (before deduplication of identical ones). */
+    public int recordCount() {
+        return records;
+    }
+
+    /** Whether {@code <a-b-c-d>.<ns>.pod.<zone>} names are answered (the specification's deprecated pod records). */
+    public boolean podRecords() {
+        return podRecords;
+    }
+
+    @Override
+    public String toString() {
+        return ready ? "DnsTable(" + zoneName + ", " + size + " names, ttl " + ttl + "s)" : "DnsTable(not ready)";
+    }
+
+    /** One name: its answers by query type. Immutable. */
+    static final class Node {
+        final byte[] name;
+        final int hash;
+        /** The zone apex the name is in (for the SOA of negative answers). */
+        final byte[] apex;
+        private final int[] types;
+        private final Answer[] answers;
+        /** For a name with a CNAME: the answer to every type not listed. Null otherwise (those types are NODATA). */
+        private final Answer otherwise;
+
+        Node(byte[] name, byte[] apex, int[] types, Answer[] answers, Answer otherwise) {
+            this.name = name;
+            this.hash = DnsName.hash(name, name.length);
+            this.apex = apex;
+            this.types = types;
+            this.answers = answers;
+            this.otherwise = otherwise;
+        }
+
+        /** The answer to {@code qtype}, or null for NODATA. */
+        Answer answer(int qtype) {
+            int[] t = types;
+            for (int i = 0; i < t.length; i++) {
+                if (t[i] == qtype) {
+                    return answers[i];
+                }
+            }
+            return otherwise;
+        }
+    }
+
+    /**
+     * A precomputed answer: the answer section (records whose owner names point into the question at offset 12),
+     * then the additional section, as bytes to write after the question.
+     */
+    static final class Answer {
+        final byte[] bytes;
+        final int answerCount;
+        final int answerLength;
+        final int additionalCount;
+        final int rcode;
+        /** Whether the authority section carries the zone's SOA (a negative answer at the end of a CNAME chain). */
+        final boolean negative;
+        /** The last target of a CNAME chain that leaves the zone (wire form), to resolve upstream; or null. */
+        final byte[] chase;
+        /** The size of every answer record when they may be rotated (one A or AAAA RRset), else 0. */
+        final int rotateUnit;
+
+        Answer(byte[] bytes, int answerCount, int answerLength, int additionalCount, int rcode, boolean negative,
+               byte[] chase, int rotateUnit) {
+            this.bytes = bytes;
+            this.answerCount = answerCount;
+            this.answerLength = answerLength;
+            this.additionalCount = additionalCount;
+            this.rcode = rcode;
+            this.negative = negative;
+            this.chase = chase;
+            this.rotateUnit = rotateUnit;
+        }
+    }
+
+    /** Builds a {@link DnsTable}; not thread-safe. Names are case-insensitive, with or without the final dot. */
+    public static final class Builder {
+
+        private final byte[] zone;
+        private int ttl = DEFAULT_TTL;
+        private long serial = 1;
+        private boolean podRecords = true;
+        private final Map<Key, Data> names = new LinkedHashMap<>();
+        private int records;
+
+        private Builder(String zone) {
+            this.zone = DnsName.toWire(requireNonNull(zone, "zone"));
+        }
+
+        /** The TTL of every record and of negative answers (default 5 s). */
+        public Builder ttl(int seconds) {
+            if (seconds < 0 || seconds > 86400) {
+                throw new IllegalArgumentException("ttl: " + seconds + " (expected: 0-86400)");
+            }
+            ttl = seconds;
+            return this;
+        }
+
+        /** The SOA serial (an unsigned 32-bit number; default 1). */
+        public Builder serial(long serial) {
+            this.serial = serial & 0xFFFFFFFFL;
+            return this;
+        }
+
+        /** Whether to answer the deprecated {@code <a-b-c-d>.<ns>.pod.<zone>} A/AAAA names (default on). */
+        public Builder podRecords(boolean on) {
+            podRecords = on;
+            return this;
+        }
+
+        /** An A record (IPv4) or AAAA record (IPv6) at {@code name}, which must be in the zone. */
+        public Builder address(String name, InetAddress address) {
+            requireNonNull(address, "address");
+            byte[] ip = address.getAddress();
+            add(inZone(name), new Rdata(address instanceof Inet4Address ? A : AAAA, ip, null, 0, 0, 0));
+            return this;
+        }
+
+        /** An SRV record at {@code name} (in the zone) for {@code port} on {@code target}. */
+        public Builder srv(String name, int priority, int weight, int port, String target) {
+            check(priority, "priority");
+            check(weight, "weight");
+            check(port, "port");
+            add(inZone(name), new Rdata(SRV, null, DnsName.toWire(target), priority, weight, port));
+            return this;
+        }
+
+        /** A CNAME record: {@code name} (in the zone) is an alias of {@code target}. A name has one CNAME at most. */
+        public Builder cname(String name, String target) {
+            add(inZone(name), new Rdata(CNAME, null, DnsName.toWire(target), 0, 0, 0));
+            return this;
+        }
+
+        /** A PTR record from the reverse name of {@code address} to {@code target}. */
+        public Builder ptr(InetAddress address, String target) {
+            byte[] name = DnsName.toWire(DnsName.reverseName(address));
+            add(new Key(name), new Rdata(PTR, null, DnsName.toWire(target), 0, 0, 0));
+            return this;
+        }
+
+        /** A TXT record of one string (up to 255 bytes of US-ASCII) at {@code name}, in the zone. */
+        public Builder txt(String name, String text) {
+            byte[] t = requireNonNull(text, "text").getBytes(StandardCharsets.US_ASCII);
+            if (t.length > 255) {
+                throw new IllegalArgumentException("text: " + t.length + " bytes (expected: at most 255)");
+            }
+            add(inZone(name), new Rdata(TXT, t, null, 0, 0, 0));
+            return this;
+        }
+
+        private static void check(int v, String what) {
+            if (v < 0 || v > 65535) {
+                throw new IllegalArgumentException(what + ": " + v + " (expected: 0-65535)");
+            }
+        }
+
+        private Key inZone(String name) {
+            byte[] wire = DnsName.toWire(name);
+            if (!DnsName.endsWith(wire, wire.length, zone)) {
+                throw new IllegalArgumentException("name: " + name + " (expected: a name in " + DnsName.toText(zone)
+                                                   + ')');
+            }
+            return new Key(wire);
+        }
+
+        private void add(Key key, Rdata rdata) {
+            Data d = names.computeIfAbsent(key, k -> new Data());
+            if (rdata.type == CNAME && !d.sets.isEmpty() && !d.sets.containsKey(CNAME)
+                || rdata.type != CNAME && d.sets.containsKey(CNAME)) {
+                throw new IllegalArgumentException("name: " + DnsName.toText(key.wire)
+                                                   + " (a CNAME cannot share its name with other records)");
+            }
+            Set<Rdata> set = d.sets.computeIfAbsent(rdata.type, t -> new LinkedHashSet<>());
+            if (rdata.type == CNAME && !set.isEmpty() && !set.contains(rdata)) {
+                throw new IllegalArgumentException("name: " + DnsName.toText(key.wire) + " (expected: one CNAME)");
+            }
+            set.add(rdata);
+            records++;
+        }
+
+        byte[] soaRdata() {
+            MessageWriter w = new MessageWriter(64);
+            w.bytes(mname());
+            w.bytes(rname());
+            soaNumbers(w);
+            return w.copy(0);
+        }
+
+        private byte[] mname() {
+            return prefixed("ns.dns");
+        }
+
+        private byte[] rname() {
+            return prefixed("hostmaster");
+        }
+
+        private byte[] prefixed(String labels) {
+            byte[] p = DnsName.toWire(labels);
+            byte[] out = Arrays.copyOf(p, p.length - 1 + zone.length);
+            System.arraycopy(zone, 0, out, p.length - 1, zone.length);
+            return out;
+        }
+
+        private void soaNumbers(MessageWriter w) {
+            w.u32(serial);
+            w.u32(7200);   // refresh
+            w.u32(1800);   // retry
+            w.u32(86400);  // expire
+            w.u32(ttl);    // minimum: the TTL of negative answers (RFC 2308)
+        }
+
+        public DnsTable build() {
+            Map<Key, Data> all = new LinkedHashMap<>(names);
+            Key apex = new Key(zone);
+            Data apexData = all.computeIfAbsent(apex, k -> new Data());
+            apexData.sets.computeIfAbsent(SOA, t -> new LinkedHashSet<>()).add(new Rdata(SOA, null, null, 0, 0, 0));
+            apexData.sets.computeIfAbsent(NS, t -> new LinkedHashSet<>())
+                         .add(new Rdata(NS, null, mname(), 0, 0, 0));
+            all.computeIfAbsent(new Key(prefixed("svc")), k -> new Data());
+            all.computeIfAbsent(new Key(prefixed("dns-version")), k -> new Data()).sets
+               .computeIfAbsent(TXT, t -> new LinkedHashSet<>())
+               .add(new Rdata(TXT, SCHEMA_VERSION.getBytes(StandardCharsets.US_ASCII), null, 0, 0, 0));
+            if (podRecords) {
+                all.computeIfAbsent(new Key(prefixed("pod")), k -> new Data());
+            }
+            // Empty non-terminals: every ancestor of a zone name, up to the apex.
+            for (Key k : new ArrayList<>(all.keySet())) {
+                if (!DnsName.endsWith(k.wire, k.wire.length, zone)) {
+                    continue;
+                }
+                byte[] w = k.wire;
+                int p = 0;
+                while (w.length - p > zone.length) {
+                    p += w[p] + 1;
+                    all.computeIfAbsent(new Key(Arrays.copyOfRange(w, p, w.length)), x -> new Data());
+                }
+            }
+            List<Node> nodes = new ArrayList<>(all.size());
+            for (Map.Entry<Key, Data> e : all.entrySet()) {
+                nodes.add(node(e.getKey().wire, e.getValue(), all));
+            }
+            return new DnsTable(this, nodes, records);
+        }
+
+        private byte[] apexOf(byte[] name) {
+            if (DnsName.endsWith(name, name.length, zone)) {
+                return zone;
+            }
+            return DnsName.endsWith(name, name.length, IN_ADDR_ARPA) ? IN_ADDR_ARPA : IP6_ARPA;
+        }
+
+        private Node node(byte[] name, Data d, Map<Key, Data> all) {
+            byte[] apex = apexOf(name);
+            Set<Rdata> cname = d.sets.get(CNAME);
+            if (cname != null) {
+                return aliasNode(name, apex, cname.iterator().next(), all);
+            }
+            List<Integer> types = new ArrayList<>(d.sets.keySet());
+            if (!types.isEmpty()) {
+                types.add(ANY);
+            }
+            int[] t = new int[types.size()];
+            Answer[] answers = new Answer[types.size()];
+            for (int i = 0; i < t.length; i++) {
+                t[i] = types.get(i);
+                answers[i] = t[i] == ANY ? anyAnswer(name, d) : rrsetAnswer(name, d, t[i], all);
+            }
+            return new Node(name, apex, t, answers, null);
+        }
+
+        /** The records of one type at a name and, for SRV, the addresses of its targets in the additional section. */
+        private Answer rrsetAnswer(byte[] name, Data d, int type, Map<Key, Data> all) {
+            MessageWriter w = question(name, type);
+            int start = w.length();
+            Set<Rdata> set = d.sets.get(type);
+            for (Rdata r : set) {
+                record(w, name, r);
+            }
+            int answerLength = w.length() - start;
+            int additional = 0;
+            if (type == SRV) {
+                Set<Key> targets = new LinkedHashSet<>();
+                for (Rdata r : set) {
+                    targets.add(new Key(r.target));
+                }
+                for (Key target : targets) {
+                    Data td = all.get(target);
+                    if (td == null) {
+                        continue;
+                    }
+                    for (int at : new int[] {A, AAAA}) {
+                        for (Rdata r : td.sets.getOrDefault(at, Set.of())) {
+                            record(w, target.wire, r);
+                            additional++;
+                        }
+                    }
+                }
+            }
+            int rotate = (type == A || type == AAAA) && set.size() > 1 ? answerLength / set.size() : 0;
+            return new Answer(w.copy(start), set.size(), answerLength, additional, 0, false, null, rotate);
+        }
+
+        /** ANY (RFC 8482 allows less; the sets here are small): every RRset of the name. */
+        private Answer anyAnswer(byte[] name, Data d) {
+            MessageWriter w = question(name, ANY);
+            int start = w.length();
+            int n = 0;
+            for (Set<Rdata> set : d.sets.values()) {
+                for (Rdata r : set) {
+                    record(w, name, r);
+                    n++;
+                }
+            }
+            return new Answer(w.copy(start), n, w.length() - start, 0, 0, false, null, 0);
+        }
+
+        /**
+         * A name with a CNAME: the CNAME alone for CNAME and ANY queries; for other types the chain of CNAMEs that
+         * stays in the table, then the final target's records of the type (RFC 1034 section 3.6.2), a negative
+         * answer when that target is in the zone without them, or a target to resolve upstream when it leaves.
+         */
+        private Node aliasNode(byte[] name, byte[] apex, Rdata cname, Map<Key, Data> all) {
+            List<byte[]> chain = new ArrayList<>();
+            chain.add(name);
+            byte[] target = cname.target;
+            Data finalData = null;
+            Set<Key> seen = new java.util.HashSet<>();
+            seen.add(new Key(name));
+            boolean loop = false;
+            for (int hops = 0; ; hops++) {
+                Data td = all.get(new Key(target));
+                Set<Rdata> next = td == null ? null : td.sets.get(CNAME);
+                if (next == null) {
+                    finalData = td;
+                    break;
+                }
+                if (!seen.add(new Key(target)) || hops >= 8) {
+                    loop = true;
+                    break;
+                }
+                chain.add(target);
+                target = next.iterator().next().target;
+            }
+            boolean targetInZone = DnsName.endsWith(target, target.length, zone);
+
+            List<Integer> types = new ArrayList<>();
+            List<Answer> answers = new ArrayList<>();
+            MessageWriter own = question(name, CNAME);
+            int start = own.length();
+            record(own, name, cname);
+            Answer alone = new Answer(own.copy(start), 1, own.length() - start, 0, 0, false, null, 0);
+            types.add(CNAME);
+            answers.add(alone);
+            types.add(ANY);
+            answers.add(alone);
+            if (finalData != null && !loop) {
+                for (Map.Entry<Integer, Set<Rdata>> e : finalData.sets.entrySet()) {
+                    if (e.getKey() == SOA || e.getKey() == NS) {
+                        continue;
+                    }
+                    MessageWriter w = question(name, e.getKey());
+                    int s = w.length();
+                    writeChain(w, chain, all);
+                    for (Rdata r : e.getValue()) {
+                        record(w, target, r);
+                    }
+                    types.add(e.getKey());
+                    answers.add(new Answer(w.copy(s), chain.size() + e.getValue().size(), w.length() - s, 0, 0,
+                                           false, null, 0));
+                }
+            }
+            MessageWriter w = question(name, 0);
+            int s = w.length();
+            writeChain(w, chain, all);
+            int rcode = !loop && targetInZone && finalData == null ? 3 : 0;
+            boolean negative = !loop && targetInZone;
+            byte[] chase = loop || targetInZone ? null : target;
+            Answer otherwise = new Answer(w.copy(s), chain.size(), w.length() - s, 0, rcode, negative, chase, 0);
+            int[] t = new int[types.size()];
+            for (int i = 0; i < t.length; i++) {
+                t[i] = types.get(i);
+            }
+            return new Node(name, apex, t, answers.toArray(new Answer[0]), otherwise);
+        }
+
+        private void writeChain(MessageWriter w, List<byte[]> chain, Map<Key, Data> all) {
+            for (byte[] link : chain) {
+                record(w, link, all.get(new Key(link)).sets.get(CNAME).iterator().next());
+            }
+        }
+
+        /** A writer holding a blank header and the question {@code name}, so that names compress against it. */
+        private static MessageWriter question(byte[] name, int type) {
+            MessageWriter w = new MessageWriter(64 + name.length * 2);
+            for (int i = 0; i < 12; i++) {
+                w.u8(0);
+            }
+            w.name(name);
+            w.u16(type);
+            w.u16(CLASS_IN);
+            return w;
+        }
+
+        private void record(MessageWriter w, byte[] owner, Rdata r) {
+            w.name(owner);
+            w.u16(r.type);
+            w.u16(CLASS_IN);
+            w.u32(ttl);
+            w.u16(0);
+            int lengthAt = w.length() - 2;
+            int start = w.length();
+            if (r.type == SOA) {
+                w.name(mname());
+                w.name(rname());
+                soaNumbers(w);
+            } else {
+                r.write(w);
+            }
+            w.u16At(lengthAt, w.length() - start);
+        }
+
+        private static final class Data {
+            final Map<Integer, Set<Rdata>> sets = new LinkedHashMap<>();
+        }
+    }
+
+    /** The data of one record, compared by content (an RRset holds each record once). */
+    private static final class Rdata {
+        final int type;
+        final byte[] raw;     // A, AAAA: the address; TXT: the text
+        final byte[] target;  // CNAME, PTR, NS, SRV: a wire name
+        final int priority;
+        final int weight;
+        final int port;
+
+        Rdata(int type, byte[] raw, byte[] target, int priority, int weight, int port) {
+            this.type = type;
+            this.raw = raw;
+            this.target = target;
+            this.priority = priority;
+            this.weight = weight;
+            this.port = port;
+        }
+
+        void write(MessageWriter w) {
+            switch (type) {
+                case A:
+                case AAAA:
+                    w.bytes(raw);
+                    break;
+                case TXT:
+                    w.u8(raw.length);
+                    w.bytes(raw);
+                    break;
+                case SRV:
+                    w.u16(priority);
+                    w.u16(weight);
+                    w.u16(port);
+                    w.uncompressedName(target);
+                    break;
+                default: // CNAME, PTR, NS
+                    w.name(target);
+            }
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            if (!(o instanceof Rdata)) {
+                return false;
+            }
+            Rdata r = (Rdata) o;
+            return type == r.type && priority == r.priority && weight == r.weight && port == r.port
+                   && Arrays.equals(raw, r.raw) && Arrays.equals(target, r.target);
+        }
+
+        @Override
+        public int hashCode() {
+            return ((type * 31 + Arrays.hashCode(raw)) * 31 + Arrays.hashCode(target)) * 31 + port;
+        }
+    }
+
+    /** A wire name as a map key. */
+    private static final class Key {
+        final byte[] wire;
+        private final int hash;
+
+        Key(byte[] wire) {
+            this.wire = wire;
+            this.hash = Arrays.hashCode(wire);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Key && Arrays.equals(wire, ((Key) o).wire);
+        }
+
+        @Override
+        public int hashCode() {
+            return hash;
+        }
+    }
+}
