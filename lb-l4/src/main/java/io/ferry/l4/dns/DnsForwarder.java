@@ -15,6 +15,7 @@ import io.netty.util.collection.IntObjectHashMap;
 import io.netty.util.concurrent.ScheduledFuture;
 import java.net.Inet6Address;
 import java.net.InetSocketAddress;
+import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -45,7 +46,7 @@ final class DnsForwarder {
     private final long timeoutMillis;
     private final int maxPending;
     private final DnsStats stats;
-    private final SecureRandom random = new SecureRandom();
+    private final SecureRandom random = nonBlockingRandom();
     private final IntObjectHashMap<Pending> byId = new IntObjectHashMap<>();
     private final Set<Pending> overTcp = new HashSet<>();
     private Channel udp;
@@ -58,6 +59,15 @@ final class DnsForwarder {
         this.timeoutMillis = server.config().upstreamTimeout().toMillis();
         this.maxPending = server.config().maxPendingForwards();
         this.stats = server.stats();
+    }
+
+    /** IDs must be unguessable (they and the upstream's address are what a spoofed reply has to match). */
+    private static SecureRandom nonBlockingRandom() {
+        try {
+            return SecureRandom.getInstance("NativePRNGNonBlocking");
+        } catch (NoSuchAlgorithmException e) {
+            return new SecureRandom();
+        }
     }
 
     /** Binds the upstream socket on this forwarder's loop. Blocks: call it on the control thread. */
@@ -144,20 +154,22 @@ final class DnsForwarder {
         }
         InetSocketAddress upstream = upstreams.get(p.attempt++);
         p.upstream = upstream;
-        int id;
+        int fresh;
         do {
-            id = random.nextInt() & 0xFFFF;
-        } while (byId.containsKey(id));
+            fresh = random.nextInt() & 0xFFFF;
+        } while (byId.containsKey(fresh));
+        int id = fresh;
         p.id = id;
         p.query.setShort(0, id);
+        // The timer first: a connect that fails at once moves on to the next upstream (with its own timer) before
+        // connect() returns.
+        p.timer = loop.schedule(() -> timedOut(p, id), timeoutMillis, TimeUnit.MILLISECONDS);
         if (p.client.tcp) {
             connect(p, upstream);
         } else {
             byId.put(id, p);
             udp.writeAndFlush(new DatagramPacket(p.query.retainedDuplicate(), upstream));
         }
-        int sent = id;
-        p.timer = loop.schedule(() -> timedOut(p, sent), timeoutMillis, TimeUnit.MILLISECONDS);
     }
 
     private void connect(Pending p, InetSocketAddress upstream) {

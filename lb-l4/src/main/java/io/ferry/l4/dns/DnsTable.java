@@ -7,7 +7,6 @@ import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -125,10 +124,39 @@ public final class DnsTable {
         }
     }
 
+    /**
+     * Whether the lowercase wire-format name in {@code name[0, length)} exists: the lookup the server does for each
+     * query (a hash over the bytes, then one probe sequence), without allocating. For benchmarks and tools.
+     */
+    public boolean containsWire(byte[] name, int length) {
+        return lookup(name, length, DnsName.hash(name, length)) != null;
+    }
+
     /** Whether {@code name} (dotted, any case) exists in the table, with records or as an empty non-terminal. */
     public boolean contains(String name) {
         byte[] wire = DnsName.toWire(name);
         return lookup(wire, wire.length, DnsName.hash(wire, wire.length)) != null;
+    }
+
+    /**
+     * The records of {@code name} (dotted, any case) as text, e.g. {@code ["A 10.96.0.10"]}; empty for a name that
+     * exists without records; null for a name that does not exist. For inspection, not for the hot path.
+     */
+    public List<String> records(String name) {
+        byte[] wire = DnsName.toWire(name);
+        Node n = lookup(wire, wire.length, DnsName.hash(wire, wire.length));
+        return n == null ? null : n.records();
+    }
+
+    /** Every name of the table, sorted, with its records as {@link #records(String)} gives them. */
+    public Map<String, List<String>> records() {
+        Map<String, List<String>> out = new java.util.TreeMap<>();
+        for (Node n : slots) {
+            if (n != null) {
+                out.put(DnsName.toText(n.name), n.records());
+            }
+        }
+        return out;
     }
 
     /** Whether a lowercase wire name is at or below the zone apex. */
@@ -189,6 +217,16 @@ public final class DnsTable {
             this.types = types;
             this.answers = answers;
             this.otherwise = otherwise;
+        }
+
+        List<String> records() {
+            List<String> out = new ArrayList<>();
+            for (int i = 0; i < types.length; i++) {
+                if (types[i] != ANY && (otherwise == null || types[i] == CNAME)) {
+                    out.addAll(RecordText.answers(name, answers[i]));
+                }
+            }
+            return out;
         }
 
         /** The answer to {@code qtype}, or null for NODATA. */
@@ -265,6 +303,15 @@ public final class DnsTable {
         /** Whether to answer the deprecated {@code <a-b-c-d>.<ns>.pod.<zone>} A/AAAA names (default on). */
         public Builder podRecords(boolean on) {
             podRecords = on;
+            return this;
+        }
+
+        /**
+         * Makes {@code name} (in the zone) exist without records of its own: it answers NODATA rather than NXDOMAIN
+         * (a namespace whose Services have no records yet).
+         */
+        public Builder exists(String name) {
+            names.computeIfAbsent(inZone(name), k -> new Data());
             return this;
         }
 

@@ -52,26 +52,41 @@ final class FakeUpstream implements AutoCloseable {
     private volatile boolean silent;
 
     FakeUpstream() throws InterruptedException {
-        udp = new Bootstrap().group(group).channel(NioDatagramChannel.class)
-                             .handler(new ChannelInitializer<Channel>() {
-                                 @Override
-                                 protected void initChannel(Channel ch) {
-                                     ch.pipeline().addLast(new DatagramDnsQueryDecoder(),
-                                                           new DatagramDnsResponseEncoder(), new UdpHandler());
-                                 }
-                             })
-                             .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)).sync().channel();
-        int port = ((InetSocketAddress) udp.localAddress()).getPort();
-        tcp = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
-                                   .childHandler(new ChannelInitializer<Channel>() {
-                                       @Override
-                                       protected void initChannel(Channel ch) {
-                                           ch.pipeline().addLast(new TcpDnsQueryDecoder(), new TcpDnsResponseEncoder(),
-                                                                 new TcpHandler());
-                                       }
-                                   })
-                                   .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port)).sync()
-                                   .channel();
+        Channel u = null;
+        Channel t = null;
+        // UDP on a free port, then TCP on the same one; that one may be taken for TCP: try another.
+        for (int attempt = 0; t == null; attempt++) {
+            u = new Bootstrap().group(group).channel(NioDatagramChannel.class)
+                               .handler(new ChannelInitializer<Channel>() {
+                                   @Override
+                                   protected void initChannel(Channel ch) {
+                                       ch.pipeline().addLast(new DatagramDnsQueryDecoder(),
+                                                             new DatagramDnsResponseEncoder(), new UdpHandler());
+                                   }
+                               })
+                               .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)).sync().channel();
+            int port = ((InetSocketAddress) u.localAddress()).getPort();
+            io.netty.channel.ChannelFuture f = new ServerBootstrap()
+                    .group(group).channel(NioServerSocketChannel.class)
+                    .childHandler(new ChannelInitializer<Channel>() {
+                        @Override
+                        protected void initChannel(Channel ch) {
+                            ch.pipeline().addLast(new TcpDnsQueryDecoder(), new TcpDnsResponseEncoder(),
+                                                  new TcpHandler());
+                        }
+                    })
+                    .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), port)).await();
+            if (f.isSuccess()) {
+                t = f.channel();
+            } else {
+                u.close().sync();
+                if (attempt == 10) {
+                    throw new IllegalStateException("no free port", f.cause());
+                }
+            }
+        }
+        udp = u;
+        tcp = t;
     }
 
     InetSocketAddress address() {
