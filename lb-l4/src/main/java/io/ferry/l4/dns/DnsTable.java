@@ -49,9 +49,6 @@ public final class DnsTable {
     /** The table a server has before its first apply: every query is answered SERVFAIL. */
     public static final DnsTable NOT_READY = new DnsTable();
 
-    private static final byte[] IN_ADDR_ARPA = DnsName.toWire("in-addr.arpa");
-    private static final byte[] IP6_ARPA = DnsName.toWire("ip6.arpa");
-
     final boolean ready;
     final byte[] zone;
     final int zoneLabels;
@@ -80,14 +77,14 @@ public final class DnsTable {
         records = 0;
     }
 
-    private DnsTable(Builder b, List<Node> nodes, int records) {
+    private DnsTable(Builder b, List<Node> nodes, int records, byte[] soaRdata) {
         ready = true;
         zone = b.zone;
         zoneLabels = DnsName.labelCount(zone, zone.length);
         ttl = b.ttl;
         serial = b.serial;
         podRecords = b.podRecords;
-        soaRdata = b.soaRdata();
+        this.soaRdata = soaRdata;
         zoneName = DnsName.toText(zone);
         int capacity = Integer.highestOneBit(Math.max(4, nodes.size() * 2 + 1) - 1) << 1;
         slots = new Node[capacity];
@@ -278,7 +275,7 @@ public final class DnsTable {
         private int ttl = DEFAULT_TTL;
         private long serial = 1;
         private boolean podRecords = true;
-        private final Map<Key, Data> names = new LinkedHashMap<>();
+        private final Map<ZoneCompiler.Key, ZoneCompiler.Names> names = new LinkedHashMap<>();
         private int records;
 
         private Builder(String zone) {
@@ -311,7 +308,7 @@ public final class DnsTable {
          * (a namespace whose Services have no records yet).
          */
         public Builder exists(String name) {
-            names.computeIfAbsent(inZone(name), k -> new Data());
+            names.computeIfAbsent(inZone(name), k -> new ZoneCompiler.Names());
             return this;
         }
 
@@ -341,7 +338,7 @@ public final class DnsTable {
         /** A PTR record from the reverse name of {@code address} to {@code target}. */
         public Builder ptr(InetAddress address, String target) {
             byte[] name = DnsName.toWire(DnsName.reverseName(address));
-            add(new Key(name), new Rdata(PTR, null, DnsName.toWire(target), 0, 0, 0));
+            add(new ZoneCompiler.Key(name), new Rdata(PTR, null, DnsName.toWire(target), 0, 0, 0));
             return this;
         }
 
@@ -361,17 +358,17 @@ public final class DnsTable {
             }
         }
 
-        private Key inZone(String name) {
+        private ZoneCompiler.Key inZone(String name) {
             byte[] wire = DnsName.toWire(name);
             if (!DnsName.endsWith(wire, wire.length, zone)) {
                 throw new IllegalArgumentException("name: " + name + " (expected: a name in " + DnsName.toText(zone)
                                                    + ')');
             }
-            return new Key(wire);
+            return new ZoneCompiler.Key(wire);
         }
 
-        private void add(Key key, Rdata rdata) {
-            Data d = names.computeIfAbsent(key, k -> new Data());
+        private void add(ZoneCompiler.Key key, Rdata rdata) {
+            ZoneCompiler.Names d = names.computeIfAbsent(key, k -> new ZoneCompiler.Names());
             if (rdata.type == CNAME && !d.sets.isEmpty() && !d.sets.containsKey(CNAME)
                 || rdata.type != CNAME && d.sets.containsKey(CNAME)) {
                 throw new IllegalArgumentException("name: " + DnsName.toText(key.wire)
@@ -385,325 +382,10 @@ public final class DnsTable {
             records++;
         }
 
-        byte[] soaRdata() {
-            MessageWriter w = new MessageWriter(64);
-            w.bytes(mname());
-            w.bytes(rname());
-            soaNumbers(w);
-            return w.copy(0);
-        }
-
-        private byte[] mname() {
-            return prefixed("ns.dns");
-        }
-
-        private byte[] rname() {
-            return prefixed("hostmaster");
-        }
-
-        private byte[] prefixed(String labels) {
-            byte[] p = DnsName.toWire(labels);
-            byte[] out = Arrays.copyOf(p, p.length - 1 + zone.length);
-            System.arraycopy(zone, 0, out, p.length - 1, zone.length);
-            return out;
-        }
-
-        private void soaNumbers(MessageWriter w) {
-            w.u32(serial);
-            w.u32(7200);   // refresh
-            w.u32(1800);   // retry
-            w.u32(86400);  // expire
-            w.u32(ttl);    // minimum: the TTL of negative answers (RFC 2308)
-        }
-
         public DnsTable build() {
-            Map<Key, Data> all = new LinkedHashMap<>(names);
-            Key apex = new Key(zone);
-            Data apexData = all.computeIfAbsent(apex, k -> new Data());
-            apexData.sets.computeIfAbsent(SOA, t -> new LinkedHashSet<>()).add(new Rdata(SOA, null, null, 0, 0, 0));
-            apexData.sets.computeIfAbsent(NS, t -> new LinkedHashSet<>())
-                         .add(new Rdata(NS, null, mname(), 0, 0, 0));
-            all.computeIfAbsent(new Key(prefixed("svc")), k -> new Data());
-            all.computeIfAbsent(new Key(prefixed("dns-version")), k -> new Data()).sets
-               .computeIfAbsent(TXT, t -> new LinkedHashSet<>())
-               .add(new Rdata(TXT, SCHEMA_VERSION.getBytes(StandardCharsets.US_ASCII), null, 0, 0, 0));
-            if (podRecords) {
-                all.computeIfAbsent(new Key(prefixed("pod")), k -> new Data());
-            }
-            // Empty non-terminals: every ancestor of a zone name, up to the apex.
-            for (Key k : new ArrayList<>(all.keySet())) {
-                if (!DnsName.endsWith(k.wire, k.wire.length, zone)) {
-                    continue;
-                }
-                byte[] w = k.wire;
-                int p = 0;
-                while (w.length - p > zone.length) {
-                    p += w[p] + 1;
-                    all.computeIfAbsent(new Key(Arrays.copyOfRange(w, p, w.length)), x -> new Data());
-                }
-            }
-            List<Node> nodes = new ArrayList<>(all.size());
-            for (Map.Entry<Key, Data> e : all.entrySet()) {
-                nodes.add(node(e.getKey().wire, e.getValue(), all));
-            }
-            return new DnsTable(this, nodes, records);
-        }
-
-        private byte[] apexOf(byte[] name) {
-            if (DnsName.endsWith(name, name.length, zone)) {
-                return zone;
-            }
-            return DnsName.endsWith(name, name.length, IN_ADDR_ARPA) ? IN_ADDR_ARPA : IP6_ARPA;
-        }
-
-        private Node node(byte[] name, Data d, Map<Key, Data> all) {
-            byte[] apex = apexOf(name);
-            Set<Rdata> cname = d.sets.get(CNAME);
-            if (cname != null) {
-                return aliasNode(name, apex, cname.iterator().next(), all);
-            }
-            List<Integer> types = new ArrayList<>(d.sets.keySet());
-            if (!types.isEmpty()) {
-                types.add(ANY);
-            }
-            int[] t = new int[types.size()];
-            Answer[] answers = new Answer[types.size()];
-            for (int i = 0; i < t.length; i++) {
-                t[i] = types.get(i);
-                answers[i] = t[i] == ANY ? anyAnswer(name, d) : rrsetAnswer(name, d, t[i], all);
-            }
-            return new Node(name, apex, t, answers, null);
-        }
-
-        /** The records of one type at a name and, for SRV, the addresses of its targets in the additional section. */
-        private Answer rrsetAnswer(byte[] name, Data d, int type, Map<Key, Data> all) {
-            MessageWriter w = question(name, type);
-            int start = w.length();
-            Set<Rdata> set = d.sets.get(type);
-            for (Rdata r : set) {
-                record(w, name, r);
-            }
-            int answerLength = w.length() - start;
-            int additional = 0;
-            if (type == SRV) {
-                Set<Key> targets = new LinkedHashSet<>();
-                for (Rdata r : set) {
-                    targets.add(new Key(r.target));
-                }
-                for (Key target : targets) {
-                    Data td = all.get(target);
-                    if (td == null) {
-                        continue;
-                    }
-                    for (int at : new int[] {A, AAAA}) {
-                        for (Rdata r : td.sets.getOrDefault(at, Set.of())) {
-                            record(w, target.wire, r);
-                            additional++;
-                        }
-                    }
-                }
-            }
-            int rotate = (type == A || type == AAAA) && set.size() > 1 ? answerLength / set.size() : 0;
-            return new Answer(w.copy(start), set.size(), answerLength, additional, 0, false, null, rotate);
-        }
-
-        /** ANY (RFC 8482 allows less; the sets here are small): every RRset of the name. */
-        private Answer anyAnswer(byte[] name, Data d) {
-            MessageWriter w = question(name, ANY);
-            int start = w.length();
-            int n = 0;
-            for (Set<Rdata> set : d.sets.values()) {
-                for (Rdata r : set) {
-                    record(w, name, r);
-                    n++;
-                }
-            }
-            return new Answer(w.copy(start), n, w.length() - start, 0, 0, false, null, 0);
-        }
-
-        /**
-         * A name with a CNAME: the CNAME alone for CNAME and ANY queries; for other types the chain of CNAMEs that
-         * stays in the table, then the final target's records of the type (RFC 1034 section 3.6.2), a negative
-         * answer when that target is in the zone without them, or a target to resolve upstream when it leaves.
-         */
-        private Node aliasNode(byte[] name, byte[] apex, Rdata cname, Map<Key, Data> all) {
-            List<byte[]> chain = new ArrayList<>();
-            chain.add(name);
-            byte[] target = cname.target;
-            Data finalData = null;
-            Set<Key> seen = new java.util.HashSet<>();
-            seen.add(new Key(name));
-            boolean loop = false;
-            for (int hops = 0; ; hops++) {
-                Data td = all.get(new Key(target));
-                Set<Rdata> next = td == null ? null : td.sets.get(CNAME);
-                if (next == null) {
-                    finalData = td;
-                    break;
-                }
-                if (!seen.add(new Key(target)) || hops >= 8) {
-                    loop = true;
-                    break;
-                }
-                chain.add(target);
-                target = next.iterator().next().target;
-            }
-            boolean targetInZone = DnsName.endsWith(target, target.length, zone);
-
-            List<Integer> types = new ArrayList<>();
-            List<Answer> answers = new ArrayList<>();
-            MessageWriter own = question(name, CNAME);
-            int start = own.length();
-            record(own, name, cname);
-            Answer alone = new Answer(own.copy(start), 1, own.length() - start, 0, 0, false, null, 0);
-            types.add(CNAME);
-            answers.add(alone);
-            types.add(ANY);
-            answers.add(alone);
-            if (finalData != null && !loop) {
-                for (Map.Entry<Integer, Set<Rdata>> e : finalData.sets.entrySet()) {
-                    if (e.getKey() == SOA || e.getKey() == NS) {
-                        continue;
-                    }
-                    MessageWriter w = question(name, e.getKey());
-                    int s = w.length();
-                    writeChain(w, chain, all);
-                    for (Rdata r : e.getValue()) {
-                        record(w, target, r);
-                    }
-                    types.add(e.getKey());
-                    answers.add(new Answer(w.copy(s), chain.size() + e.getValue().size(), w.length() - s, 0, 0,
-                                           false, null, 0));
-                }
-            }
-            MessageWriter w = question(name, 0);
-            int s = w.length();
-            writeChain(w, chain, all);
-            int rcode = !loop && targetInZone && finalData == null ? 3 : 0;
-            boolean negative = !loop && targetInZone;
-            byte[] chase = loop || targetInZone ? null : target;
-            Answer otherwise = new Answer(w.copy(s), chain.size(), w.length() - s, 0, rcode, negative, chase, 0);
-            int[] t = new int[types.size()];
-            for (int i = 0; i < t.length; i++) {
-                t[i] = types.get(i);
-            }
-            return new Node(name, apex, t, answers.toArray(new Answer[0]), otherwise);
-        }
-
-        private void writeChain(MessageWriter w, List<byte[]> chain, Map<Key, Data> all) {
-            for (byte[] link : chain) {
-                record(w, link, all.get(new Key(link)).sets.get(CNAME).iterator().next());
-            }
-        }
-
-        /** A writer holding a blank header and the question {@code name}, so that names compress against it. */
-        private static MessageWriter question(byte[] name, int type) {
-            MessageWriter w = new MessageWriter(64 + name.length * 2);
-            for (int i = 0; i < 12; i++) {
-                w.u8(0);
-            }
-            w.name(name);
-            w.u16(type);
-            w.u16(CLASS_IN);
-            return w;
-        }
-
-        private void record(MessageWriter w, byte[] owner, Rdata r) {
-            w.name(owner);
-            w.u16(r.type);
-            w.u16(CLASS_IN);
-            w.u32(ttl);
-            w.u16(0);
-            int lengthAt = w.length() - 2;
-            int start = w.length();
-            if (r.type == SOA) {
-                w.name(mname());
-                w.name(rname());
-                soaNumbers(w);
-            } else {
-                r.write(w);
-            }
-            w.u16At(lengthAt, w.length() - start);
-        }
-
-        private static final class Data {
-            final Map<Integer, Set<Rdata>> sets = new LinkedHashMap<>();
+            ZoneCompiler compiler = new ZoneCompiler(zone, ttl, serial);
+            return new DnsTable(this, compiler.compile(names, podRecords), records, compiler.soaRdata());
         }
     }
 
-    /** The data of one record, compared by content (an RRset holds each record once). */
-    private static final class Rdata {
-        final int type;
-        final byte[] raw;     // A, AAAA: the address; TXT: the text
-        final byte[] target;  // CNAME, PTR, NS, SRV: a wire name
-        final int priority;
-        final int weight;
-        final int port;
-
-        Rdata(int type, byte[] raw, byte[] target, int priority, int weight, int port) {
-            this.type = type;
-            this.raw = raw;
-            this.target = target;
-            this.priority = priority;
-            this.weight = weight;
-            this.port = port;
-        }
-
-        void write(MessageWriter w) {
-            switch (type) {
-                case A:
-                case AAAA:
-                    w.bytes(raw);
-                    break;
-                case TXT:
-                    w.u8(raw.length);
-                    w.bytes(raw);
-                    break;
-                case SRV:
-                    w.u16(priority);
-                    w.u16(weight);
-                    w.u16(port);
-                    w.uncompressedName(target);
-                    break;
-                default: // CNAME, PTR, NS
-                    w.name(target);
-            }
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            if (!(o instanceof Rdata)) {
-                return false;
-            }
-            Rdata r = (Rdata) o;
-            return type == r.type && priority == r.priority && weight == r.weight && port == r.port
-                   && Arrays.equals(raw, r.raw) && Arrays.equals(target, r.target);
-        }
-
-        @Override
-        public int hashCode() {
-            return ((type * 31 + Arrays.hashCode(raw)) * 31 + Arrays.hashCode(target)) * 31 + port;
-        }
-    }
-
-    /** A wire name as a map key. */
-    private static final class Key {
-        final byte[] wire;
-        private final int hash;
-
-        Key(byte[] wire) {
-            this.wire = wire;
-            this.hash = Arrays.hashCode(wire);
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof Key && Arrays.equals(wire, ((Key) o).wire);
-        }
-
-        @Override
-        public int hashCode() {
-            return hash;
-        }
-    }
 }

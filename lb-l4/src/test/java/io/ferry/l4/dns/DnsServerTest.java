@@ -366,6 +366,24 @@ class DnsServerTest {
         assertThat(s.udpQueries()).isEqualTo(4);
     }
 
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void itServesOverIpv6(Transport.Kind kind) throws Exception {
+        InetAddress v6 = InetAddress.getByName("::1");
+        boolean available;
+        try (java.net.DatagramSocket probe = new java.net.DatagramSocket(new InetSocketAddress(v6, 0))) {
+            available = true;
+        } catch (java.io.IOException e) {
+            available = false;
+        }
+        assumeTrue(available, "no IPv6 loopback here");
+        start(kind, DnsServerConfig.builder(new InetSocketAddress(v6, 0)));
+        server.apply(cluster().build());
+        DnsTestClient.Reply r = client().query("db.ns.svc.cluster.local", "A");
+        assertThat(r.answers).hasSize(3);
+        assertThat(client(4096, true).query("big.ns.svc.cluster.local", "A").answers).hasSize(100);
+    }
+
     @Test
     void theAnyQueryAnswersEveryRecordOfTheName() throws Exception {
         start(Transport.Kind.best());
