@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import io.ferry.l4.ServiceProxy;
 import io.ferry.l4.UdpProxy;
+import io.ferry.l4.dns.DnsServer;
 import io.ferry.l7.http.HttpProxy;
 import java.util.function.Consumer;
 
@@ -22,6 +23,7 @@ public final class Dataplane {
     private volatile Consumer<Snapshot> onApplied = s -> { };
     private volatile HealthCheckServer healthChecks;
     private volatile UdpProxy udpProxy;
+    private volatile DnsServer dnsServer;
 
     /** A data plane with the Service proxy only. */
     public Dataplane(ServiceProxy serviceProxy) {
@@ -43,6 +45,11 @@ public final class Dataplane {
         UdpProxy udp = udpProxy;
         if (udp != null) {
             result = result.merge(udp.apply(snapshot.l4()));
+        }
+        DnsServer dns = dnsServer;
+        if (dns != null && snapshot.dns() != null) {
+            // In the same apply as the listeners: a name answers the ClusterIP that serves it.
+            dns.apply(snapshot.dns());
         }
         HealthCheckServer hc = healthChecks;
         if (hc != null) {
@@ -67,6 +74,16 @@ public final class Dataplane {
     /** Serves the UDP listeners of each snapshot's L4 table; set before the first apply. */
     public void udpProxy(UdpProxy proxy) {
         this.udpProxy = requireNonNull(proxy, "proxy");
+    }
+
+    /** Serves each snapshot's DNS table; set before the first apply. */
+    public void dnsServer(DnsServer server) {
+        this.dnsServer = requireNonNull(server, "server");
+    }
+
+    /** The cluster DNS server, or {@code null} when it is off. */
+    public DnsServer dnsServer() {
+        return dnsServer;
     }
 
     /** The UDP Service proxy, or {@code null} when there is none. */

@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.ferry.control.admin.AdminServer;
 import io.ferry.control.compile.CompiledIngresses;
+import io.ferry.control.compile.DnsCompiler;
 import io.ferry.control.compile.IngressCompiler;
 import io.ferry.control.compile.ServiceCompiler;
 import io.ferry.control.compile.TlsCompiler;
@@ -16,6 +17,8 @@ import io.ferry.control.source.ManifestSource;
 import io.ferry.l4.ServiceProxy;
 import io.ferry.l4.UdpProxy;
 import io.ferry.l4.UdpProxyConfig;
+import io.ferry.l4.dns.DnsServer;
+import io.ferry.l4.dns.DnsServerConfig;
 import io.ferry.l4.TcpProxyConfig;
 import io.ferry.l4.Transport;
 import io.ferry.l7.http.HttpProxy;
@@ -63,6 +66,7 @@ public final class Ferry implements AutoCloseable {
     private AdminServer admin;
     private HealthCheckServer healthChecks;
     private UdpProxy udpProxy;
+    private DnsServer dnsServer;
     private ManifestSource manifests;
     private KubernetesSource kubernetes;
     private Dataplane dataplane;
@@ -126,6 +130,11 @@ public final class Ferry implements AutoCloseable {
                 httpProxy == null ? null : new IngressCompiler(options.ingressClass,
                                                                options.watchIngressWithoutClass),
                 tlsCompiler);
+        InetSocketAddress dnsAt = options.dnsAddress != null ? options.dnsAddress
+                : options.demo ? new InetSocketAddress(InetAddress.getLoopbackAddress(), 10053) : null;
+        if (dnsAt != null) {
+            compiler.withDns(new DnsCompiler(options.clusterDomain, options.dnsTtl));
+        }
         dataplane = new Dataplane(serviceProxy, httpProxy);
         controlLoop = new ControlLoop(compiler, dataplane, options.minSyncPeriod, clock);
         healthChecks = new HealthCheckServer(transport, nodePortAddresses(options.nodePortAddresses), () -> {
@@ -136,6 +145,16 @@ public final class Ferry implements AutoCloseable {
         started.add(healthChecks);
         dataplane.healthChecks(healthChecks);
         dataplane.udpProxy(udpProxy);
+        if (dnsAt != null) {
+            List<InetSocketAddress> upstreams = !options.dnsForward ? List.of()
+                    : options.dnsUpstreams != null ? options.dnsUpstreams
+                    : DnsServerConfig.nameservers(Path.of("/etc/resolv.conf"));
+            dnsServer = DnsServer.start(transport, DnsServerConfig.builder(dnsAt).upstreams(upstreams).build());
+            started.add(dnsServer);
+            dataplane.dnsServer(dnsServer);
+            logger.info("Cluster DNS for {} on {} (UDP and TCP); other names {}", options.clusterDomain,
+                        dnsServer.localAddress(), upstreams.isEmpty() ? "REFUSED" : "forwarded to " + upstreams);
+        }
         started.add(controlLoop);
 
         admin = AdminServer.start(transport, new InetSocketAddress(options.adminAddress, options.adminPort),
@@ -284,6 +303,11 @@ public final class Ferry implements AutoCloseable {
 
     public ControlLoop controlLoop() {
         return controlLoop;
+    }
+
+    /** The cluster DNS server, or {@code null} when it is off. */
+    public DnsServer dnsServer() {
+        return dnsServer;
     }
 
     /** The UDP Service proxy. */

@@ -111,8 +111,11 @@ public final class ServiceProxy implements AutoCloseable {
             }
             return false;
         });
-        bindErrors = Collections.unmodifiableMap(errors);
-        publish();
+        if (!added.isEmpty() || !removed.isEmpty() || !errors.equals(bindErrors)) {
+            // Only a change of listeners is worth the copies: an endpoint change is just the table write above.
+            bindErrors = Collections.unmodifiableMap(errors);
+            publish();
+        }
         if (!added.isEmpty() || !removed.isEmpty()) {
             logger.info("Listeners: {} added, {} removed, {} live, {} failed",
                         added.size(), removed.size(), listeners.size(), errors.size());

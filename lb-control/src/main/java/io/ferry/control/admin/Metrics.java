@@ -65,6 +65,9 @@ public final class Metrics {
         if (loop.dataplane().udpProxy() != null) {
             m.registerUdp(loop.dataplane().udpProxy().stats());
         }
+        if (loop.dataplane().dnsServer() != null) {
+            m.registerDns(loop.dataplane().dnsServer().stats());
+        }
         HttpProxy http = loop.dataplane().httpProxy();
         if (http != null) {
             m.registerHttp(http.stats());
@@ -268,6 +271,43 @@ public final class Metrics {
                 s::retries);
         counter("ferry_l4_endpoint_ejections_total",
                 "Times passive health started skipping an endpoint after failed connects", s::endpointsSkipped);
+    }
+
+    private void registerDns(io.ferry.l4.dns.DnsStats s) {
+        CounterWithCallback.builder()
+                .name("ferry_dns_queries_total")
+                .help("DNS queries answered or forwarded, by query type")
+                .labelNames("type")
+                .callback(cb -> s.queriesByType().forEach((type, n) -> cb.call(n, type)))
+                .register(registry);
+        CounterWithCallback.builder()
+                .name("ferry_dns_responses_total")
+                .help("DNS responses sent, by rcode")
+                .labelNames("rcode")
+                .callback(cb -> s.responsesByRcode().forEach((rcode, n) -> cb.call(n, rcode)))
+                .register(registry);
+        CounterWithCallback.builder()
+                .name("ferry_dns_transport_queries_total")
+                .help("DNS queries by transport")
+                .labelNames("transport")
+                .callback(cb -> {
+                    cb.call(s.udpQueries(), "udp");
+                    cb.call(s.tcpQueries(), "tcp");
+                })
+                .register(registry);
+        counter("ferry_dns_forwarded_total", "DNS queries for names outside the zone sent to an upstream resolver",
+                s::forwarded);
+        counter("ferry_dns_forward_failures_total", "Forwarded DNS queries that failed (SERVFAIL sent)",
+                s::forwardFailures);
+        counter("ferry_dns_forward_timeouts_total", "Forwarded DNS queries the upstream did not answer in time",
+                s::forwardTimeouts);
+        counter("ferry_dns_refused_total", "DNS queries for names outside the zone answered REFUSED", s::refused);
+        counter("ferry_dns_truncated_total", "DNS answers sent over UDP with the TC bit (the client retries over TCP)",
+                s::truncated);
+        counter("ferry_dns_malformed_total", "DNS messages that could not be parsed (FORMERR sent or dropped)",
+                s::malformed);
+        histogram("ferry_dns_request_duration_seconds", "Time to answer a DNS query, forwarding included",
+                  "server", f -> f.accept("ferry", s.latency()));
     }
 
     private void registerUdp(io.ferry.l4.UdpStats s) {
