@@ -30,9 +30,7 @@ public final class DnsName {
             return false;
         }
         for (int i = 0; i < label.length(); i++) {
-            char c = label.charAt(i);
-            boolean ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_';
-            if (!ok) {
+            if (!isLabelChar(label.charAt(i))) {
                 return false;
             }
         }
@@ -57,35 +55,40 @@ public final class DnsName {
      */
     public static byte[] toWire(String name) {
         requireNonNull(name, "name");
-        String n = name.endsWith(".") ? name.substring(0, name.length() - 1) : name;
-        if (n.isEmpty()) {
+        int n = name.endsWith(".") ? name.length() - 1 : name.length();
+        if (n == 0) {
             throw new IllegalArgumentException("name: \"" + name + "\" (expected: a name below the root)");
         }
-        byte[] out = new byte[n.length() + 2];
-        if (out.length > MAX_WIRE_LENGTH) {
+        if (n + 2 > MAX_WIRE_LENGTH) {
             throw new IllegalArgumentException("name: " + name + " (expected: at most 253 characters)");
         }
-        int o = 0;
-        int start = 0;
-        while (start <= n.length()) {
-            int dot = n.indexOf('.', start);
-            int end = dot < 0 ? n.length() : dot;
-            String label = n.substring(start, end);
-            if (!isValidLabel(label)) {
-                throw new IllegalArgumentException("name: " + name + " (label \"" + label
+        byte[] out = new byte[n + 2];
+        int lengthAt = 0;
+        for (int i = 0; i <= n; i++) {
+            char c = i < n ? name.charAt(i) : '.';
+            if (c == '.') {
+                int len = i - lengthAt;
+                if (len < 1 || len > MAX_LABEL_LENGTH) {
+                    throw new IllegalArgumentException("name: " + name + " (label \"" + name.substring(lengthAt, i)
+                                                       + "\"; expected: 1-63 letters, digits, '-' or '_')");
+                }
+                out[lengthAt] = (byte) len;
+                lengthAt = i + 1;
+            } else if (isLabelChar(c)) {
+                out[i + 1] = (byte) lower(c);
+            } else {
+                int end = name.indexOf('.', i);
+                throw new IllegalArgumentException("name: " + name + " (label \""
+                                                   + name.substring(lengthAt, end < 0 ? n : Math.min(end, n))
                                                    + "\"; expected: 1-63 letters, digits, '-' or '_')");
             }
-            out[o++] = (byte) label.length();
-            for (int i = 0; i < label.length(); i++) {
-                out[o++] = (byte) lower(label.charAt(i));
-            }
-            start = end + 1;
-            if (dot < 0) {
-                break;
-            }
         }
-        out[o] = 0;
+        out[n + 1] = 0;
         return out;
+    }
+
+    private static boolean isLabelChar(char c) {
+        return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_';
     }
 
     /** The dotted form of a wire name (without the final dot; {@code "."} for the root). */

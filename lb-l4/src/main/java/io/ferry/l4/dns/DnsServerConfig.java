@@ -4,8 +4,11 @@ import static java.util.Objects.requireNonNull;
 
 import io.netty.util.NetUtil;
 import java.io.IOException;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.NetworkInterface;
+import java.net.SocketException;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -67,13 +70,29 @@ public final class DnsServerConfig {
             byte[] bytes = NetUtil.createByteArrayFromIpAddressString(zone < 0 ? ip : ip.substring(0, zone));
             if (bytes != null) {
                 try {
-                    out.add(new InetSocketAddress(InetAddress.getByAddress(bytes), 53));
+                    out.add(new InetSocketAddress(address(bytes, zone < 0 ? null : ip.substring(zone + 1)), 53));
                 } catch (UnknownHostException e) {
                     // Not reachable: the bytes come from a parsed literal.
                 }
             }
         }
         return out;
+    }
+
+    /** An address from a literal's bytes, with the scope of a link-local IPv6 address when its interface exists. */
+    private static InetAddress address(byte[] bytes, String scope) throws UnknownHostException {
+        if (scope != null && bytes.length == 16) {
+            try {
+                NetworkInterface nif = NetworkInterface.getByName(scope);
+                if (nif != null) {
+                    return Inet6Address.getByAddress(null, bytes, nif);
+                }
+                return Inet6Address.getByAddress(null, bytes, Integer.parseInt(scope));
+            } catch (SocketException | NumberFormatException | UnknownHostException e) {
+                // An unknown interface, or one without that kind of address: unscoped, as written without it.
+            }
+        }
+        return InetAddress.getByAddress(bytes);
     }
 
     /** Where the server listens, UDP and TCP. */

@@ -82,7 +82,7 @@ public final class DnsStats {
     }
 
     /**
-     * {@code ferry_dns_requests_total{type=…}}: well-formed queries by question type (A, AAAA, SRV, PTR, CNAME,
+     * {@code ferry_dns_queries_total{type=…}}: well-formed queries by question type (A, AAAA, SRV, PTR, CNAME,
      * TXT, SOA, NS, MX, ANY, HTTPS, SVCB, other), every key present.
      */
     public Map<String, Long> queriesByType() {
@@ -102,7 +102,7 @@ public final class DnsStats {
         return latency;
     }
 
-    /** {@code ferry_dns_requests_total}, over every type. */
+    /** Well-formed queries of every type. */
     public long queries() {
         long n = 0;
         for (LongAdder a : queriesByType) {
@@ -111,17 +111,17 @@ public final class DnsStats {
         return n;
     }
 
-    /** {@code ferry_dns_transport_requests_total{proto="udp"}}: messages received over UDP, malformed ones too. */
+    /** {@code ferry_dns_transport_queries_total{transport="udp"}}: messages received over UDP, malformed ones too. */
     public long udpQueries() {
         return udpQueries.sum();
     }
 
-    /** {@code ferry_dns_transport_requests_total{proto="tcp"}}: messages received over TCP, malformed ones too. */
+    /** {@code ferry_dns_transport_queries_total{transport="tcp"}}: messages received over TCP, malformed ones too. */
     public long tcpQueries() {
         return tcpQueries.sum();
     }
 
-    /** {@code ferry_dns_tcp_connections_total}: TCP connections accepted. */
+    /** TCP connections accepted. */
     public long tcpConnections() {
         return tcpConnections.sum();
     }
@@ -144,7 +144,7 @@ public final class DnsStats {
         return forwardTimeouts.sum();
     }
 
-    /** {@code ferry_dns_cname_chased_total}: ExternalName targets outside the zone resolved upstream for an answer. */
+    /** ExternalName targets outside the zone resolved upstream for an answer. */
     public long chased() {
         return chased.sum();
     }
@@ -164,12 +164,12 @@ public final class DnsStats {
         return malformedDropped.sum() + malformedAnswered.sum();
     }
 
-    /** {@code ferry_dns_malformed_total{action="dropped"}}: too short for a header, or a response. */
+    /** Malformed messages dropped: too short for a header, or a response. */
     public long malformedDropped() {
         return malformedDropped.sum();
     }
 
-    /** {@code ferry_dns_malformed_total{action="formerr"}}: answered FORMERR. */
+    /** Malformed messages answered FORMERR. */
     public long malformedAnswered() {
         return malformedAnswered.sum();
     }

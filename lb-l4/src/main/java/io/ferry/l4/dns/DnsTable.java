@@ -7,11 +7,9 @@ import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * The immutable DNS table: every name of the cluster zone (and the reverse names of its addresses) with its
@@ -275,8 +273,9 @@ public final class DnsTable {
         private int ttl = DEFAULT_TTL;
         private long serial = 1;
         private boolean podRecords = true;
-        private final Map<ZoneCompiler.Key, ZoneCompiler.Names> names = new LinkedHashMap<>();
+        private final Map<ZoneCompiler.Key, ZoneCompiler.Names> names = new HashMap<>();
         private int records;
+        private boolean built;
 
         private Builder(String zone) {
             this.zone = DnsName.toWire(requireNonNull(zone, "zone"));
@@ -337,6 +336,7 @@ public final class DnsTable {
 
         /** A PTR record from the reverse name of {@code address} to {@code target}. */
         public Builder ptr(InetAddress address, String target) {
+            checkNotBuilt();
             byte[] name = DnsName.toWire(DnsName.reverseName(address));
             add(new ZoneCompiler.Key(name), new Rdata(PTR, null, DnsName.toWire(target), 0, 0, 0));
             return this;
@@ -359,6 +359,7 @@ public final class DnsTable {
         }
 
         private ZoneCompiler.Key inZone(String name) {
+            checkNotBuilt();
             byte[] wire = DnsName.toWire(name);
             if (!DnsName.endsWith(wire, wire.length, zone)) {
                 throw new IllegalArgumentException("name: " + name + " (expected: a name in " + DnsName.toText(zone)
@@ -369,20 +370,28 @@ public final class DnsTable {
 
         private void add(ZoneCompiler.Key key, Rdata rdata) {
             ZoneCompiler.Names d = names.computeIfAbsent(key, k -> new ZoneCompiler.Names());
-            if (rdata.type == CNAME && !d.sets.isEmpty() && !d.sets.containsKey(CNAME)
-                || rdata.type != CNAME && d.sets.containsKey(CNAME)) {
+            Rdata cname = d.first(CNAME);
+            if (rdata.type == CNAME && cname == null && !d.isEmpty() || rdata.type != CNAME && cname != null) {
                 throw new IllegalArgumentException("name: " + DnsName.toText(key.wire)
                                                    + " (a CNAME cannot share its name with other records)");
             }
-            Set<Rdata> set = d.sets.computeIfAbsent(rdata.type, t -> new LinkedHashSet<>());
-            if (rdata.type == CNAME && !set.isEmpty() && !set.contains(rdata)) {
+            if (rdata.type == CNAME && cname != null && !cname.equals(rdata)) {
                 throw new IllegalArgumentException("name: " + DnsName.toText(key.wire) + " (expected: one CNAME)");
             }
-            set.add(rdata);
+            d.add(rdata);
             records++;
         }
 
+        private void checkNotBuilt() {
+            if (built) {
+                throw new IllegalStateException("already built");
+            }
+        }
+
+        /** The table; the builder cannot be used after. */
         public DnsTable build() {
+            checkNotBuilt();
+            built = true;
             ZoneCompiler compiler = new ZoneCompiler(zone, ttl, serial);
             return new DnsTable(this, compiler.compile(names, podRecords), records, compiler.soaRdata());
         }

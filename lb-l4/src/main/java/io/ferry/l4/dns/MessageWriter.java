@@ -1,15 +1,15 @@
 package io.ferry.l4.dns;
 
 import java.util.Arrays;
-import java.util.HashMap;
-import java.util.Map;
 
 /**
- * Writes a DNS message into a growing byte array, compressing names (RFC 1035 section 4.1.4): a name whose
- * ending was written before is written as its new labels and then a pointer to that ending.
+ * Writes a DNS message into a growing byte array, compressing names (RFC 1035 section 4.1.4) the way precomputed
+ * answers need: a name already written whole (an SRV or CNAME target that a later record is owned by) becomes a
+ * pointer to it, and a name that ends like the question (whose name sits at offset 12 of every response) becomes its
+ * own labels and a pointer into the question.
  *
- * <p>Used off the hot path, by {@link DnsTable.Builder} to precompute answers and by the forwarder to build
- * chased answers. Not thread-safe; one message per instance.
+ * <p>Used off the hot path, by {@link ZoneCompiler} to precompute answers. Not thread-safe; one message at a time
+ * ({@link #reset()} between them).
  */
 final class MessageWriter {
 
@@ -17,10 +17,22 @@ final class MessageWriter {
 
     private byte[] buf;
     private int length;
-    private final Map<Suffix, Integer> written = new HashMap<>();
+    private byte[] question;
+    private final boolean[] questionLabels = new boolean[DnsName.MAX_WIRE_LENGTH];
+    private int questionAt;
+    private byte[][] names = new byte[4][];
+    private int[] offsets = new int[4];
+    private int count;
 
     MessageWriter(int capacity) {
         buf = new byte[capacity];
+    }
+
+    /** Empties the writer for the next message, keeping its buffers. */
+    void reset() {
+        length = 0;
+        question = null;
+        count = 0;
     }
 
     int length() {
@@ -63,80 +75,73 @@ final class MessageWriter {
         buf[offset + 1] = (byte) v;
     }
 
-    /** Writes a wire name, compressed against what was written before, and remembers its endings. */
+    /** Writes the question's name, which later names compress against. */
+    void questionName(byte[] wire) {
+        question = wire;
+        questionAt = length;
+        Arrays.fill(questionLabels, 0, wire.length, false);
+        for (int p = 0; p < wire.length; p += wire[p] + 1) {
+            questionLabels[p] = true;
+            if (wire[p] == 0) {
+                break;
+            }
+        }
+        bytes(wire);
+    }
+
+    /** Writes a wire name, compressed against the question and the names written before. */
     void name(byte[] wire) {
-        name(wire, true);
+        int at = length;
+        for (int i = 0; i < count; i++) {
+            byte[] n = names[i];
+            if (n == wire || n.length == wire.length && Arrays.equals(n, wire)) {
+                u16(0xC000 | offsets[i]);
+                return;
+            }
+        }
+        if (question != null) {
+            // The longest ending shared with the question; the root alone is not worth a pointer.
+            for (int p = 0; wire[p] != 0; p += wire[p] + 1) {
+                int q = question.length - (wire.length - p);
+                if (q >= 0 && questionLabels[q]
+                    && Arrays.equals(wire, p, wire.length, question, q, question.length)) {
+                    bytes(wire, 0, p);
+                    u16(0xC000 | (questionAt + q));
+                    // The question itself is remembered as the question, so that every record it owns points there
+                    // and none into another record (the records of a set are rotated at run time).
+                    remember(wire, p == 0 ? questionAt + q : at);
+                    return;
+                }
+            }
+        }
+        remember(wire, at);
+        bytes(wire);
     }
 
     /**
-     * Writes a wire name without compressing it (SRV targets, RFC 2782), but remembers its endings so that later
-     * names may point into it.
+     * Writes a wire name without compressing it (SRV targets, RFC 2782), and remembers it so that a later record
+     * owned by it points here.
      */
     void uncompressedName(byte[] wire) {
-        name(wire, false);
+        remember(wire, length);
+        bytes(wire);
     }
 
-    private void name(byte[] wire, boolean compress) {
-        int p = 0;
-        while (wire[p] != 0) {
-            Suffix s = new Suffix(wire, p);
-            Integer at = compress ? written.get(s) : null;
-            if (at != null) {
-                u16(0xC000 | at);
-                return;
-            }
-            if (length <= MAX_POINTER) {
-                written.putIfAbsent(s, length);
-            }
-            int len = wire[p] + 1;
-            bytes(wire, p, len);
-            p += len;
+    private void remember(byte[] wire, int at) {
+        if (at > MAX_POINTER) {
+            return;
         }
-        u8(0);
+        if (count == names.length) {
+            names = Arrays.copyOf(names, count * 2);
+            offsets = Arrays.copyOf(offsets, count * 2);
+        }
+        names[count] = wire;
+        offsets[count++] = at;
     }
 
     private void ensure(int n) {
         if (length + n > buf.length) {
             buf = Arrays.copyOf(buf, Math.max(buf.length * 2, length + n));
-        }
-    }
-
-    /** The ending of a wire name from {@code offset}; compared by content. */
-    private static final class Suffix {
-        private final byte[] wire;
-        private final int offset;
-        private final int hash;
-
-        Suffix(byte[] wire, int offset) {
-            this.wire = wire;
-            this.offset = offset;
-            int h = 1;
-            for (int i = offset; i < wire.length && wire[i] != 0; i++) {
-                h = 31 * h + wire[i];
-            }
-            this.hash = h;
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            if (!(o instanceof Suffix)) {
-                return false;
-            }
-            Suffix other = (Suffix) o;
-            return hash == other.hash && Arrays.equals(wire, offset, end(), other.wire, other.offset, other.end());
-        }
-
-        private int end() {
-            int p = offset;
-            while (wire[p] != 0) {
-                p += wire[p] + 1;
-            }
-            return p;
-        }
-
-        @Override
-        public int hashCode() {
-            return hash;
         }
     }
 }

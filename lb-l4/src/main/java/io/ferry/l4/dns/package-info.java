@@ -4,8 +4,9 @@
  *
  * <p>Starting points:
  * <ul>
- *   <li>{@link io.ferry.l4.dns.DnsTable} — every name of the zone with its answers precomputed in wire format;
- *       built by the control plane's compiler, looked up with one hash probe per query.</li>
+ *   <li>{@link io.ferry.l4.dns.DnsTable} — every name of the zone with its answers precomputed in wire format
+ *       ({@code ZoneCompiler}, {@code MessageWriter}); built by the control plane's compiler, looked up with one
+ *       hash probe per query.</li>
  *   <li>{@link io.ferry.l4.dns.DnsServer} — UDP and TCP listeners on one address; {@code apply} publishes a table
  *       with one volatile write.</li>
  *   <li>{@code DnsResponder} — one query: parse ({@code DnsQuery}), look up, answer, truncate; or hand over to

@@ -21,15 +21,20 @@ class DnsServerConfigTest {
                 # generated
                 search default.svc.cluster.local svc.cluster.local
                 nameserver 10.0.0.2
-                nameserver   fe80::1%eth0
+                nameserver   fe80::1%no-such-interface0
+                nameserver fe80::2%lo
                 nameserver not-an-ip
                 ;nameserver 10.0.0.9
                 options ndots:5
                 nameserver 127.0.0.53
                 """);
-        assertThat(DnsServerConfig.nameservers(resolvConf)).containsExactly(
-                new InetSocketAddress("10.0.0.2", 53), new InetSocketAddress("fe80::1", 53),
-                new InetSocketAddress("127.0.0.53", 53));
+        List<InetSocketAddress> upstreams = DnsServerConfig.nameservers(resolvConf);
+        assertThat(upstreams).hasSize(4);
+        assertThat(upstreams.get(0)).isEqualTo(new InetSocketAddress("10.0.0.2", 53));
+        assertThat(upstreams.get(1)).isEqualTo(new InetSocketAddress("fe80::1", 53));
+        // A link-local address keeps its interface, when there is one.
+        assertThat(upstreams.get(2).getAddress().getHostAddress()).startsWith("fe80:0:0:0:0:0:0:2");
+        assertThat(upstreams.get(3)).isEqualTo(new InetSocketAddress("127.0.0.53", 53));
         assertThat(DnsServerConfig.nameservers(dir.resolve("missing"))).isEmpty();
     }
 
