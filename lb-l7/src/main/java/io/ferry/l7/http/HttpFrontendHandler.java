@@ -260,6 +260,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         stats.requests.increment();
         Exchange e = new Exchange(req);
         ex = e;
+        // An HTTP/2 HEADERS frame that ends its stream comes as a FullHttpRequest: the whole request, no body.
+        e.requestComplete = req instanceof LastHttpContent;
         e.http10 = req.protocolVersion().equals(HttpVersion.HTTP_1_0);
         e.keepAlive = HttpUtil.isKeepAlive(req);
         HttpHeaders h = req.headers();
