@@ -31,7 +31,6 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
@@ -47,7 +46,8 @@ import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The client side of the edge proxy: one instance per client connection, after {@code HttpServerCodec}.
+ * The client side of the edge proxy: one instance per client connection, after {@link Http1ServerCodec} (or, for
+ * an HTTP/2 stream, {@code Http2StreamFrameToHttpObjectCodec}).
  *
  * <p>The life of a request: the head arrives; it is checked (framing, Host, path), the path normalized, the live
  * {@code HttpRouteTable} consulted once; the {@link Route}'s policy is applied (allowed sources, redirects, body
@@ -260,6 +260,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         stats.requests.increment();
         Exchange e = new Exchange(req);
         ex = e;
+        // An HTTP/2 HEADERS frame that ends its stream comes as a FullHttpRequest: the whole request, no body.
+        e.requestComplete = req instanceof LastHttpContent;
         e.http10 = req.protocolVersion().equals(HttpVersion.HTTP_1_0);
         e.keepAlive = HttpUtil.isKeepAlive(req);
         HttpHeaders h = req.headers();
@@ -273,6 +275,17 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         ReferenceCountUtil.release(req);
+        if (req.protocolVersion().majorVersion() != 1) {
+            badRequest(505); // "HTTP/2.0" and the like on an HTTP/1 connection
+            return;
+        }
+        // Netty lets a coding before the final chunked through ("gzip, chunked"), and the proxy re-frames the
+        // body as chunked alone: the backend would read gzip as plain bytes. nginx refuses any other coding too.
+        if (!RequestHeads.onlyChunked(h.getAll(HttpHeaderNames.TRANSFER_ENCODING))
+            || !RequestHeads.validTarget(req.uri())) {
+            badRequest(400);
+            return;
+        }
         // Where the request goes: the absolute-form's authority wins over Host (RFC 9112 3.2.2).
         String uri = req.uri();
         String host = h.get(HttpHeaderNames.HOST);
@@ -738,6 +751,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     void upstreamWritabilityChanged(Upstream c) {
         Exchange e = ex;
         if (e != null && upstream == c && c.channel().isWritable() && !e.requestComplete) {
+            e.lastUpstreamActivity = System.nanoTime(); // it drained: the client body timeout counts from now
             ctx.read();
         }
     }
@@ -810,7 +824,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         client.closeFuture().addListener(f -> stats.activeConnections.decrement());
         // The client's codec leaves first: bytes it still held come to channelRead and wait in upgradeStash.
         ChannelPipeline cp = ctx.pipeline();
-        cp.remove(HttpServerCodec.class);
+        cp.remove(Http1ServerCodec.class);
         // The upstream's relay goes in before its codec leaves, so the bytes that codec held reach the client.
         ChannelPipeline up2 = up.pipeline();
         up2.remove("idle");
@@ -947,8 +961,13 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     private long exchangeLimit(Exchange e) {
         RoutePolicy p = e.route.policy();
-        return e.requestComplete ? p.readTimeout().toNanos()
-                                 : Math.max(p.sendTimeout().toNanos(), config.clientHeaderTimeout().toNanos());
+        if (e.requestComplete) {
+            return p.readTimeout().toNanos();
+        }
+        // The rest of the body is awaited. While the upstream takes it the client is read, and its silence is its
+        // own (nginx client_body_timeout: slow POST); while the upstream does not, the send timeout governs.
+        return upstream != null && upstream.channel().isWritable() ? config.clientBodyTimeout().toNanos()
+                                                                  : p.sendTimeout().toNanos();
     }
 
     /** Makes sure the timer fires no later than {@code deadline}; an earlier timer is kept and re-armed on fire. */
