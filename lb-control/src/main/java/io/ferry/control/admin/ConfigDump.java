@@ -122,6 +122,7 @@ final class ConfigDump {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("connectionsTotal", s.connections());
         m.put("connectionsActive", s.activeConnections());
+        m.put("connectionsRejected", s.connectionsRejected());
         m.put("requestsTotal", s.requests());
         for (int cls = 1; cls <= 5; cls++) {
             m.put("responses" + cls + "xx", s.responses(cls));

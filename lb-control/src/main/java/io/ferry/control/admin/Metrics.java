@@ -354,6 +354,9 @@ public final class Metrics {
 
     private void registerHttp(HttpStats s) {
         counter("ferry_http_connections_total", "HTTP client connections accepted", s::connections);
+        counter("ferry_http_connections_rejected_total",
+                "HTTP client connections closed at accept because the listener had its maximum open",
+                s::connectionsRejected);
         gauge("ferry_http_connections_active", "Open HTTP/1.1 connections plus open HTTP/2 streams",
               s::activeConnections);
         counter("ferry_http2_connections_total", "HTTPS connections that chose HTTP/2 by ALPN", s::h2Connections);
