@@ -158,4 +158,55 @@ class DnsIntegrationTest {
                            .contains("ferry_dns_responses_total{rcode=\"NXDOMAIN\"} 1.0")
                            .contains("ferry_dns_refused_total 1.0");
     }
+
+    /**
+     * The tutorial's path in one process: a pod asks the {@code kube-dns} Service's ClusterIP, the UDP proxy relays
+     * the query to the DNS endpoint (here Ferry's own DNS server, as CoreDNS would be), and the answer comes back
+     * from the ClusterIP.
+     */
+    @Test
+    void dnsQueriesThroughAUdpServiceReachTheDnsEndpoint() throws Exception {
+        write("mysql.yaml", service("127.108.214.84"));
+        Ferry ferry = Ferry.start(FerryOptions.builder()
+                                              .addManifests(dir)
+                                              .dnsAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+                                              .dnsForward(false)
+                                              .adminPort(0)
+                                              .ioThreads(2)
+                                              .minSyncPeriod(Duration.ofMillis(10))
+                                              .httpPort(-1)
+                                              .httpsPort(-1)
+                                              .build());
+        closeables.add(ferry);
+        await().atMost(DEADLINE).until(() -> ferry.controlLoop().status().ready());
+        int dnsPort = ferry.dnsServer().localAddress().getPort();
+        write("kube-dns.yaml", """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: kube-dns, namespace: kube-system}
+                spec:
+                  clusterIP: 127.79.0.53
+                  ports:
+                  - {name: dns, port: 5353, protocol: UDP}
+                ---
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata:
+                  name: kube-dns-1
+                  namespace: kube-system
+                  labels: {kubernetes.io/service-name: kube-dns}
+                addressType: IPv4
+                ports: [{name: dns, port: %d, protocol: UDP}]
+                endpoints:
+                - addresses: ["127.0.0.1"]
+                ---
+                """.formatted(dnsPort));
+        InetSocketAddress kubeDns = new InetSocketAddress("127.79.0.53", 5353);
+        await().atMost(DEADLINE).ignoreExceptions().until(() -> queryA(kubeDns, "mysql.demo.svc.cluster.local")
+                .equals(List.of("rcode=0 aa", "127.108.214.84 ttl=5")));
+        // and the kube-dns Service itself has a name
+        assertThat(queryA(kubeDns, "kube-dns.kube-system.svc.cluster.local"))
+                .containsExactly("rcode=0 aa", "127.79.0.53 ttl=5");
+        assertThat(ferry.udpProxy().stats().flowsCreated()).isGreaterThanOrEqualTo(2);
+    }
 }
