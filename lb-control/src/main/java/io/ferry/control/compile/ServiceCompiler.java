@@ -411,9 +411,12 @@ public final class ServiceCompiler {
                     listeners.add(e.getKey().toString());
                 }
             }
+            List<String> internalStrings = strings(internal.endpoints());
             portViews.add(new PortView(p.getName(), p.getPort(), protocol, p.getNodePort(), backendName,
-                                       strings(internal.endpoints()), internal.terminatingFallback(), listeners,
-                                       strings(external.endpoints()), balancer.name(),
+                                       internalStrings, internal.terminatingFallback(), listeners,
+                                       externalBackend == internalBackend ? internalStrings
+                                                                          : strings(external.endpoints()),
+                                       balancer.name(),
                                        a.affinity == null ? null : a.affinity.toSeconds(), proxyProtocol));
         }
         Integer healthCheckNodePort = a.service.getSpec().getHealthCheckNodePort();
@@ -484,7 +487,7 @@ public final class ServiceCompiler {
         for (Endpoint ep : endpoints) {
             out.add(ep.toString());
         }
-        return out;
+        return List.copyOf(out); // immutable: the view's List.copyOf keeps it, and one list serves both policies
     }
 
     /** What one compile hands to the next, by backend name. */
