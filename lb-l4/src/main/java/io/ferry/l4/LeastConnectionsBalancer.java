@@ -88,15 +88,26 @@ public final class LeastConnectionsBalancer implements Balancer {
         if (n != counts.length) {
             return random.nextInt(n); // a backend this balancer was not built for
         }
-        return n <= FULL_SCAN_MAX ? fewest(random) : betterOfTwo(random);
+        long now = System.nanoTime();
+        return n <= FULL_SCAN_MAX ? fewest(backend, now, random) : betterOfTwo(backend, now, random);
     }
 
-    private int fewest(ThreadLocalRandom random) {
+    /**
+     * An endpoint's count as the choice sees it: an endpoint that passive health skips counts as full, so it is
+     * chosen only when every endpoint is skipped (otherwise, never holding a connection, it would always look
+     * least loaded and its picks would all fail over to one neighbour).
+     */
+    private int load(Backend backend, int i, long now) {
+        int c = counts[i].get();
+        return backend.health(i).isAvailable(now) ? c : Integer.MAX_VALUE - 1;
+    }
+
+    private int fewest(Backend backend, long now, ThreadLocalRandom random) {
         int min = Integer.MAX_VALUE;
         int first = 0;
         int ties = 0;
         for (int i = 0; i < counts.length; i++) {
-            int c = counts[i].get();
+            int c = load(backend, i, now);
             if (c < min) {
                 min = c;
                 first = i;
@@ -111,21 +122,21 @@ public final class LeastConnectionsBalancer implements Balancer {
         // The k-th endpoint with the fewest, k at random. Counts move under us; if the k-th is gone, the first will do.
         int k = random.nextInt(ties);
         for (int i = first; i < counts.length; i++) {
-            if (counts[i].get() == min && k-- == 0) {
+            if (load(backend, i, now) == min && k-- == 0) {
                 return i;
             }
         }
         return first;
     }
 
-    private int betterOfTwo(ThreadLocalRandom random) {
+    private int betterOfTwo(Backend backend, long now, ThreadLocalRandom random) {
         int n = counts.length;
         int a = random.nextInt(n);
         int b = random.nextInt(n - 1);
         if (b >= a) {
             b++;
         }
-        return counts[b].get() < counts[a].get() ? b : a;
+        return load(backend, b, now) < load(backend, a, now) ? b : a;
     }
 
     @Override
