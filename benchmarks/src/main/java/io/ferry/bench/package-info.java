@@ -5,6 +5,9 @@
  * <ul>
  *   <li>{@link io.ferry.bench.L4TableLookupBenchmark} — {@link io.ferry.l4.L4Table#lookup(io.ferry.l4.ListenerKey)}
  *       for a hit and a miss, with 10, 1,000 and 100,000 Service ports in the table.</li>
+ *   <li>{@link io.ferry.bench.HttpRouteLookupBenchmark} — the HTTP route table's host and path lookup.</li>
+ *   <li>{@link io.ferry.bench.BalancerBenchmark} — each Service balancer's {@code select} (and acquire/release)
+ *       at 3, 100 and 1,000 endpoints; results in {@code docs/balancers.md}.</li>
  * </ul>
  *
  * <p>To build and run, from the repository root:

@@ -2,6 +2,7 @@ package io.ferry.control;
 
 import static java.util.Objects.requireNonNull;
 
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.ferry.control.compile.ServiceCompiler;
 import io.ferry.l4.ListenerKey;
 import io.ferry.l4.ServiceProxy;
@@ -10,7 +11,9 @@ import io.prometheus.metrics.core.metrics.Histogram;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -48,6 +51,10 @@ public final class ControlLoop implements AutoCloseable {
     static final Duration RETRY_MIN = Duration.ofSeconds(1);
     static final Duration RETRY_MAX = Duration.ofSeconds(30);
 
+    static final String TRIGGER_TIME_ANNOTATION = "endpoints.kubernetes.io/last-change-trigger-time";
+    // kube-proxy's buckets for network programming latency: 0.25 s to 9.5 min.
+    private static final double[] NETWORK_PROGRAMMING_BUCKETS = networkProgrammingBuckets();
+
     private final SnapshotCompiler compiler;
     private final Dataplane dataplane;
     private final Function<Snapshot, ServiceProxy.ApplyResult> apply;
@@ -71,7 +78,19 @@ public final class ControlLoop implements AutoCloseable {
             .withoutExemplars()
             .build();
 
+    private final Histogram networkProgrammingDurations = Histogram.builder()
+            .name("ferry_network_programming_duration_seconds")
+            .help("From an EndpointSlice change (its endpoints.kubernetes.io/last-change-trigger-time) to the "
+                  + "snapshot with it being live")
+            .classicOnly()
+            .classicUpperBounds(NETWORK_PROGRAMMING_BUCKETS)
+            .withoutExemplars()
+            .build();
+    private final Instant startedAt;
+
     // Control thread only.
+    // namespace/name of each EndpointSlice in the last applied state -> its last-change-trigger-time annotation.
+    private Map<String, String> appliedTriggerTimes = Map.of();
     private long generation;
     private Set<String> lastProblems = Set.of();
     private ClusterState failedState; // the state of the last sync, while it needs a retry
@@ -109,6 +128,21 @@ public final class ControlLoop implements AutoCloseable {
                                                + " (expected: 0 < retryMin <= retryMax)");
         }
         this.retryDelay = retryMin;
+        this.startedAt = clock.instant();
+    }
+
+    private static double[] networkProgrammingBuckets() {
+        List<Double> b = new ArrayList<>(List.of(0.25, 0.5));
+        for (int i = 1; i <= 59; i++) {
+            b.add((double) i);
+        }
+        for (int i = 0; i < 12; i++) {
+            b.add(60.0 + 5 * i);
+        }
+        for (int i = 0; i < 10; i++) {
+            b.add(300.0 + 30 * i);
+        }
+        return b.stream().mapToDouble(Double::doubleValue).toArray();
     }
 
     /** Hands a new state to the loop; returns at once. */
@@ -173,6 +207,7 @@ public final class ControlLoop implements AutoCloseable {
                         TimeUnit.NANOSECONDS.toMillis(compiled - started),
                         TimeUnit.NANOSECONDS.toMillis(applied - compiled));
             failed = !result.bindErrors().isEmpty();
+            observeNetworkProgramming(state);
         } catch (RuntimeException e) {
             if (e.toString().equals(status.lastError)) {
                 logger.error("Sync failed again: {}; the last good tables stay live", e.toString());
@@ -194,6 +229,38 @@ public final class ControlLoop implements AutoCloseable {
                 retry = null;
             }
         }
+    }
+
+    /**
+     * Observes {@code ferry_network_programming_duration_seconds} as kube-proxy does: for every EndpointSlice whose
+     * {@code endpoints.kubernetes.io/last-change-trigger-time} is new since the last applied state, the time from
+     * that moment to now, when the snapshot with it is live. Trigger times from before this loop started (the
+     * initial list of a long-lived cluster) are skipped, as kube-proxy skips them.
+     */
+    private void observeNetworkProgramming(ClusterState state) {
+        Map<String, String> next = new HashMap<>();
+        Instant now = clock.instant();
+        for (EndpointSlice slice : state.endpointSlices()) {
+            Map<String, String> annotations = slice.getMetadata().getAnnotations();
+            String trigger = annotations == null ? null : annotations.get(TRIGGER_TIME_ANNOTATION);
+            if (trigger == null) {
+                continue;
+            }
+            String key = slice.getMetadata().getNamespace() + '/' + slice.getMetadata().getName();
+            next.put(key, trigger);
+            if (trigger.equals(appliedTriggerTimes.get(key))) {
+                continue;
+            }
+            try {
+                Instant at = Instant.parse(trigger);
+                if (!at.isBefore(startedAt) && !at.isAfter(now)) {
+                    networkProgrammingDurations.observe(Duration.between(at, now).toNanos() / 1e9);
+                }
+            } catch (DateTimeParseException e) {
+                logger.debug("EndpointSlice {}: {} is not a timestamp: {}", key, TRIGGER_TIME_ANNOTATION, trigger);
+            }
+        }
+        appliedTriggerTimes = next;
     }
 
     /** Schedules a retry of {@link #failedState} unless one is due already; each one waits twice as long. */
@@ -241,6 +308,14 @@ public final class ControlLoop implements AutoCloseable {
      */
     public Histogram syncDurations() {
         return syncDurations;
+    }
+
+    /**
+     * {@code ferry_network_programming_duration_seconds}, kube-proxy's {@code network_programming_duration_seconds};
+     * observed on the control thread after each successful apply. Not registered anywhere.
+     */
+    public Histogram networkProgrammingDurations() {
+        return networkProgrammingDurations;
     }
 
     public Dataplane dataplane() {

@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.ferry.control.admin.AdminServer;
 import io.ferry.control.compile.CompiledIngresses;
+import io.ferry.control.compile.DnsCompiler;
 import io.ferry.control.compile.IngressCompiler;
 import io.ferry.control.compile.ServiceCompiler;
 import io.ferry.control.compile.TlsCompiler;
@@ -14,6 +15,10 @@ import io.ferry.control.demo.DemoBackends;
 import io.ferry.control.source.KubernetesSource;
 import io.ferry.control.source.ManifestSource;
 import io.ferry.l4.ServiceProxy;
+import io.ferry.l4.UdpProxy;
+import io.ferry.l4.UdpProxyConfig;
+import io.ferry.l4.dns.DnsServer;
+import io.ferry.l4.dns.DnsServerConfig;
 import io.ferry.l4.TcpProxyConfig;
 import io.ferry.l4.Transport;
 import io.ferry.l7.http.HttpProxy;
@@ -59,6 +64,9 @@ public final class Ferry implements AutoCloseable {
     private HttpProxy httpProxy;
     private ControlLoop controlLoop;
     private AdminServer admin;
+    private HealthCheckServer healthChecks;
+    private UdpProxy udpProxy;
+    private DnsServer dnsServer;
     private ManifestSource manifests;
     private KubernetesSource kubernetes;
     private Dataplane dataplane;
@@ -92,6 +100,8 @@ public final class Ferry implements AutoCloseable {
                                                                  .idleTimeout(options.tcpIdleTimeout)
                                                                  .build());
         started.add(serviceProxy);
+        udpProxy = new UdpProxy(transport, UdpProxyConfig.builder().idleTimeout(options.udpIdleTimeout).build());
+        started.add(udpProxy);
         TlsCompiler tlsCompiler = null;
         if (options.httpPort >= 0 || options.httpsPort >= 0) {
             httpProxy = new HttpProxy(transport, HttpProxyConfig.builder()
@@ -116,12 +126,35 @@ public final class Ferry implements AutoCloseable {
             }
         }
         SnapshotCompiler compiler = new SnapshotCompiler(
-                new ServiceCompiler(nodePortAddresses(options.nodePortAddresses)),
+                new ServiceCompiler(nodePortAddresses(options.nodePortAddresses), options.nodeName),
                 httpProxy == null ? null : new IngressCompiler(options.ingressClass,
                                                                options.watchIngressWithoutClass),
                 tlsCompiler);
+        InetSocketAddress dnsAt = options.dnsAddress != null ? options.dnsAddress
+                : options.demo ? new InetSocketAddress(InetAddress.getLoopbackAddress(), 10053) : null;
+        if (dnsAt != null) {
+            compiler.withDns(new DnsCompiler(options.clusterDomain, options.dnsTtl));
+        }
         dataplane = new Dataplane(serviceProxy, httpProxy);
         controlLoop = new ControlLoop(compiler, dataplane, options.minSyncPeriod, clock);
+        healthChecks = new HealthCheckServer(transport, nodePortAddresses(options.nodePortAddresses), () -> {
+            java.time.Instant pending = controlLoop.pendingSince();
+            return pending == null
+                   || java.time.Duration.between(pending, clock.instant()).compareTo(options.healthzTimeout) <= 0;
+        });
+        started.add(healthChecks);
+        dataplane.healthChecks(healthChecks);
+        dataplane.udpProxy(udpProxy);
+        if (dnsAt != null) {
+            List<InetSocketAddress> upstreams = !options.dnsForward ? List.of()
+                    : options.dnsUpstreams != null ? options.dnsUpstreams
+                    : DnsServerConfig.nameservers(Path.of("/etc/resolv.conf"));
+            dnsServer = DnsServer.start(transport, DnsServerConfig.builder(dnsAt).upstreams(upstreams).build());
+            started.add(dnsServer);
+            dataplane.dnsServer(dnsServer);
+            logger.info("Cluster DNS for {} on {} (UDP and TCP); other names {}", options.clusterDomain,
+                        dnsServer.localAddress(), upstreams.isEmpty() ? "REFUSED" : "forwarded to " + upstreams);
+        }
         started.add(controlLoop);
 
         admin = AdminServer.start(transport, new InetSocketAddress(options.adminAddress, options.adminPort),
@@ -270,6 +303,21 @@ public final class Ferry implements AutoCloseable {
 
     public ControlLoop controlLoop() {
         return controlLoop;
+    }
+
+    /** The cluster DNS server, or {@code null} when it is off. */
+    public DnsServer dnsServer() {
+        return dnsServer;
+    }
+
+    /** The UDP Service proxy. */
+    public UdpProxy udpProxy() {
+        return udpProxy;
+    }
+
+    /** The {@code healthCheckNodePort} servers. */
+    public HealthCheckServer healthChecks() {
+        return healthChecks;
     }
 
     public ServiceProxy serviceProxy() {

@@ -2,6 +2,7 @@ package io.ferry.control;
 
 import io.ferry.l4.Transport;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -72,6 +73,31 @@ public final class FerryMain implements Callable<Integer> {
             description = "Close TCP connections idle this long; 0 for never (default: ${DEFAULT-VALUE}).")
     Duration tcpIdleTimeout;
 
+    @Option(names = "--dns-address", paramLabel = "HOST:PORT",
+            description = "Serve cluster DNS (UDP and TCP) here; off unless set (--demo: 127.0.0.1:10053).")
+    String dnsAddress;
+
+    @Option(names = "--cluster-domain", paramLabel = "DOMAIN", defaultValue = "cluster.local",
+            description = "The zone the DNS server is authoritative for (default: ${DEFAULT-VALUE}).")
+    String clusterDomain;
+
+    @Option(names = "--dns-ttl", paramLabel = "SECONDS", defaultValue = "5",
+            description = "TTL of the cluster DNS records (default: ${DEFAULT-VALUE}).")
+    int dnsTtl;
+
+    @Option(names = "--dns-upstream", paramLabel = "IP[:PORT]", split = ",",
+            description = "Resolvers for names outside the zone (default: the nameservers of /etc/resolv.conf).")
+    List<String> dnsUpstreams;
+
+    @Option(names = "--dns-forward", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Forward names outside the zone; --no-dns-forward answers REFUSED (default: true).")
+    boolean dnsForward;
+
+    @Option(names = "--conntrack-udp-timeout", paramLabel = "DURATION", defaultValue = "30s",
+            converter = DurationConverter.class,
+            description = "Forget a UDP flow (client to endpoint) idle this long (default: ${DEFAULT-VALUE}).")
+    Duration udpIdleTimeout;
+
     @Option(names = "--min-sync-period", paramLabel = "DURATION", defaultValue = "50ms",
             converter = DurationConverter.class,
             description = "Least time between two table syncs; bursts in between coalesce (default: ${DEFAULT-VALUE}).")
@@ -127,6 +153,36 @@ public final class FerryMain implements Callable<Integer> {
                           + "Lease ferry-ingress-status.")
     List<String> publishStatusAddresses = new ArrayList<>();
 
+    /**
+     * Parses {@code IP:PORT}, {@code [IPv6]:PORT} or, with a default port, a bare IP; IP literals only (no DNS
+     * lookup at startup).
+     */
+    static InetSocketAddress hostPort(String text, int defaultPort) {
+        String host = text;
+        int port = defaultPort;
+        int colon = text.lastIndexOf(':');
+        if (text.startsWith("[")) {
+            int end = text.indexOf(']');
+            host = end < 0 ? text : text.substring(1, end);
+            if (end >= 0 && end + 1 < text.length() && text.charAt(end + 1) == ':') {
+                port = Integer.parseInt(text.substring(end + 2));
+            }
+        } else if (colon > 0 && text.indexOf(':') == colon) {
+            host = text.substring(0, colon);
+            port = Integer.parseInt(text.substring(colon + 1));
+        }
+        byte[] ip = io.netty.util.NetUtil.createByteArrayFromIpAddressString(host);
+        if (ip == null || port < 0 || port > 65535) {
+            throw new IllegalArgumentException(text + " (expected: IP:PORT"
+                                               + (defaultPort >= 0 ? " or IP" : "") + ", an IP literal)");
+        }
+        try {
+            return new InetSocketAddress(InetAddress.getByAddress(ip), port);
+        } catch (java.net.UnknownHostException e) {
+            throw new IllegalArgumentException(text, e);
+        }
+    }
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new FerryMain()).execute(args));
     }
@@ -142,6 +198,14 @@ public final class FerryMain implements Callable<Integer> {
                                              .ioThreads(ioThreads)
                                              .tcpConnectTimeout(tcpConnectTimeout)
                                              .tcpIdleTimeout(tcpIdleTimeout)
+                                             .udpIdleTimeout(udpIdleTimeout)
+                                             .dnsAddress(dnsAddress == null ? null : hostPort(dnsAddress, -1))
+                                             .clusterDomain(clusterDomain)
+                                             .dnsTtl(dnsTtl)
+                                             .dnsUpstreams(dnsUpstreams == null ? null
+                                                           : dnsUpstreams.stream().map(u -> hostPort(u, 53))
+                                                                         .toList())
+                                             .dnsForward(dnsForward)
                                              .minSyncPeriod(minSyncPeriod)
                                              .httpAddress(InetAddress.getByName(httpAddress))
                                              .httpPort(httpPort)

@@ -28,6 +28,12 @@ public final class FerryOptions {
     final int ioThreads;
     final Duration tcpConnectTimeout;
     final Duration tcpIdleTimeout;
+    final Duration udpIdleTimeout;
+    final InetSocketAddress dnsAddress;
+    final String clusterDomain;
+    final int dnsTtl;
+    final List<InetSocketAddress> dnsUpstreams;
+    final boolean dnsForward;
     final Duration minSyncPeriod;
     final Duration healthzTimeout;
     final InetAddress httpAddress;
@@ -55,6 +61,12 @@ public final class FerryOptions {
         this.ioThreads = b.ioThreads;
         this.tcpConnectTimeout = b.tcpConnectTimeout;
         this.tcpIdleTimeout = b.tcpIdleTimeout;
+        this.udpIdleTimeout = b.udpIdleTimeout;
+        this.dnsAddress = b.dnsAddress;
+        this.clusterDomain = b.clusterDomain;
+        this.dnsTtl = b.dnsTtl;
+        this.dnsUpstreams = b.dnsUpstreams == null ? null : List.copyOf(b.dnsUpstreams);
+        this.dnsForward = b.dnsForward;
         this.minSyncPeriod = b.minSyncPeriod;
         this.healthzTimeout = b.healthzTimeout;
         this.httpAddress = b.httpAddress;
@@ -104,6 +116,12 @@ public final class FerryOptions {
         private int ioThreads;
         private Duration tcpConnectTimeout = Duration.ofSeconds(5);
         private Duration tcpIdleTimeout = Duration.ofHours(1);
+        private Duration udpIdleTimeout = Duration.ofSeconds(30);
+        private InetSocketAddress dnsAddress;
+        private String clusterDomain = "cluster.local";
+        private int dnsTtl = 5;
+        private List<InetSocketAddress> dnsUpstreams;
+        private boolean dnsForward = true;
         private Duration minSyncPeriod = Duration.ofMillis(50);
         private Duration healthzTimeout = Duration.ofSeconds(60);
         private InetAddress httpAddress = new InetSocketAddress(0).getAddress();
@@ -183,6 +201,46 @@ public final class FerryOptions {
                 throw new IllegalArgumentException("tcp-connect-timeout: " + d + " (expected: > 0)");
             }
             this.tcpConnectTimeout = d;
+            return this;
+        }
+
+        /** Where the cluster DNS server listens (UDP and TCP); {@code null} (the default) for off. */
+        public Builder dnsAddress(InetSocketAddress address) {
+            this.dnsAddress = address;
+            return this;
+        }
+
+        public Builder clusterDomain(String domain) {
+            this.clusterDomain = requireNonNull(domain, "cluster-domain");
+            return this;
+        }
+
+        public Builder dnsTtl(int seconds) {
+            if (seconds < 0 || seconds > 86_400) {
+                throw new IllegalArgumentException("dns-ttl: " + seconds + " (expected: 0-86400)");
+            }
+            this.dnsTtl = seconds;
+            return this;
+        }
+
+        /** The resolvers names outside the zone go to; {@code null} (the default) for /etc/resolv.conf's. */
+        public Builder dnsUpstreams(List<InetSocketAddress> upstreams) {
+            this.dnsUpstreams = upstreams;
+            return this;
+        }
+
+        /** Whether names outside the zone are forwarded (else REFUSED). */
+        public Builder dnsForward(boolean forward) {
+            this.dnsForward = forward;
+            return this;
+        }
+
+        public Builder udpIdleTimeout(Duration d) {
+            requireNonNull(d, "conntrack-udp-timeout");
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException("conntrack-udp-timeout: " + d + " (expected: > 0)");
+            }
+            this.udpIdleTimeout = d;
             return this;
         }
 

@@ -1,5 +1,7 @@
 package io.ferry.control;
 
+import io.ferry.l4.dns.DnsTable;
+
 import static java.util.Objects.requireNonNull;
 
 import io.ferry.control.compile.CompiledIngresses;
@@ -24,6 +26,7 @@ public final class Snapshot {
     private final CompiledIngresses ingresses;
     private final CompiledTls tls;
     private final List<ConfigProblem> problems;
+    private final DnsTable dns;
 
     /** A snapshot with no HTTP routes. */
     public Snapshot(long generation, Instant createdAt, ClusterState state, CompiledServices services) {
@@ -47,6 +50,29 @@ public final class Snapshot {
             all.addAll(tls.problems());
         }
         this.problems = List.copyOf(all);
+        this.dns = null;
+    }
+
+    private Snapshot(Snapshot s, DnsTable dns, List<ConfigProblem> dnsProblems) {
+        this.generation = s.generation;
+        this.createdAt = s.createdAt;
+        this.services = s.services;
+        this.ingresses = s.ingresses;
+        this.tls = s.tls;
+        List<ConfigProblem> all = new ArrayList<>(s.problems);
+        all.addAll(dnsProblems);
+        this.problems = List.copyOf(all);
+        this.dns = dns;
+    }
+
+    /** This snapshot with the cluster DNS table compiled from the same state, and what that compile rejected. */
+    public Snapshot withDns(DnsTable table, List<ConfigProblem> dnsProblems) {
+        return new Snapshot(this, requireNonNull(table, "table"), dnsProblems);
+    }
+
+    /** The cluster DNS records, or {@code null} when the DNS server is off. */
+    public DnsTable dns() {
+        return dns;
     }
 
     private static final CompiledIngresses EMPTY_INGRESSES =

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import io.ferry.control.compile.CompiledIngresses;
 import io.ferry.control.compile.CompiledServices;
+import io.ferry.control.compile.DnsCompiler;
 import io.ferry.control.compile.CompiledTls;
 import io.ferry.control.compile.IngressCompiler;
 import io.ferry.control.compile.ServiceCompiler;
@@ -19,6 +20,7 @@ public final class SnapshotCompiler {
     private final ServiceCompiler services;
     private final IngressCompiler ingresses;
     private final TlsCompiler tls;
+    private volatile DnsCompiler dns;
 
     /**
      * @param ingresses {@code null} for no HTTP routes
@@ -35,13 +37,27 @@ public final class SnapshotCompiler {
         return new SnapshotCompiler(services, null, null);
     }
 
+    /** Also compiles the cluster DNS table from each state; set before the first compile. */
+    public SnapshotCompiler withDns(DnsCompiler dns) {
+        this.dns = requireNonNull(dns, "dns");
+        return this;
+    }
+
     public Snapshot compile(long generation, Instant now, ClusterState state) {
         CompiledServices s = services.compile(state);
+        Snapshot snapshot;
         if (ingresses == null) {
-            return new Snapshot(generation, now, state, s);
+            snapshot = new Snapshot(generation, now, state, s);
+        } else {
+            CompiledIngresses i = ingresses.compile(state);
+            CompiledTls t = tls == null ? null : tls.compile(state);
+            snapshot = new Snapshot(generation, now, state, s, i, t);
         }
-        CompiledIngresses i = ingresses.compile(state);
-        CompiledTls t = tls == null ? null : tls.compile(state);
-        return new Snapshot(generation, now, state, s, i, t);
+        DnsCompiler d = dns;
+        if (d != null) {
+            DnsCompiler.Compiled c = d.compile(state);
+            snapshot = snapshot.withDns(c.table(), c.problems());
+        }
+        return snapshot;
     }
 }

@@ -68,6 +68,81 @@ class ControlLoopTest {
         return new ClusterState(services, List.of(), List.of(), List.of());
     }
 
+    /** A clock the test moves by hand. */
+    private static final class ManualClock extends Clock {
+        private volatile Instant now;
+
+        ManualClock(Instant now) {
+            this.now = now;
+        }
+
+        @Override
+        public java.time.ZoneId getZone() {
+            return java.time.ZoneOffset.UTC;
+        }
+
+        @Override
+        public Clock withZone(java.time.ZoneId zone) {
+            return this;
+        }
+
+        @Override
+        public Instant instant() {
+            return now;
+        }
+    }
+
+    private static ClusterState withSlice(String name, String triggerTime) {
+        io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice slice =
+                new io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder()
+                        .withNewMetadata().withNamespace("ns").withName(name)
+                        .addToLabels("kubernetes.io/service-name", "svc")
+                        .addToAnnotations(ControlLoop.TRIGGER_TIME_ANNOTATION, triggerTime).endMetadata()
+                        .withAddressType("IPv4").build();
+        return new ClusterState(List.of(), List.of(slice), List.of(), List.of());
+    }
+
+    private static io.prometheus.metrics.model.snapshots.HistogramSnapshot.HistogramDataPointSnapshot
+            programming(ControlLoop loop) {
+        return loop.networkProgrammingDurations().collect().getDataPoints().get(0);
+    }
+
+    @Test
+    void networkProgrammingDurationRunsFromTheSliceTriggerTimeToTheApply() throws Exception {
+        Instant start = Instant.parse("2026-11-26T10:00:00Z");
+        ManualClock clock = new ManualClock(start);
+        AtomicInteger applies = new AtomicInteger();
+        ControlLoop loop = new ControlLoop(new ServiceCompiler(List.of()), dataplane, s -> {
+            applies.incrementAndGet();
+            return dataplane.apply(s);
+        }, Duration.ofMillis(1), clock, Duration.ofSeconds(1), Duration.ofSeconds(1));
+        closeables.add(loop);
+
+        // Changed 2.5 s before the apply: one observation of 2.5 s.
+        clock.now = start.plusSeconds(10);
+        loop.submit(withSlice("a", start.plusMillis(7_500).toString()));
+        await().atMost(DEADLINE).until(() -> applies.get() == 1 && loop.status().generation() == 1);
+        assertThat(programming(loop).getCount()).isEqualTo(1);
+        assertThat(programming(loop).getSum()).isEqualTo(2.5);
+
+        // The same trigger time again (another object changed): not observed twice.
+        clock.now = start.plusSeconds(20);
+        loop.submit(withSlice("a", start.plusMillis(7_500).toString()));
+        await().atMost(DEADLINE).until(() -> loop.status().generation() == 2);
+        assertThat(programming(loop).getCount()).isEqualTo(1);
+
+        // A new change to the slice: observed; one from before the loop started (the initial list) is not.
+        clock.now = start.plusSeconds(30);
+        loop.submit(new ClusterState(List.of(), List.of(withSlice("a", start.plusSeconds(29).toString())
+                                                                 .endpointSlices().get(0),
+                                                         withSlice("old", start.minusSeconds(60).toString())
+                                                                 .endpointSlices().get(0)),
+                                     List.of(), List.of()));
+        await().atMost(DEADLINE).until(() -> loop.status().generation() == 3);
+        assertThat(programming(loop).getCount()).isEqualTo(2);
+        assertThat(programming(loop).getSum()).isEqualTo(3.5);
+    }
+
     @Test
     void aListenerWhosePortIsBusyBindsOnceThePortIsFreedWithoutANewState() throws Exception {
         ControlLoop loop = new ControlLoop(new ServiceCompiler(List.of()), dataplane, Duration.ofMillis(1),

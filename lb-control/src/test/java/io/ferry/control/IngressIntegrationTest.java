@@ -268,8 +268,9 @@ class IngressIntegrationTest {
                                              rule("empty.test", "Prefix", "/", "empty"),
                                              rule("missing.test", "Prefix", "/", "nosuchservice"))));
         start(false);
+        long bodyBytes = 0;
         for (int i = 0; i < 30; i++) {
-            body("spread.test", "/");
+            bodyBytes += body("spread.test", "/").getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
         }
         assertThat(servedBy).containsExactlyInAnyOrder("pod-a", "pod-b", "pod-c");
         assertThat(get("empty.test", "/")[0]).isEqualTo("503");
@@ -284,7 +285,18 @@ class IngressIntegrationTest {
         assertThat(metrics).contains("ferry_http_route_requests_total{" + spread + "} 30.0")
                            .contains("ferry_http_route_responses_total{code_class=\"2xx\"," + spread + "} 30.0")
                            .contains("ferry_http_route_responses_total{code_class=\"5xx\","
-                                     + "route=\"it/site:empty.test/\"} 1.0");
+                                     + "route=\"it/site:empty.test/\"} 1.0")
+                           .contains("ferry_http_route_bytes_total{direction=\"tx\"," + spread + "} "
+                                     + (double) bodyBytes)
+                           .contains("ferry_http_route_bytes_total{direction=\"rx\"," + spread + "} 0.0")
+                           .contains("ferry_http_route_upstream_header_duration_seconds_count{" + spread + "} 30")
+                           .contains("ferry_http_route_upstream_header_duration_seconds_bucket{" + spread
+                                     + ",le=\"+Inf\"} 30")
+                           .contains("ferry_http_route_upstream_header_duration_seconds_count{"
+                                     + "route=\"it/site:empty.test/\"} 0")
+                           .contains("ferry_http_route_no_endpoint_total{route=\"it/site:empty.test/\"} 1.0")
+                           .contains("ferry_http_route_no_endpoint_total{" + spread + "} 0.0")
+                           .contains("ferry_http_route_retries_total{" + spread + "} 0.0");
     }
 
     @Test

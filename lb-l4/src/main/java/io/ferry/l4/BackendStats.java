@@ -15,6 +15,8 @@ public final class BackendStats {
     final LongAdder bytesToClients = new LongAdder();
     final LongAdder noEndpointRejects = new LongAdder();
     final LongAdder connectFailures = new LongAdder();
+    final LatencyHistogram connectLatency = new LatencyHistogram();
+    final LongAdder retries = new LongAdder();
 
     /** Connections accepted for this Service port. */
     public long connections() {
@@ -37,6 +39,16 @@ public final class BackendStats {
     /** Connections reset at once because the Service port had no usable endpoint. */
     public long noEndpointRejects() {
         return noEndpointRejects.sum();
+    }
+
+    /** Connects tried again on another endpoint after one failed. */
+    public long retries() {
+        return retries.sum();
+    }
+
+    /** How long successful connects to this Service port's endpoints took. */
+    public LatencyHistogram connectLatency() {
+        return connectLatency;
     }
 
     /** Connect attempts to this Service port's endpoints that failed. */

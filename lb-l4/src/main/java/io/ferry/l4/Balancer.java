@@ -6,7 +6,7 @@ import java.net.SocketAddress;
  * Chooses which endpoint of a {@link Backend} a new connection goes to.
  *
  * <p>A balancer is a small immutable object built with the table; it is called on event loops, concurrently, and
- * must neither block nor allocate. Where it needs state it keeps it per event loop.
+ * must neither block nor allocate. Where it needs state it keeps it per event loop or in atomics.
  */
 public interface Balancer {
 

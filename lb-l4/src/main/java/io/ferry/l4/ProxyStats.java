@@ -15,6 +15,8 @@ public final class ProxyStats {
     final LongAdder idleTimeouts = new LongAdder();
     final LongAdder bytesFromClients = new LongAdder();
     final LongAdder bytesToClients = new LongAdder();
+    final LongAdder retries = new LongAdder();
+    final LongAdder endpointsSkipped = new LongAdder();
 
     /** {@code ferry_l4_connections_total}: connections accepted. */
     public long accepted() {
@@ -54,5 +56,18 @@ public final class ProxyStats {
     /** {@code ferry_l4_bytes_total{direction="tx"}}: bytes read from endpoints (and sent to clients). */
     public long bytesToClients() {
         return bytesToClients.sum();
+    }
+
+    /** {@code ferry_l4_retries_total}: connects tried again on another endpoint after one failed. */
+    public long retries() {
+        return retries.sum();
+    }
+
+    /**
+     * {@code ferry_l4_endpoint_ejections_total}: times an endpoint's failed connects made passive health skip it
+     * for the fail timeout.
+     */
+    public long endpointsSkipped() {
+        return endpointsSkipped.sum();
     }
 }

@@ -7,8 +7,11 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.concurrent.EventExecutor;
+import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -38,7 +41,7 @@ public final class ServiceProxy implements AutoCloseable {
     private volatile L4Table table = L4Table.EMPTY;
 
     // Control thread only (apply and close are synchronized on this).
-    private final Map<ListenerKey, Channel> listeners = new LinkedHashMap<>();
+    private final Map<ListenerKey, List<Channel>> listeners = new LinkedHashMap<>();
     // Published copies for readers on other threads (the admin server runs on event loops and must never wait
     // for apply, which itself waits for binds on event loops).
     private volatile Map<ListenerKey, Channel> publishedListeners = Map.of();
@@ -84,9 +87,9 @@ public final class ServiceProxy implements AutoCloseable {
                 continue;
             }
             try {
-                Channel ch = bind(key);
-                listeners.put(key, ch);
-                added.add(ch);
+                List<Channel> chs = bind(key);
+                listeners.put(key, chs);
+                added.addAll(chs);
             } catch (Exception e) {
                 String message = describe(e);
                 errors.put(key, message);
@@ -102,14 +105,17 @@ public final class ServiceProxy implements AutoCloseable {
         List<ListenerKey> removed = new ArrayList<>();
         listeners.entrySet().removeIf(e -> {
             if (next.lookup(e.getKey()) == null) {
-                e.getValue().close().awaitUninterruptibly();
+                e.getValue().forEach(ch -> ch.close().awaitUninterruptibly());
                 removed.add(e.getKey());
                 return true;
             }
             return false;
         });
-        bindErrors = Collections.unmodifiableMap(errors);
-        publishedListeners = Map.copyOf(listeners);
+        if (!added.isEmpty() || !removed.isEmpty() || !errors.equals(bindErrors)) {
+            // Only a change of listeners is worth the copies: an endpoint change is just the table write above.
+            bindErrors = Collections.unmodifiableMap(errors);
+            publish();
+        }
         if (!added.isEmpty() || !removed.isEmpty()) {
             logger.info("Listeners: {} added, {} removed, {} live, {} failed",
                         added.size(), removed.size(), listeners.size(), errors.size());
@@ -117,9 +123,46 @@ public final class ServiceProxy implements AutoCloseable {
         return new ApplyResult(added.size(), removed, bindErrors);
     }
 
-    private Channel bind(ListenerKey key) throws InterruptedException, ListenerException {
+    private void publish() {
+        Map<ListenerKey, Channel> first = new LinkedHashMap<>();
+        listeners.forEach((k, chs) -> first.put(k, chs.get(0)));
+        publishedListeners = Map.copyOf(first);
+    }
+
+    /**
+     * Binds {@code key}: under epoll with {@link TcpProxyConfig#reusePort()} and several event loops, one socket per
+     * event loop with {@code SO_REUSEPORT}, each accepting onto its own loop, so the kernel spreads connections
+     * over the loops and a connection's accept and relay never change threads; otherwise one socket whose
+     * connections go to the loops in turn.
+     */
+    private List<Channel> bind(ListenerKey key) throws InterruptedException, ListenerException {
+        List<EventLoop> loops = new ArrayList<>();
+        for (EventExecutor e : transport.group()) {
+            loops.add((EventLoop) e);
+        }
+        if (transport.kind() != Transport.Kind.EPOLL || !config.reusePort() || loops.size() < 2) {
+            return List.of(bind(key, key.address(), null));
+        }
+        List<Channel> bound = new ArrayList<>(loops.size());
+        InetSocketAddress at = key.address();
+        try {
+            for (EventLoop loop : loops) {
+                Channel ch = bind(key, at, loop);
+                bound.add(ch);
+                if (at.getPort() == 0) {
+                    at = new InetSocketAddress(at.getAddress(), ((InetSocketAddress) ch.localAddress()).getPort());
+                }
+            }
+        } catch (InterruptedException | ListenerException | RuntimeException e) {
+            bound.forEach(ch -> ch.close().awaitUninterruptibly());
+            throw e;
+        }
+        return bound;
+    }
+
+    private Channel bind(ListenerKey key, InetSocketAddress address, EventLoop loop)
+            throws InterruptedException, ListenerException {
         ServerBootstrap b = new ServerBootstrap()
-                .group(transport.group())
                 .channel(transport.serverChannelType())
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .option(ChannelOption.SO_BACKLOG, 4096)
@@ -128,6 +171,7 @@ public final class ServiceProxy implements AutoCloseable {
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.SO_KEEPALIVE, true)
                 .childHandler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
@@ -138,11 +182,16 @@ public final class ServiceProxy implements AutoCloseable {
                         ch.pipeline().addLast(new TcpFrontendHandler(ServiceProxy.this, key));
                     }
                 });
+        if (loop != null) {
+            b.group(loop, loop).option(EpollChannelOption.SO_REUSEPORT, true);
+        } else {
+            b.group(transport.group());
+        }
         if (transport.kind() == Transport.Kind.EPOLL && !key.isWildcard()) {
             // A ClusterIP need not be a local address yet (the node's route for the service CIDR may come later).
             b.option(EpollChannelOption.IP_FREEBIND, true);
         }
-        ChannelFuture f = b.bind(key.address()).await();
+        ChannelFuture f = b.bind(address).await();
         if (!f.isSuccess()) {
             throw new ListenerException(f.cause());
         }
@@ -160,6 +209,11 @@ public final class ServiceProxy implements AutoCloseable {
         return publishedListeners;
     }
 
+    /** Every socket of the listener at {@code key} (several with {@code SO_REUSEPORT}); for tests. */
+    synchronized List<Channel> sockets(ListenerKey key) {
+        return List.copyOf(listeners.getOrDefault(key, List.of()));
+    }
+
     /** The listeners the last apply could not bind, with why. */
     public Map<ListenerKey, String> bindErrors() {
         return bindErrors;
@@ -167,8 +221,8 @@ public final class ServiceProxy implements AutoCloseable {
 
     /** Stops accepting on every listener; established connections carry on. */
     public synchronized void closeListeners() {
-        for (Channel ch : listeners.values()) {
-            ch.close().awaitUninterruptibly();
+        for (List<Channel> chs : listeners.values()) {
+            chs.forEach(ch -> ch.close().awaitUninterruptibly());
         }
         listeners.clear();
         publishedListeners = Map.of();
@@ -192,6 +246,16 @@ public final class ServiceProxy implements AutoCloseable {
             this.added = added;
             this.removed = List.copyOf(removed);
             this.bindErrors = bindErrors;
+        }
+
+        /** This result and {@code other} together (the TCP and UDP data planes of one apply). */
+        public ApplyResult merge(ApplyResult other) {
+            List<ListenerKey> allRemoved = new ArrayList<>(removed);
+            allRemoved.addAll(other.removed);
+            Map<ListenerKey, String> errors = new TreeMap<>(Comparator.comparing(ListenerKey::toString));
+            errors.putAll(bindErrors);
+            errors.putAll(other.bindErrors);
+            return new ApplyResult(added + other.added, allRemoved, Collections.unmodifiableMap(errors));
         }
 
         /** How many listeners were bound. */

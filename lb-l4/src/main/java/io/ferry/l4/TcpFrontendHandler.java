@@ -11,6 +11,9 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
 
@@ -38,6 +41,10 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     private int attempts;
     // The endpoint this connection holds in the balancer's count (acquire/release), or -1.
     private int acquired = -1;
+    // The endpoint tried first; failover walks from it in table order.
+    private int start;
+    // The client's address when the backend has session affinity, else null.
+    private InetAddress client;
     private long connectDeadlineNanos;
     // Bytes and a FIN that arrived before the upstream connected. Epoll reads a peer's last bytes on RDHUP even
     // with auto-read off, so a client that writes and shuts down at once is seen before the endpoint answers.
@@ -70,7 +77,35 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         backend = b;
         connectDeadlineNanos = System.nanoTime() + proxy.config().connectTimeout().toNanos();
-        connect(ctx, b.balancer().select(b, ctx.channel().remoteAddress()));
+        SocketAddress remote = ctx.channel().remoteAddress();
+        int first = -1;
+        if (b.affinity() != null && remote instanceof InetSocketAddress) {
+            client = ((InetSocketAddress) remote).getAddress();
+            InetSocketAddress pinned = b.affinity().lookup(client);
+            first = pinned == null ? -1 : b.indexOf(pinned);
+        }
+        if (first < 0) {
+            first = available(b.balancer().select(b, remote), 0);
+        }
+        start = first;
+        connect(ctx, first);
+    }
+
+    /**
+     * The first endpoint from {@code index} on (in table order, wrapping, at most {@code size() - skipped}
+     * steps) that passive health does not skip; {@code index} itself if every one is skipped (better a try than a
+     * certain reset).
+     */
+    private int available(int index, int skipped) {
+        long now = System.nanoTime();
+        int n = backend.size();
+        for (int k = 0; k < n - skipped; k++) {
+            int i = (index + k) % n;
+            if (backend.health(i).isAvailable(now)) {
+                return i;
+            }
+        }
+        return index;
     }
 
     private void connect(ChannelHandlerContext ctx, int index) {
@@ -85,23 +120,33 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.SO_KEEPALIVE, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, remainingMillis))
                 .handler(new TcpBackendHandler(inbound, stats, backendStats));
+        long connectStart = System.nanoTime();
         ChannelFuture f = b.connect(backend.endpoint(index).address());
         f.addListener((ChannelFuture future) -> {
             if (future.isSuccess()) {
+                backendStats.connectLatency.observe(System.nanoTime() - connectStart);
+                backend.health(index).succeeded();
                 if (!inbound.isActive()) {
                     future.channel().close();
                     return;
                 }
+                if (client != null) {
+                    backend.affinity().pin(client, backend.endpoint(index).address());
+                }
                 outbound = future.channel();
+                if (backend.proxyProtocol()) {
+                    ProxyProtocol.write(outbound, inbound);
+                }
                 if (pending != null) {
                     for (Object m; (m = pending.poll()) != null; ) {
                         outbound.write(m, outbound.voidPromise());
                     }
-                    outbound.flush();
                     pending = null;
                 }
+                outbound.flush();
                 outbound.config().setAutoRead(true);
                 if (finPending) {
                     Relay.propagateFin(inbound, outbound);
@@ -112,6 +157,10 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
                 releaseEndpoint();
                 stats.connectFailures.increment();
                 backendStats.connectFailures.increment();
+                if (backend.health(index).failed(System.nanoTime(), proxy.config().maxFails(),
+                                                 proxy.config().failTimeout().toNanos())) {
+                    stats.endpointsSkipped.increment();
+                }
                 retryOrReset(ctx, index);
             }
         });
@@ -123,9 +172,19 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         boolean budgetLeft = connectDeadlineNanos - System.nanoTime() > 0;
-        if (budgetLeft && attempts < Math.min(backend.size(), proxy.config().maxConnectAttempts())) {
-            // The endpoints after the failed one, in table order: each is tried at most once.
-            connect(ctx, (failedIndex + 1) % backend.size());
+        int n = backend.size();
+        if (budgetLeft && attempts < Math.min(n, proxy.config().maxConnectAttempts())) {
+            // The endpoints after the failed one, in table order, skipping those passive health skips while there
+            // are others: each is tried at most once, as the walk never passes the first one tried.
+            int walked = Math.floorMod(failedIndex - start, n) + 1;
+            int next = (failedIndex + 1) % n;
+            int chosen = available(next, walked);
+            if (Math.floorMod(chosen - start, n) < walked) {
+                chosen = next; // every endpoint left is skipped: try the next one anyway
+            }
+            stats.retries.increment();
+            backendStats.retries.increment();
+            connect(ctx, chosen);
         } else {
             stats.upstreamUnreachable.increment();
             Relay.reset(inbound);
@@ -186,6 +245,9 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void releaseEndpoint() {
+        if (client != null) {
+            backend.affinity().touch(client);
+        }
         if (acquired >= 0) {
             backend.balancer().release(backend, acquired);
             acquired = -1;

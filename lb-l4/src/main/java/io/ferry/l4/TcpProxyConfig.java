@@ -9,14 +9,23 @@ import java.time.Duration;
  */
 public final class TcpProxyConfig {
 
-    /** The defaults: 5 s connect timeout (Envoy's and HAProxy's usual), 3 endpoints tried, 1 h idle timeout. */
+    /**
+     * The defaults: 5 s connect timeout (Envoy's and HAProxy's usual), 3 endpoints tried, 1 h idle timeout; an
+     * endpoint is skipped for 10 s after 1 failed connect (nginx's {@code max_fails=1 fail_timeout=10s}).
+     */
     public static final TcpProxyConfig DEFAULT = builder().build();
 
     private final Duration connectTimeout;
     private final int maxConnectAttempts;
     private final Duration idleTimeout;
+    private final int maxFails;
+    private final Duration failTimeout;
+    private final boolean reusePort;
 
     private TcpProxyConfig(Builder b) {
+        this.reusePort = b.reusePort;
+        this.maxFails = b.maxFails;
+        this.failTimeout = b.failTimeout;
         this.connectTimeout = b.connectTimeout;
         this.maxConnectAttempts = b.maxConnectAttempts;
         this.idleTimeout = b.idleTimeout;
@@ -41,10 +50,28 @@ public final class TcpProxyConfig {
         return idleTimeout;
     }
 
+    /**
+     * Whether each TCP listener is one {@code SO_REUSEPORT} socket per event loop (epoll only), so that accept and
+     * relay stay on one loop; default true.
+     */
+    public boolean reusePort() {
+        return reusePort;
+    }
+
+    /** Failed connects in a row after which an endpoint is skipped for {@link #failTimeout()}. */
+    public int maxFails() {
+        return maxFails;
+    }
+
+    /** How long an endpoint that failed {@link #maxFails()} times is skipped; {@link Duration#ZERO}: never. */
+    public Duration failTimeout() {
+        return failTimeout;
+    }
+
     @Override
     public String toString() {
         return "TcpProxyConfig(connectTimeout=" + connectTimeout + ", maxConnectAttempts=" + maxConnectAttempts
-               + ", idleTimeout=" + idleTimeout + ')';
+               + ", idleTimeout=" + idleTimeout + ", maxFails=" + maxFails + ", failTimeout=" + failTimeout + ", reusePort=" + reusePort + ')';
     }
 
     /** Builds a {@link TcpProxyConfig}. */
@@ -52,8 +79,33 @@ public final class TcpProxyConfig {
         private Duration connectTimeout = Duration.ofSeconds(5);
         private int maxConnectAttempts = 3;
         private Duration idleTimeout = Duration.ofHours(1);
+        private int maxFails = 1;
+        private Duration failTimeout = Duration.ofSeconds(10);
+        private boolean reusePort = true;
 
         private Builder() {
+        }
+
+        public Builder reusePort(boolean reusePort) {
+            this.reusePort = reusePort;
+            return this;
+        }
+
+        public Builder maxFails(int maxFails) {
+            if (maxFails < 1) {
+                throw new IllegalArgumentException("maxFails: " + maxFails + " (expected: >= 1)");
+            }
+            this.maxFails = maxFails;
+            return this;
+        }
+
+        public Builder failTimeout(Duration failTimeout) {
+            requireNonNull(failTimeout, "failTimeout");
+            if (failTimeout.isNegative()) {
+                throw new IllegalArgumentException("failTimeout: " + failTimeout + " (expected: >= 0)");
+            }
+            this.failTimeout = failTimeout;
+            return this;
         }
 
         public Builder connectTimeout(Duration connectTimeout) {

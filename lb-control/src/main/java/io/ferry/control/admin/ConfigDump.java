@@ -38,8 +38,13 @@ final class ConfigDump {
         doc.put("applyMillis", status.applyTime().toNanos() / 1e6);
         doc.put("services", snapshot == null ? List.of() : snapshot.services().services());
 
-        Map<ListenerKey, Channel> bound = proxy.listeners();
-        Map<ListenerKey, String> failed = proxy.bindErrors();
+        Map<ListenerKey, Channel> bound = new java.util.HashMap<>(proxy.listeners());
+        Map<ListenerKey, String> failed = new java.util.HashMap<>(proxy.bindErrors());
+        io.ferry.l4.UdpProxy udp = loop.dataplane().udpProxy();
+        if (udp != null) {
+            bound.putAll(udp.listeners());
+            failed.putAll(udp.bindErrors());
+        }
         List<Map<String, Object>> listeners = new ArrayList<>();
         List<Map.Entry<ListenerKey, Backend>> entries = new ArrayList<>(proxy.table().entries().entrySet());
         entries.sort(Comparator.comparing(e -> e.getKey().toString()));
@@ -81,6 +86,22 @@ final class ConfigDump {
         l4.put("sentBytes", s.bytesToClients());
         Map<String, Object> stats = new LinkedHashMap<>();
         stats.put("l4", l4);
+        if (udp != null) {
+            io.ferry.l4.UdpStats u = udp.stats();
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("flowsTotal", u.flowsCreated());
+            m.put("flowsActive", u.flowsActive());
+            m.put("flowsExpired", u.flowsExpired());
+            m.put("flowsEndpointRemoved", u.flowsEndpointRemoved());
+            m.put("noEndpointDrops", u.noEndpointDrops());
+            m.put("flowLimitDrops", u.flowLimitDrops());
+            m.put("upstreamErrors", u.upstreamErrors());
+            m.put("receivedDatagrams", u.datagramsFromClients());
+            m.put("sentDatagrams", u.datagramsToClients());
+            m.put("receivedBytes", u.bytesFromClients());
+            m.put("sentBytes", u.bytesToClients());
+            stats.put("udp", m);
+        }
         HttpProxy http = loop.dataplane().httpProxy();
         if (http != null) {
             Map<String, Object> h = new LinkedHashMap<>();
@@ -101,6 +122,7 @@ final class ConfigDump {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("connectionsTotal", s.connections());
         m.put("connectionsActive", s.activeConnections());
+        m.put("connectionsRejected", s.connectionsRejected());
         m.put("requestsTotal", s.requests());
         for (int cls = 1; cls <= 5; cls++) {
             m.put("responses" + cls + "xx", s.responses(cls));

@@ -6,6 +6,7 @@ import io.ferry.control.ControlLoop;
 import io.ferry.control.Snapshot;
 import io.ferry.l4.Backend;
 import io.ferry.l4.BackendStats;
+import io.ferry.l4.LatencyHistogram;
 import io.ferry.l4.ProxyStats;
 import io.ferry.l4.ServiceProxy;
 import io.ferry.l7.http.HttpProxy;
@@ -15,7 +16,11 @@ import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.expositionformats.ExpositionFormatWriter;
 import io.prometheus.metrics.expositionformats.ExpositionFormats;
+import io.prometheus.metrics.model.registry.Collector;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.ClassicHistogramBuckets;
+import io.prometheus.metrics.model.snapshots.HistogramSnapshot;
+import io.prometheus.metrics.model.snapshots.Labels;
 import io.prometheus.metrics.model.snapshots.Unit;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -25,6 +30,7 @@ import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.BiConsumer;
+import java.util.function.Consumer;
 import java.util.function.DoubleSupplier;
 import java.util.function.LongSupplier;
 import java.util.function.ToLongFunction;
@@ -56,6 +62,12 @@ public final class Metrics {
         Metrics m = new Metrics();
         m.registerL4(proxy.stats());
         m.registerL4PerService(proxy);
+        if (loop.dataplane().udpProxy() != null) {
+            m.registerUdp(loop.dataplane().udpProxy().stats());
+        }
+        if (loop.dataplane().dnsServer() != null) {
+            m.registerDns(loop.dataplane().dnsServer().stats());
+        }
         HttpProxy http = loop.dataplane().httpProxy();
         if (http != null) {
             m.registerHttp(http.stats());
@@ -108,19 +120,55 @@ public final class Metrics {
      * time; a Service port leaves the output when it leaves the table.
      */
     private void registerL4PerService(ServiceProxy proxy) {
-        perService("ferry_l4_service_connections_total", "TCP connections accepted, per Service port", proxy,
+        perService("ferry_l4_service_connections_total", "TCP connections accepted (UDP flows created), per Service port", proxy,
                    BackendStats::connections, false);
-        perService("ferry_l4_service_connections_active", "TCP connections open now, per Service port", proxy,
+        perService("ferry_l4_service_connections_active", "TCP connections (UDP flows) open now, per Service port", proxy,
                    BackendStats::active, true);
-        perService("ferry_l4_service_rx_bytes_total", "TCP bytes read from clients, per Service port", proxy,
+        perService("ferry_l4_service_rx_bytes_total", "Bytes read from clients, per Service port", proxy,
                    BackendStats::bytesFromClients, false);
-        perService("ferry_l4_service_tx_bytes_total", "TCP bytes sent to clients, per Service port", proxy,
+        perService("ferry_l4_service_tx_bytes_total", "Bytes sent to clients, per Service port", proxy,
                    BackendStats::bytesToClients, false);
         perService("ferry_l4_service_no_endpoint_rejects_total",
                    "TCP connections reset at once for want of an endpoint, per Service port", proxy,
                    BackendStats::noEndpointRejects, false);
         perService("ferry_l4_service_upstream_connect_failures_total",
                    "Failed connects to endpoints, per Service port", proxy, BackendStats::connectFailures, false);
+        perService("ferry_l4_service_retries_total",
+                   "TCP connects tried again on another endpoint, per Service port", proxy, BackendStats::retries,
+                   false);
+        histogram("ferry_l4_service_upstream_connect_duration_seconds",
+                  "How long successful TCP connects to endpoints took, per Service port", "service",
+                  f -> eachBackend(proxy, (n, st) -> f.accept(n, st.connectLatency())));
+    }
+
+    /**
+     * Registers a histogram family read at scrape time from {@link LatencyHistogram}s, one series per label value.
+     */
+    private void histogram(String name, String help, String labelName,
+                           Consumer<BiConsumer<String, LatencyHistogram>> each) {
+        double[] bounds = LatencyHistogram.boundsSeconds();
+        double[] upperBounds = java.util.Arrays.copyOf(bounds, bounds.length + 1);
+        upperBounds[bounds.length] = Double.POSITIVE_INFINITY;
+        registry.register(new Collector() {
+            @Override
+            public HistogramSnapshot collect() {
+                HistogramSnapshot.Builder b = HistogramSnapshot.builder().name(name).help(help).unit(Unit.SECONDS);
+                each.accept((label, h) -> {
+                    long[] counts = h.bucketCounts();
+                    b.dataPoint(HistogramSnapshot.HistogramDataPointSnapshot.builder()
+                                        .classicHistogramBuckets(ClassicHistogramBuckets.of(upperBounds, counts))
+                                        .sum(h.sumSeconds())
+                                        .labels(Labels.of(labelName, label))
+                                        .build());
+                });
+                return b.build();
+            }
+
+            @Override
+            public String getPrometheusName() {
+                return name;
+            }
+        });
     }
 
     private void perService(String name, String help, ServiceProxy proxy,
@@ -157,6 +205,32 @@ public final class Metrics {
                     }
                 }))
                 .register(registry);
+        CounterWithCallback.builder()
+                .name("ferry_http_route_bytes_total")
+                .help("HTTP body bytes proxied per Ingress route: rx from clients to endpoints, tx from endpoints "
+                      + "to clients")
+                .unit(Unit.BYTES)
+                .labelNames("route", "direction")
+                .callback(cb -> routeStats(loop).forEach((name, st) -> {
+                    cb.call(st.bytesFromClients(), name, "rx");
+                    cb.call(st.bytesToClients(), name, "tx");
+                }))
+                .register(registry);
+        perRoute(loop, "ferry_http_route_no_endpoint_total", "HTTP requests answered 503 for want of an endpoint, "
+                  + "per Ingress route", RouteStats::noEndpoints);
+        perRoute(loop, "ferry_http_route_upstream_connect_failures_total",
+                 "Failed connects to endpoints, per Ingress route", RouteStats::upstreamConnectFailures);
+        perRoute(loop, "ferry_http_route_retries_total", "HTTP requests sent again, per Ingress route",
+                 RouteStats::retries);
+        histogram("ferry_http_route_upstream_header_duration_seconds",
+                  "Time from sending a request to an endpoint to its response head, per Ingress route", "route",
+                  f -> routeStats(loop).forEach((name, st) -> f.accept(name, st.upstreamLatency())));
+    }
+
+    private void perRoute(ControlLoop loop, String name, String help, ToLongFunction<RouteStats> value) {
+        CounterWithCallback.builder().name(name).help(help).labelNames("route")
+                           .callback(cb -> routeStats(loop).forEach((n, st) -> cb.call(value.applyAsLong(st), n)))
+                           .register(registry);
     }
 
     private static Map<String, RouteStats> routeStats(ControlLoop loop) {
@@ -193,10 +267,96 @@ public final class Metrics {
         counter("ferry_l4_upstream_unreachable_total",
                 "TCP connections reset because no endpoint could be reached", s::upstreamUnreachable);
         counter("ferry_l4_idle_timeouts_total", "TCP connections closed for inactivity", s::idleTimeouts);
+        counter("ferry_l4_retries_total", "TCP connects tried again on another endpoint after one failed",
+                s::retries);
+        counter("ferry_l4_endpoint_ejections_total",
+                "Times passive health started skipping an endpoint after failed connects", s::endpointsSkipped);
+    }
+
+    private void registerDns(io.ferry.l4.dns.DnsStats s) {
+        CounterWithCallback.builder()
+                .name("ferry_dns_queries_total")
+                .help("DNS queries answered or forwarded, by query type")
+                .labelNames("type")
+                .callback(cb -> s.queriesByType().forEach((type, n) -> cb.call(n, type)))
+                .register(registry);
+        CounterWithCallback.builder()
+                .name("ferry_dns_responses_total")
+                .help("DNS responses sent, by rcode")
+                .labelNames("rcode")
+                .callback(cb -> s.responsesByRcode().forEach((rcode, n) -> cb.call(n, rcode)))
+                .register(registry);
+        CounterWithCallback.builder()
+                .name("ferry_dns_transport_queries_total")
+                .help("DNS queries by transport")
+                .labelNames("transport")
+                .callback(cb -> {
+                    cb.call(s.udpQueries(), "udp");
+                    cb.call(s.tcpQueries(), "tcp");
+                })
+                .register(registry);
+        counter("ferry_dns_forwarded_total", "DNS queries for names outside the zone sent to an upstream resolver",
+                s::forwarded);
+        counter("ferry_dns_forward_failures_total", "Forwarded DNS queries that failed (SERVFAIL sent)",
+                s::forwardFailures);
+        counter("ferry_dns_forward_timeouts_total", "Forwarded DNS queries the upstream did not answer in time",
+                s::forwardTimeouts);
+        counter("ferry_dns_refused_total", "DNS queries for names outside the zone answered REFUSED", s::refused);
+        counter("ferry_dns_truncated_total", "DNS answers sent over UDP with the TC bit (the client retries over TCP)",
+                s::truncated);
+        counter("ferry_dns_malformed_total", "DNS messages that could not be parsed (FORMERR sent or dropped)",
+                s::malformed);
+        histogram("ferry_dns_request_duration_seconds", "Time to answer a DNS query, forwarding included",
+                  "server", f -> f.accept("ferry", s.latency()));
+    }
+
+    private void registerUdp(io.ferry.l4.UdpStats s) {
+        counter("ferry_udp_flows_total", "UDP flows (client address and port to an endpoint) created",
+                s::flowsCreated);
+        gauge("ferry_udp_flows_active", "UDP flows open now", s::flowsActive);
+        counter("ferry_udp_flows_expired_total", "UDP flows closed after the idle timeout", s::flowsExpired);
+        counter("ferry_udp_flows_endpoint_removed_total",
+                "UDP flows closed at once because their endpoint left the Service", s::flowsEndpointRemoved);
+        counter("ferry_udp_upstream_errors_total", "UDP flows closed because their endpoint answered with an error",
+                s::upstreamErrors);
+        counter("ferry_udp_upstream_connect_failures_total", "UDP upstream sockets that could not be opened",
+                s::upstreamConnectFailures);
+        counter("ferry_udp_endpoint_ejections_total",
+                "Times passive health started skipping a UDP endpoint", s::endpointsSkipped);
+        counter("ferry_udp_no_endpoint_drops_total", "UDP datagrams dropped for want of an endpoint",
+                s::noEndpointDrops);
+        counter("ferry_udp_flow_limit_drops_total", "UDP datagrams dropped because the flow table was full",
+                s::flowLimitDrops);
+        counter("ferry_udp_oversize_drops_total", "UDP datagrams dropped for being larger than the limit",
+                s::oversizeDrops);
+        counter("ferry_udp_send_drops_total", "UDP datagrams dropped because a socket's send queue was full",
+                s::sendDrops);
+        CounterWithCallback.builder()
+                .name("ferry_udp_datagrams_total")
+                .help("UDP datagrams: rx from clients, tx to clients")
+                .labelNames("direction")
+                .callback(cb -> {
+                    cb.call(s.datagramsFromClients(), "rx");
+                    cb.call(s.datagramsToClients(), "tx");
+                })
+                .register(registry);
+        CounterWithCallback.builder()
+                .name("ferry_udp_bytes_total")
+                .help("UDP payload bytes: rx from clients, tx to clients")
+                .unit(Unit.BYTES)
+                .labelNames("direction")
+                .callback(cb -> {
+                    cb.call(s.bytesFromClients(), "rx");
+                    cb.call(s.bytesToClients(), "tx");
+                })
+                .register(registry);
     }
 
     private void registerHttp(HttpStats s) {
         counter("ferry_http_connections_total", "HTTP client connections accepted", s::connections);
+        counter("ferry_http_connections_rejected_total",
+                "HTTP client connections closed at accept because the listener had its maximum open",
+                s::connectionsRejected);
         gauge("ferry_http_connections_active", "Open HTTP/1.1 connections plus open HTTP/2 streams",
               s::activeConnections);
         counter("ferry_http2_connections_total", "HTTPS connections that chose HTTP/2 by ALPN", s::h2Connections);
@@ -248,6 +408,7 @@ public final class Metrics {
 
     private void registerControl(ControlLoop loop) {
         registry.register(loop.syncDurations());
+        registry.register(loop.networkProgrammingDurations());
         GaugeWithCallback.builder()
                 .name("ferry_sync_proxy_rules_last_timestamp_seconds")
                 .help("When the last snapshot was built and applied, in seconds since the epoch (absent before the "

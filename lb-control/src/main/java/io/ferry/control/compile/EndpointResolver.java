@@ -29,10 +29,50 @@ final class EndpointResolver {
     record Resolved(List<Endpoint> endpoints, boolean terminatingFallback) {
     }
 
+    /** Every endpoint of a port with its conditions, before the choice a traffic policy makes. */
+    static final class Candidates {
+        private final List<Candidate> all;
+
+        private Candidates(List<Candidate> all) {
+            this.all = all;
+        }
+
+        /**
+         * The endpoints for traffic under a policy, kube-proxy's way: the ready ones, else the serving and
+         * terminating ones. With {@code localNode} ({@code Local} policy) only endpoints whose {@code nodeName} is
+         * that node count, and the fallback looks only at those too; none is none (the traffic is refused, never
+         * sent to another node).
+         *
+         * @param localNode this node's name for a {@code Local} policy, {@code null} for {@code Cluster}
+         */
+        Resolved select(String localNode) {
+            Map<InetSocketAddress, Candidate> chosen = new LinkedHashMap<>();
+            for (Candidate c : all) {
+                if (localNode == null || localNode.equals(c.endpoint.nodeName())) {
+                    chosen.put(c.endpoint.address(), c);
+                }
+            }
+            return choose(chosen);
+        }
+
+        /** Every endpoint's address, whatever its conditions (passive health and affinity keep state by it). */
+        List<InetSocketAddress> addresses() {
+            List<InetSocketAddress> out = new ArrayList<>();
+            for (Candidate c : all) {
+                out.add(c.endpoint.address());
+            }
+            return out;
+        }
+    }
+
     private EndpointResolver() {
     }
 
     static Resolved fromSlices(List<EndpointSlice> slices, ServicePort servicePort) {
+        return slicesCandidates(slices, servicePort).select(null);
+    }
+
+    static Candidates slicesCandidates(List<EndpointSlice> slices, ServicePort servicePort) {
         String portName = nullToEmpty(servicePort.getName());
         String protocol = servicePort.getProtocol() == null ? "TCP" : servicePort.getProtocol();
         // address:port -> [ready, serving, terminating], merged over slices (a duplicate is ready if any copy is).
@@ -65,10 +105,14 @@ final class EndpointResolver {
                 }
             }
         }
-        return choose(candidates);
+        return new Candidates(new ArrayList<>(candidates.values()));
     }
 
     static Resolved fromEndpoints(Endpoints endpoints, ServicePort servicePort) {
+        return endpointsCandidates(endpoints, servicePort).select(null);
+    }
+
+    static Candidates endpointsCandidates(Endpoints endpoints, ServicePort servicePort) {
         String portName = nullToEmpty(servicePort.getName());
         String protocol = servicePort.getProtocol() == null ? "TCP" : servicePort.getProtocol();
         Map<InetSocketAddress, Candidate> candidates = new LinkedHashMap<>();
@@ -88,7 +132,7 @@ final class EndpointResolver {
                 }
             }
         }
-        return choose(candidates);
+        return new Candidates(new ArrayList<>(candidates.values()));
     }
 
     private static void addLegacy(Map<InetSocketAddress, Candidate> candidates, List<EndpointAddress> addresses,

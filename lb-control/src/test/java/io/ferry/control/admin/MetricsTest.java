@@ -159,6 +159,10 @@ class MetricsTest {
         assertThat(m.get("ferry_l4_service_connections_active" + svc)).isEqualTo(0);
         assertThat(m.get("ferry_l4_service_rx_bytes_total" + svc)).isEqualTo(n * "ping\n".length());
         assertThat(m.get("ferry_l4_service_tx_bytes_total" + svc)).isGreaterThan(0);
+        assertThat(m.get("ferry_l4_service_upstream_connect_duration_seconds_count" + svc)).isEqualTo(n);
+        assertThat(m.get("ferry_l4_service_upstream_connect_duration_seconds_bucket{service=\"metrics/echo:" + PORT
+                         + "/TCP\",le=\"+Inf\"}")).isEqualTo(n);
+        assertThat(m.get("ferry_l4_service_upstream_connect_duration_seconds_sum" + svc)).isGreaterThan(0);
 
         double syncs = m.get("ferry_sync_proxy_rules_duration_seconds_count");
         assertThat(syncs).isGreaterThanOrEqualTo(1);

@@ -156,6 +156,181 @@ class ServiceCompilerTest {
                     .ports().get(0).terminatingFallback()).isTrue();
     }
 
+    private static final String TWO_NODES = """
+            - addresses: [10.0.0.1]
+              nodeName: node-a
+            - addresses: [10.0.0.2]
+              nodeName: node-b
+            - addresses: [10.0.0.3]
+              nodeName: node-a
+              conditions: {ready: false, serving: true, terminating: true}
+            """;
+
+    private static String nodePortService(String name, String clusterIp, int nodePort, String policy) {
+        return """
+               apiVersion: v1
+               kind: Service
+               metadata: {name: %s, namespace: ns}
+               spec:
+                 type: NodePort
+                 clusterIP: %s
+                 %s
+                 ports:
+                 - {name: http, port: 80, nodePort: %d}
+               ---
+               """.formatted(name, clusterIp, policy, nodePort);
+    }
+
+    private static ListenerKey wildcardKey(int port) {
+        return ListenerKey.of(wildcard(), port, Protocol.TCP);
+    }
+
+    @Test
+    void localTrafficPoliciesUseOnlyThisNodesEndpoints() throws Exception {
+        ServiceCompiler onA = new ServiceCompiler(List.of(wildcard()), "node-a");
+        CompiledServices c = onA.compile(state(
+                nodePortService("internal", "127.1.0.1", 30001, "internalTrafficPolicy: Local")
+                + slice("internal-1", "internal", "http", 8080, TWO_NODES)
+                + nodePortService("external", "127.1.0.2", 30002, "externalTrafficPolicy: Local")
+                + slice("external-1", "external", "http", 8080, TWO_NODES)
+                + service("elsewhere", "127.1.0.3", """
+                          internalTrafficPolicy: Local
+                        """)
+                + slice("elsewhere-1", "elsewhere", "http", 8080, """
+                        - addresses: [10.0.9.1]
+                          nodeName: node-b
+                        """)));
+        assertThat(c.problems()).isEmpty();
+        // ClusterIP traffic follows internalTrafficPolicy, node-port traffic externalTrafficPolicy.
+        assertThat(endpoints(c.table().lookup(key("127.1.0.1", 80)))).containsExactly("10.0.0.1:8080");
+        assertThat(endpoints(c.table().lookup(wildcardKey(30001)))).containsExactly("10.0.0.1:8080", "10.0.0.2:8080");
+        assertThat(endpoints(c.table().lookup(key("127.1.0.2", 80)))).containsExactly("10.0.0.1:8080", "10.0.0.2:8080");
+        assertThat(endpoints(c.table().lookup(wildcardKey(30002)))).containsExactly("10.0.0.1:8080");
+        // Both backends of a port count into one set of counters.
+        assertThat(c.table().lookup(wildcardKey(30002)).stats())
+                .isSameAs(c.table().lookup(key("127.1.0.2", 80)).stats());
+        // No local endpoint: none at all, never another node's.
+        assertThat(c.table().lookup(key("127.1.0.3", 80)).isEmpty()).isTrue();
+    }
+
+    @Test
+    void localPolicyFallsBackToThisNodesTerminatingEndpointsOnly() throws Exception {
+        ServiceCompiler onA = new ServiceCompiler(List.of(wildcard()), "node-a");
+        CompiledServices c = onA.compile(state(
+                service("web", "127.1.0.1", """
+                          internalTrafficPolicy: Local
+                        """)
+                + slice("web-1", "web", "http", 8080, """
+                        - addresses: [10.0.0.1]
+                          nodeName: node-b
+                        - addresses: [10.0.0.2]
+                          nodeName: node-a
+                          conditions: {ready: false, serving: true, terminating: true}
+                        """)));
+        assertThat(endpoints(c.table().lookup(key("127.1.0.1", 80)))).containsExactly("10.0.0.2:8080");
+        assertThat(c.services().get(0).ports().get(0).terminatingFallback()).isTrue();
+        assertThat(c.services().get(0).internalTrafficPolicy()).isEqualTo("Local");
+    }
+
+    @Test
+    void externalIpsAndLoadBalancerAddressesGetListenersWithTheExternalPolicy() throws Exception {
+        ServiceCompiler onA = new ServiceCompiler(List.of(wildcard()), "node-a");
+        String lb = """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: lb, namespace: ns}
+                spec:
+                  type: LoadBalancer
+                  clusterIP: 127.1.0.1
+                  externalTrafficPolicy: Local
+                  healthCheckNodePort: 32000
+                  externalIPs: [127.1.1.1]
+                  ports: [{name: http, port: 80, nodePort: 30080}]
+                status:
+                  loadBalancer:
+                    ingress:
+                    - ip: 127.1.2.1
+                    - ip: 127.1.2.2
+                      ipMode: Proxy
+                ---
+                """;
+        CompiledServices c = onA.compile(state(lb + slice("lb-1", "lb", "http", 8080, TWO_NODES)));
+        assertThat(c.problems()).isEmpty();
+        assertThat(endpoints(c.table().lookup(key("127.1.0.1", 80)))).containsExactly("10.0.0.1:8080", "10.0.0.2:8080");
+        for (ListenerKey external : List.of(key("127.1.1.1", 80), key("127.1.2.1", 80), wildcardKey(30080))) {
+            assertThat(endpoints(c.table().lookup(external))).as("%s", external).containsExactly("10.0.0.1:8080");
+        }
+        assertThat(c.table().lookup(key("127.1.2.2", 80))).isNull(); // ipMode Proxy: the LB comes to the node
+        assertThat(c.healthChecks()).containsExactly(new CompiledServices.HealthCheck(32000, "ns", "lb", 1));
+
+        // An external IP that is not one is refused like the API server refuses it.
+        CompiledServices bad = onA.compile(state(service("x", "127.1.0.9", """
+                  externalIPs: [not-an-ip]
+                """)));
+        assertThat(bad.problems()).singleElement().asString().contains("spec.externalIPs[0]: not-an-ip");
+    }
+
+    @Test
+    void sessionAffinityIsCompiledCarriedAndValidated() throws Exception {
+        String yaml = service("web", "127.1.0.1", """
+                  sessionAffinity: ClientIP
+                  sessionAffinityConfig: {clientIP: {timeoutSeconds: 60}}
+                """) + slice("web-1", "web", "http", 8080, "- addresses: [10.0.0.1]\n");
+        Backend first = compiler.compile(state(yaml)).table().lookup(key("127.1.0.1", 80));
+        assertThat(first.affinity()).isNotNull();
+        assertThat(first.affinity().timeout()).hasSeconds(60);
+        Backend second = compiler.compile(state(yaml.replace("10.0.0.1", "10.0.0.2"))).table()
+                                 .lookup(key("127.1.0.1", 80));
+        assertThat(second.affinity()).isSameAs(first.affinity()); // pins survive the swap
+
+        CompiledServices defaults = compiler.compile(state(service("d", "127.1.0.2", """
+                  sessionAffinity: ClientIP
+                """)));
+        assertThat(defaults.table().lookup(key("127.1.0.2", 80)).affinity().timeout()).hasSeconds(10_800);
+        CompiledServices bad = compiler.compile(state(service("e", "127.1.0.3", """
+                  sessionAffinity: ClientIP
+                  sessionAffinityConfig: {clientIP: {timeoutSeconds: 86401}}
+                """)));
+        assertThat(bad.problems()).singleElement().asString().contains("timeoutSeconds: 86401 (expected: 1-86400)");
+        assertThat(bad.table().lookup(key("127.1.0.3", 80))).isNull();
+    }
+
+    @Test
+    void proxyProtocolAndBalancerAnnotations() throws Exception {
+        String yaml = """
+                apiVersion: v1
+                kind: Service
+                metadata:
+                  name: pp
+                  namespace: ns
+                  annotations: {ferry.io/proxy-protocol: v2, ferry.io/lb-algorithm: round-robin}
+                spec:
+                  clusterIP: 127.1.0.1
+                  ports: [{name: http, port: 80}]
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata:
+                  name: bad
+                  namespace: ns
+                  annotations: {ferry.io/proxy-protocol: v3, ferry.io/lb-algorithm: fastest}
+                spec:
+                  clusterIP: 127.1.0.2
+                  ports: [{name: http, port: 80}]
+                ---
+                """;
+        CompiledServices c = compiler.compile(state(yaml));
+        Backend pp = c.table().lookup(key("127.1.0.1", 80));
+        assertThat(pp.proxyProtocol()).isTrue();
+        assertThat(pp.balancer().name()).isEqualTo("round_robin");
+        Backend bad = c.table().lookup(key("127.1.0.2", 80));
+        assertThat(bad.proxyProtocol()).isFalse();
+        assertThat(bad.balancer().name()).isEqualTo("random");
+        assertThat(c.problems()).extracting(Object::toString)
+                                .anyMatch(p -> p.contains("ferry.io/proxy-protocol]: v3 (expected: v2); ignored"))
+                                .anyMatch(p -> p.contains("ferry.io/lb-algorithm: fastest (expected: random,"));
+    }
+
     @Test
     void skipsWhatBelongsToOthers() throws Exception {
         CompiledServices c = compiler.compile(state(
@@ -253,7 +428,7 @@ class ServiceCompilerTest {
     }
 
     @Test
-    void udpPortsAreShownButNotListenedOnYet() throws Exception {
+    void udpPortsGetListenersAndSctpPortsAreOnlyShown() throws Exception {
         CompiledServices c = compiler.compile(state("""
                 apiVersion: v1
                 kind: Service
@@ -263,10 +438,15 @@ class ServiceCompilerTest {
                   ports:
                   - {name: dns, port: 53, protocol: UDP}
                   - {name: dns-tcp, port: 53, protocol: TCP}
+                  - {name: sctp, port: 9999, protocol: SCTP}
                 """));
-        assertThat(c.table().listeners()).containsExactly(key("127.1.0.10", 53));
+        assertThat(c.table().listeners()).containsExactlyInAnyOrder(
+                key("127.1.0.10", 53), ListenerKey.of(InetAddress.getByName("127.1.0.10"), 53, Protocol.UDP));
+        assertThat(c.table().lookup(ListenerKey.of(InetAddress.getByName("127.1.0.10"), 53, Protocol.UDP)).name())
+                .isEqualTo("ns/dns:53/UDP");
         assertThat(c.services().get(0).ports()).extracting(CompiledServices.PortView::protocol)
-                                               .containsExactly("UDP", "TCP");
+                                               .containsExactly("UDP", "TCP", "SCTP");
+        assertThat(c.services().get(0).ports().get(2).listeners()).isEmpty();
     }
 
     @Test
@@ -313,7 +493,9 @@ class ServiceCompilerTest {
                   - {name: b, port: 53, nodePort: 30053, protocol: UDP}
                 """));
         assertThat(c.table().listeners()).containsExactlyInAnyOrder(
-                key("127.1.0.3", 53), ListenerKey.of(wildcard(), 30053, Protocol.TCP));
+                key("127.1.0.3", 53), ListenerKey.of(wildcard(), 30053, Protocol.TCP),
+                ListenerKey.of(InetAddress.getByName("127.1.0.3"), 53, Protocol.UDP),
+                ListenerKey.of(wildcard(), 30053, Protocol.UDP));
         assertThat(c.problems()).extracting(Object::toString).containsExactlyInAnyOrder(
                 "Service ns/same-port: spec.ports[1].port: 80/TCP "
                 + "(expected: a port and protocol unique among the ports; spec.ports[0] has it)",

@@ -31,7 +31,6 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
@@ -47,7 +46,8 @@ import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The client side of the edge proxy: one instance per client connection, after {@code HttpServerCodec}.
+ * The client side of the edge proxy: one instance per client connection, after {@link Http1ServerCodec} (or, for
+ * an HTTP/2 stream, {@code Http2StreamFrameToHttpObjectCodec}).
  *
  * <p>The life of a request: the head arrives; it is checked (framing, Host, path), the path normalized, the live
  * {@code HttpRouteTable} consulted once; the {@link Route}'s policy is applied (allowed sources, redirects, body
@@ -260,6 +260,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         stats.requests.increment();
         Exchange e = new Exchange(req);
         ex = e;
+        // An HTTP/2 HEADERS frame that ends its stream comes as a FullHttpRequest: the whole request, no body.
+        e.requestComplete = req instanceof LastHttpContent;
         e.http10 = req.protocolVersion().equals(HttpVersion.HTTP_1_0);
         e.keepAlive = HttpUtil.isKeepAlive(req);
         HttpHeaders h = req.headers();
@@ -273,6 +275,17 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         ReferenceCountUtil.release(req);
+        if (req.protocolVersion().majorVersion() != 1) {
+            badRequest(505); // "HTTP/2.0" and the like on an HTTP/1 connection
+            return;
+        }
+        // Netty lets a coding before the final chunked through ("gzip, chunked"), and the proxy re-frames the
+        // body as chunked alone: the backend would read gzip as plain bytes. nginx refuses any other coding too.
+        if (!RequestHeads.onlyChunked(h.getAll(HttpHeaderNames.TRANSFER_ENCODING))
+            || !RequestHeads.validTarget(req.uri())) {
+            badRequest(400);
+            return;
+        }
         // Where the request goes: the absolute-form's authority wins over Host (RFC 9112 3.2.2).
         String uri = req.uri();
         String host = h.get(HttpHeaderNames.HOST);
@@ -352,6 +365,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         Backend backend = route.backend();
         if (backend.isEmpty()) {
             stats.noEndpoint.increment();
+            route.stats().noEndpoint();
             respondLocal(503, false);
             return;
         }
@@ -412,6 +426,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             }
             return;
         }
+        e.route.stats().bytesFromClient(n);
         long max = e.route.policy().maxBodySize();
         if (max > 0 && e.requestBodyBytes > max) {
             content.release();
@@ -499,6 +514,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             }
             if (!f.isSuccess()) {
                 stats.upstreamConnectFailures.increment();
+                e.route.stats().upstreamConnectFailure();
                 retryOrFail(e, f.cause() instanceof ConnectTimeoutException ? 504 : 502, false);
                 return;
             }
@@ -532,6 +548,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             }
             if (!f.isSuccess()) {
                 stats.upstreamConnectFailures.increment();
+                e.route.stats().upstreamConnectFailure();
                 retryOrFail(e, f.cause() instanceof ConnectTimeoutException ? 504 : 502, false);
                 return;
             }
@@ -544,6 +561,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                 }
                 if (!sf.isSuccess()) {
                     stats.upstreamConnectFailures.increment();
+                    e.route.stats().upstreamConnectFailure();
+                e.route.stats().upstreamConnectFailure();
                     retryOrFail(e, 502, false);
                     return;
                 }
@@ -584,11 +603,13 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             if (sent && e.reused) {
                 // A kept-alive connection the server had closed: the same endpoint on a new connection.
                 stats.retries.increment();
+                e.route.stats().retry();
                 acquire(e.endpointIndex, true);
                 return;
             }
             if (e.attempts < Math.min(config.maxAttempts(), backend.size())) {
                 stats.retries.increment();
+                e.route.stats().retry();
                 acquire((e.endpointIndex + 1) % backend.size(), false);
                 return;
             }
@@ -620,6 +641,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             int n = full.content().readableBytes();
             e.responseBytes += n;
             stats.bytesToClients.add(n);
+            e.route.stats().bytesToClient(n);
             e.responseComplete = true;
             ctx.write(new DefaultLastHttpContent(full.content(), full.trailingHeaders()), ctx.voidPromise());
             responseDone(e);
@@ -642,6 +664,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             int n = content.content().readableBytes();
             e.responseBytes += n;
             stats.bytesToClients.add(n);
+            e.route.stats().bytesToClient(n);
             ctx.write(content, ctx.voidPromise());
             if (content instanceof LastHttpContent) {
                 e.responseComplete = true;
@@ -682,6 +705,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         e.status = code;
         e.upstreamStatus = code;
         e.upstreamHeadNanos = System.nanoTime();
+        e.route.stats().upstreamLatency(e.upstreamHeadNanos - e.upstreamStartNanos);
         e.upstreamKeepAlive = HttpUtil.isKeepAlive(r);
         HttpHeaders rh = ForwardedHeaders.withoutHopByHop(r.headers(), false);
         if (c instanceof H2cUpstreamStream) {
@@ -727,6 +751,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     void upstreamWritabilityChanged(Upstream c) {
         Exchange e = ex;
         if (e != null && upstream == c && c.channel().isWritable() && !e.requestComplete) {
+            e.lastUpstreamActivity = System.nanoTime(); // it drained: the client body timeout counts from now
             ctx.read();
         }
     }
@@ -799,7 +824,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         client.closeFuture().addListener(f -> stats.activeConnections.decrement());
         // The client's codec leaves first: bytes it still held come to channelRead and wait in upgradeStash.
         ChannelPipeline cp = ctx.pipeline();
-        cp.remove(HttpServerCodec.class);
+        cp.remove(Http1ServerCodec.class);
         // The upstream's relay goes in before its codec leaves, so the bytes that codec held reach the client.
         ChannelPipeline up2 = up.pipeline();
         up2.remove("idle");
@@ -936,8 +961,13 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     private long exchangeLimit(Exchange e) {
         RoutePolicy p = e.route.policy();
-        return e.requestComplete ? p.readTimeout().toNanos()
-                                 : Math.max(p.sendTimeout().toNanos(), config.clientHeaderTimeout().toNanos());
+        if (e.requestComplete) {
+            return p.readTimeout().toNanos();
+        }
+        // The rest of the body is awaited. While the upstream takes it the client is read, and its silence is its
+        // own (nginx client_body_timeout: slow POST); while the upstream does not, the send timeout governs.
+        return upstream != null && upstream.channel().isWritable() ? config.clientBodyTimeout().toNanos()
+                                                                  : p.sendTimeout().toNanos();
     }
 
     /** Makes sure the timer fires no later than {@code deadline}; an earlier timer is kept and re-armed on fire. */

@@ -12,7 +12,6 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.util.concurrent.FastThreadLocal;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -119,7 +118,7 @@ public final class HttpProxy implements AutoCloseable {
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(init);
+                .childHandler(new ConnectionLimit(config.maxConnections(), stats, init));
         ChannelFuture f = b.bind(address).awaitUninterruptibly();
         if (!f.isSuccess()) {
             throw new IOException("cannot listen on " + address + ": " + f.cause().getMessage(), f.cause());
@@ -129,8 +128,8 @@ public final class HttpProxy implements AutoCloseable {
     }
 
     /** A new HTTP/1.1 server codec with the proxy's limits. */
-    HttpServerCodec newServerCodec() {
-        return new HttpServerCodec(decoderConfig.clone());
+    Http1ServerCodec newServerCodec() {
+        return new Http1ServerCodec(decoderConfig.clone());
     }
 
     /** Makes {@code next} the table new handshakes pick certificates from, and redirects and 421s consult. */

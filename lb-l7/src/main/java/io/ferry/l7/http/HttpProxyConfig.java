@@ -18,6 +18,8 @@ public final class HttpProxyConfig {
     private final int maxHeaderSize;
     private final Duration clientIdleTimeout;
     private final Duration clientHeaderTimeout;
+    private final Duration clientBodyTimeout;
+    private final int maxConnections;
     private final Duration upstreamIdleTimeout;
     private final int upstreamMaxIdlePerEndpoint;
     private final int upstreamMaxRequests;
@@ -30,6 +32,8 @@ public final class HttpProxyConfig {
         maxHeaderSize = b.maxHeaderSize;
         clientIdleTimeout = b.clientIdleTimeout;
         clientHeaderTimeout = b.clientHeaderTimeout;
+        clientBodyTimeout = b.clientBodyTimeout;
+        maxConnections = b.maxConnections;
         upstreamIdleTimeout = b.upstreamIdleTimeout;
         upstreamMaxIdlePerEndpoint = b.upstreamMaxIdlePerEndpoint;
         upstreamMaxRequests = b.upstreamMaxRequests;
@@ -60,6 +64,24 @@ public final class HttpProxyConfig {
     /** A client must send a whole request head within this time (nginx {@code client_header_timeout}, 60 s). */
     public Duration clientHeaderTimeout() {
         return clientHeaderTimeout;
+    }
+
+    /**
+     * While the proxy reads a request body, a client that sends nothing for this long gets 408 and is closed (nginx
+     * {@code client_body_timeout}, 60 s: the time between two reads, not for the whole body). While the upstream
+     * does not take the body, the route's {@code proxy-send-timeout} governs instead.
+     */
+    public Duration clientBodyTimeout() {
+        return clientBodyTimeout;
+    }
+
+    /**
+     * The most client connections one listener holds at once; a connection accepted beyond is closed at once,
+     * before any byte is read (nginx {@code worker_connections}; ingress-nginx's {@code max-worker-connections} is
+     * 16,384 per worker). Over HTTPS an HTTP/2 connection counts once, whatever its streams.
+     */
+    public int maxConnections() {
+        return maxConnections;
     }
 
     /** A pooled upstream connection unused for this long is closed (ingress-nginx {@code upstream-keepalive-timeout}, 60 s). */
@@ -102,6 +124,8 @@ public final class HttpProxyConfig {
         private int maxHeaderSize = 32 * 1024;
         private Duration clientIdleTimeout = Duration.ofSeconds(75);
         private Duration clientHeaderTimeout = Duration.ofSeconds(60);
+        private Duration clientBodyTimeout = Duration.ofSeconds(60);
+        private int maxConnections = 16_384;
         private Duration upstreamIdleTimeout = Duration.ofSeconds(60);
         private int upstreamMaxIdlePerEndpoint = 64;
         private int upstreamMaxRequests = 1000;
@@ -129,6 +153,16 @@ public final class HttpProxyConfig {
 
         public Builder clientHeaderTimeout(Duration timeout) {
             clientHeaderTimeout = positive(timeout, "clientHeaderTimeout");
+            return this;
+        }
+
+        public Builder clientBodyTimeout(Duration timeout) {
+            clientBodyTimeout = positive(timeout, "clientBodyTimeout");
+            return this;
+        }
+
+        public Builder maxConnections(int connections) {
+            maxConnections = atLeast(connections, 1, "maxConnections");
             return this;
         }
 

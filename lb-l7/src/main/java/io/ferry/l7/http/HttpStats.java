@@ -9,6 +9,7 @@ import java.util.concurrent.atomic.LongAdder;
 public final class HttpStats {
 
     final LongAdder connections = new LongAdder();
+    final LongAdder connectionsRejected = new LongAdder();
     final LongAdder h2Connections = new LongAdder();
     final LongAdder h2Streams = new LongAdder();
     final LongAdder misdirected = new LongAdder();
@@ -44,6 +45,11 @@ public final class HttpStats {
     /** Client connections accepted. */
     public long connections() {
         return connections.sum();
+    }
+
+    /** Client connections closed at once because their listener held {@link HttpProxyConfig#maxConnections()}. */
+    public long connectionsRejected() {
+        return connectionsRejected.sum();
     }
 
     /** HTTPS connections that chose HTTP/2 by ALPN. */

@@ -19,7 +19,7 @@ final class LocalResponses {
     private static final ByteBuf[] BODIES = new ByteBuf[600];
 
     static {
-        for (int code : new int[] {301, 302, 307, 308, 400, 403, 404, 408, 413, 414, 417, 421, 431, 500, 502, 503, 504}) {
+        for (int code : new int[] {301, 302, 307, 308, 400, 403, 404, 408, 413, 414, 417, 421, 431, 500, 502, 503, 504, 505}) {
             HttpResponseStatus status = HttpResponseStatus.valueOf(code);
             String text = code + " " + status.reasonPhrase();
             String html = "<html>\r\n<head><title>" + text + "</title></head>\r\n<body>\r\n<center><h1>" + text

@@ -1,6 +1,7 @@
 package io.ferry.l7.http;
 
 import io.ferry.l7.route.RoutePolicy;
+import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Matcher;
 
@@ -72,6 +73,32 @@ final class RequestHeads {
             previous = c;
         }
         return true;
+    }
+
+    /**
+     * Whether the {@code Transfer-Encoding} fields of a request, as Netty's decoder let them through, are absent or
+     * exactly one {@code chunked} (any case, optional whitespace). Netty has already refused every field list whose
+     * last coding is not {@code chunked} or that names it twice; this refuses the codings before it, which the
+     * proxy cannot undo ({@code gzip, chunked}).
+     */
+    static boolean onlyChunked(List<String> transferEncodings) {
+        return transferEncodings.isEmpty()
+               || transferEncodings.size() == 1 && transferEncodings.get(0).trim().equalsIgnoreCase("chunked");
+    }
+
+    /**
+     * Whether a request target is free of control bytes ({@code 0x00-0x20}, {@code 0x7f}). Netty's decoder splits
+     * the request line on whitespace and passes every other byte on; an upstream must not get them (nginx answers
+     * 400 too). Bytes above {@code 0x7f} are let through, as nginx does.
+     */
+    static boolean validTarget(String uri) {
+        for (int i = 0; i < uri.length(); i++) {
+            char c = uri.charAt(i);
+            if (c <= 0x20 || c == 0x7f) {
+                return false;
+            }
+        }
+        return !uri.isEmpty();
     }
 
     /** {@code host} without its {@code :port}; an IPv6 literal keeps its brackets. */

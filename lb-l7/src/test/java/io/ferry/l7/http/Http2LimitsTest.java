@@ -8,10 +8,12 @@ import io.ferry.l4.Transport;
 import io.ferry.l7.route.HttpRouteTable;
 import io.ferry.l7.route.PathType;
 import io.ferry.l7.route.Route;
+import io.ferry.l7.route.RoutePolicy;
 import io.ferry.l7.tls.TlsCertificate;
 import io.ferry.l7.tls.TlsTable;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
@@ -55,7 +57,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 /**
  * The HTTP/2 limits of the HTTPS listener that a public edge needs ({@link AlpnHandler}), seen by a raw HTTP/2
  * client that writes frames Netty's own codec would refuse to send: the concurrent stream limit, the rapid-reset
- * guard (CVE-2023-44487), CONTINUATION floods and oversized header lists. After each attack a new connection must
+ * guard (CVE-2023-44487), CONTINUATION floods, oversized header lists, window abuse (overflow, zero increments, a
+ * window never opened) and empty DATA floods. After each attack a new connection must
  * be served as usual.
  */
 class Http2LimitsTest {
@@ -230,6 +233,96 @@ class Http2LimitsTest {
         aNewConnectionIsServed();
     }
 
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void windowUpdatesThatOverflowTheWindowOrAddNothingEndTheConnection(Transport.Kind kind) throws Exception {
+        start(kind);
+        // The connection window is 65,535: adding 2^31 - 1 overflows it (RFC 9113 6.9.1).
+        RawH2 c = connect();
+        c.run(ctx -> c.writer.writeWindowUpdate(ctx, 0, Http2CodecUtil.MAX_INITIAL_WINDOW_SIZE, ctx.newPromise()));
+        await().atMost(DEADLINE).until(() -> !c.channel.isActive());
+        assertThat(c.goAway).isDone();
+        assertThat(c.goAway.get()).isEqualTo(Http2Error.FLOW_CONTROL_ERROR.code());
+
+        // An increment of 0 is a protocol error (RFC 9113 6.9); Netty's writer would not send one.
+        RawH2 d = connect();
+        d.run(ctx -> d.writeFrame(ctx, Http2FrameTypes.WINDOW_UPDATE, (short) 0, 0, ctx.alloc().buffer(4).writeInt(0)));
+        await().atMost(DEADLINE).until(() -> !d.channel.isActive());
+        assertThat(d.goAway).isDone();
+        assertThat(d.goAway.get()).isEqualTo(ERROR_PROTOCOL);
+        assertThat(echo.requests()).isZero();
+        await().atMost(DEADLINE).until(() -> proxy.stats().activeConnections() == 0);
+
+        aNewConnectionIsServed();
+    }
+
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void aClientThatNeverOpensItsWindowHoldsNoBuffersAndIsTimedOut(Transport.Kind kind) throws Exception {
+        start(kind);
+        HttpRouteTable.Builder<Route> b = HttpRouteTable.builder();
+        b.add("", PathType.PREFIX, "/", route("h2", RoutePolicy.builder().readTimeout(Duration.ofSeconds(1)).build(),
+                                              echo.address()));
+        proxy.apply(b.build());
+        // A window of 0 for every stream, never opened: the proxy may send HEADERS, never a DATA byte. A large
+        // download behind it must stay upstream (backpressure), not pile up in the proxy.
+        RawH2 c = h.closeLater(RawH2.connect(clients, https, new Http2Settings().initialWindowSize(0)));
+        assertThat(c.settings.get(10, TimeUnit.SECONDS)).isNotNull();
+        try (DirectMemoryWatch watch = new DirectMemoryWatch()) {
+            c.run(ctx -> c.writer.writeHeaders(ctx, 1, get("/download/" + (64 << 20)), 0, true, ctx.newPromise()));
+            // Nothing moves for the route's read timeout: the stream is reset, the connection goes on.
+            await().atMost(DEADLINE).until(() -> c.resets.containsKey(1) || c.ended(1));
+            assertThat(watch.growth()).as("direct memory growth").isLessThan(16L << 20);
+        }
+        assertThat(c.status(1)).isEqualTo(200);
+        assertThat(c.body(1)).isEmpty();
+        assertThat(c.resets).containsKey(1);
+        assertThat(c.goAway).isNotDone();
+        assertThat(proxy.stats().upstreamTimeouts()).isEqualTo(1);
+        c.close();
+        await().atMost(DEADLINE).until(() -> proxy.stats().activeConnections() == 0);
+
+        aNewConnectionIsServed();
+    }
+
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void requestsWithoutBodyAreCompleteSoTheirUpstreamConnectionIsKept(Transport.Kind kind) throws Exception {
+        start(kind);
+        RawH2 c = connect();
+        for (int i = 0; i < 3; i++) {
+            int id = 1 + 2 * i;
+            c.run(ctx -> c.writer.writeHeaders(ctx, id, get("/seq/" + id), 0, true, ctx.newPromise()));
+            await().atMost(DEADLINE).until(() -> c.ended(id));
+            assertThat(c.status(id)).isEqualTo(200);
+        }
+        // A HEADERS frame that ends the stream is a whole request: its upstream connection goes back to the pool.
+        assertThat(echo.connections()).isEqualTo(1);
+        assertThat(proxy.stats().upstreamReuses()).isEqualTo(2);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void aFloodOfEmptyDataFramesEndsTheConnection(Transport.Kind kind) throws Exception {
+        start(kind);
+        RawH2 c = connect();
+        Http2Headers post = new DefaultHttp2Headers().method("POST").scheme("https").authority("h2.test")
+                                                     .path("/upload");
+        // Empty DATA frames without END_STREAM cost the server work and carry nothing (CVE-2019-9518).
+        c.run(ctx -> {
+            c.writer.writeHeaders(ctx, 1, post, 0, false, ctx.newPromise());
+            for (int i = 0; i < 1000 && ctx.channel().isActive(); i++) {
+                c.writer.writeData(ctx, 1, Unpooled.EMPTY_BUFFER, 0, false, ctx.newPromise());
+            }
+        });
+        await().atMost(DEADLINE).until(() -> !c.channel.isActive());
+        assertThat(c.goAway).isDone();
+        assertThat(c.goAway.get()).isEqualTo(ERROR_ENHANCE_YOUR_CALM);
+        await().atMost(DEADLINE).until(() -> proxy.stats().activeConnections() == 0);
+
+        aNewConnectionIsServed();
+    }
+
     /** Literal header field representations without indexing (RFC 7541 6.2.2), {@code size} bytes in all. */
     private static byte[] literalHeaders(int size) {
         byte[] out = new byte[size];
@@ -270,8 +363,19 @@ class Http2LimitsTest {
         private ChannelHandlerContext ctx;
         private Runnable pump;
         private boolean prefaceSent;
+        private final Http2Settings clientSettings;
+
+        private RawH2(Http2Settings clientSettings) {
+            this.clientSettings = clientSettings;
+        }
 
         static RawH2 connect(Transport transport, InetSocketAddress address) throws Exception {
+            return connect(transport, address, new Http2Settings());
+        }
+
+        /** Connects with {@code clientSettings} as the client's SETTINGS. */
+        static RawH2 connect(Transport transport, InetSocketAddress address, Http2Settings clientSettings)
+                throws Exception {
             SslContext ssl = SslContextBuilder.forClient()
                                               .trustManager(InsecureTrustManagerFactory.INSTANCE)
                                               .applicationProtocolConfig(new ApplicationProtocolConfig(
@@ -280,7 +384,7 @@ class Http2LimitsTest {
                                                       ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
                                                       ApplicationProtocolNames.HTTP_2))
                                               .build();
-            RawH2 c = new RawH2();
+            RawH2 c = new RawH2(clientSettings);
             CompletableFuture<Void> h2 = new CompletableFuture<>();
             // A write that fails because the server cut the connection off must not close it before the GOAWAY
             // the server sent first is read.
@@ -316,7 +420,7 @@ class Http2LimitsTest {
             if (!prefaceSent) {
                 prefaceSent = true;
                 ctx.write(Http2CodecUtil.connectionPrefaceBuf());
-                writer.writeSettings(ctx, new Http2Settings(), ctx.newPromise());
+                writer.writeSettings(ctx, clientSettings, ctx.newPromise());
             }
         }
 

@@ -6,6 +6,7 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.net.SocketException;
@@ -58,7 +59,15 @@ final class RawHttp implements AutoCloseable {
     }
 
     static RawHttp connect(InetSocketAddress address) throws IOException {
+        return connect(address, null);
+    }
+
+    /** A connection from {@code from} (any port), or from any local address if {@code null}. */
+    static RawHttp connect(InetSocketAddress address, InetAddress from) throws IOException {
         Socket s = new Socket();
+        if (from != null) {
+            s.bind(new InetSocketAddress(from, 0));
+        }
         s.connect(address, 5_000);
         s.setSoTimeout(10_000);
         s.setTcpNoDelay(true);
