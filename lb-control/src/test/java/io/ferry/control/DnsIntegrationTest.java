@@ -65,6 +65,23 @@ class DnsIntegrationTest {
                """.formatted(clusterIp);
     }
 
+    /** Ferry on the manifest directory with DNS on a free loopback port, forwarding off; returns once ready. */
+    private Ferry startFerry() throws Exception {
+        Ferry ferry = Ferry.start(FerryOptions.builder()
+                                              .addManifests(dir)
+                                              .dnsAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+                                              .dnsForward(false)
+                                              .adminPort(0)
+                                              .ioThreads(2)
+                                              .minSyncPeriod(Duration.ofMillis(10))
+                                              .httpPort(-1)
+                                              .httpsPort(-1)
+                                              .build());
+        closeables.add(ferry);
+        await().atMost(DEADLINE).until(() -> ferry.controlLoop().status().ready());
+        return ferry;
+    }
+
     /** Asks {@code name} IN A; returns the rcode and the addresses of the answer section. */
     private static List<String> queryA(InetSocketAddress server, String name) throws IOException {
         ByteArrayOutputStream q = new ByteArrayOutputStream();
@@ -127,18 +144,7 @@ class DnsIntegrationTest {
     @Test
     void serviceNamesAnswerFromTheLiveTables() throws Exception {
         write("mysql.yaml", service("127.108.214.84"));
-        Ferry ferry = Ferry.start(FerryOptions.builder()
-                                              .addManifests(dir)
-                                              .dnsAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
-                                              .dnsForward(false)
-                                              .adminPort(0)
-                                              .ioThreads(2)
-                                              .minSyncPeriod(Duration.ofMillis(10))
-                                              .httpPort(-1)
-                                              .httpsPort(-1)
-                                              .build());
-        closeables.add(ferry);
-        await().atMost(DEADLINE).until(() -> ferry.controlLoop().status().ready());
+        Ferry ferry = startFerry();
         InetSocketAddress dns = ferry.dnsServer().localAddress();
 
         assertThat(queryA(dns, "mysql.demo.svc.cluster.local"))
@@ -167,18 +173,7 @@ class DnsIntegrationTest {
     @Test
     void dnsQueriesThroughAUdpServiceReachTheDnsEndpoint() throws Exception {
         write("mysql.yaml", service("127.108.214.84"));
-        Ferry ferry = Ferry.start(FerryOptions.builder()
-                                              .addManifests(dir)
-                                              .dnsAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
-                                              .dnsForward(false)
-                                              .adminPort(0)
-                                              .ioThreads(2)
-                                              .minSyncPeriod(Duration.ofMillis(10))
-                                              .httpPort(-1)
-                                              .httpsPort(-1)
-                                              .build());
-        closeables.add(ferry);
-        await().atMost(DEADLINE).until(() -> ferry.controlLoop().status().ready());
+        Ferry ferry = startFerry();
         int dnsPort = ferry.dnsServer().localAddress().getPort();
         write("kube-dns.yaml", """
                 apiVersion: v1
