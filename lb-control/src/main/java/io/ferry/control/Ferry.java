@@ -107,6 +107,12 @@ public final class Ferry implements AutoCloseable {
             httpProxy = new HttpProxy(transport, HttpProxyConfig.builder()
                                                                 .accessLog(options.accessLog)
                                                                 .hsts(options.hsts)
+                                                                .upstreamMaxIdlePerEndpoint(
+                                                                        options.upstreamKeepaliveConnections)
+                                                                .upstreamIdleTimeout(
+                                                                        options.upstreamKeepaliveTimeout)
+                                                                .upstreamMaxRequests(
+                                                                        options.upstreamKeepaliveRequests)
                                                                 .build());
             started.add(httpProxy);
             if (options.httpPort >= 0) {

@@ -139,6 +139,21 @@ public final class FerryMain implements Callable<Integer> {
                           + "(default: on, as ingress-nginx; --no-hsts turns it off).")
     boolean hsts;
 
+    @Option(names = "--upstream-keepalive-connections", paramLabel = "N", defaultValue = "320",
+            description = "Idle upstream connections kept per endpoint and event loop; 0 for none "
+                          + "(default: ${DEFAULT-VALUE}, as ingress-nginx).")
+    int upstreamKeepaliveConnections;
+
+    @Option(names = "--upstream-keepalive-timeout", paramLabel = "DURATION", defaultValue = "60s",
+            converter = DurationConverter.class,
+            description = "Close an idle upstream connection after this long (default: ${DEFAULT-VALUE}).")
+    Duration upstreamKeepaliveTimeout;
+
+    @Option(names = "--upstream-keepalive-requests", paramLabel = "N", defaultValue = "10000",
+            description = "Requests one upstream connection serves before it is closed "
+                          + "(default: ${DEFAULT-VALUE}).")
+    int upstreamKeepaliveRequests;
+
     @Option(names = "--kubernetes",
             description = "Watch the cluster Ferry runs in (its service account), like kube-proxy in a DaemonSet.")
     boolean kubernetes;
@@ -184,7 +199,20 @@ public final class FerryMain implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
+        defaultNettySettings();
         System.exit(new CommandLine(new FerryMain()).execute(args));
+    }
+
+    /**
+     * Production defaults for Netty settings the user did not set with {@code -D}: the buffer leak detector off
+     * (Netty's default samples one buffer in 128 with a stack trace, a few per cent of an event loop's time; the
+     * tests run it at {@code PARANOID}). Must run before any Netty class is loaded.
+     */
+    static void defaultNettySettings() {
+        if (System.getProperty("io.netty.leakDetection.level") == null
+            && System.getProperty("io.netty.leakDetectionLevel") == null) {
+            System.setProperty("io.netty.leakDetection.level", "disabled");
+        }
     }
 
     FerryOptions options() throws Exception {
@@ -215,6 +243,9 @@ public final class FerryMain implements Callable<Integer> {
                                              .httpsPort(httpsPort)
                                              .defaultSslCertificate(defaultSslCertificate)
                                              .hsts(hsts)
+                                             .upstreamKeepaliveConnections(upstreamKeepaliveConnections)
+                                             .upstreamKeepaliveTimeout(upstreamKeepaliveTimeout)
+                                             .upstreamKeepaliveRequests(upstreamKeepaliveRequests)
                                              .kubernetes(kubernetes)
                                              .kubeconfig(kubeconfig);
         publishStatusAddresses.forEach(b::addPublishStatusAddress);

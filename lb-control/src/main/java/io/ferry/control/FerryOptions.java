@@ -44,6 +44,9 @@ public final class FerryOptions {
     final int httpsPort;
     final String defaultSslCertificate;
     final boolean hsts;
+    final int upstreamKeepaliveConnections;
+    final Duration upstreamKeepaliveTimeout;
+    final int upstreamKeepaliveRequests;
     final boolean kubernetes;
     final Path kubeconfig;
     final List<String> publishStatusAddresses;
@@ -77,6 +80,9 @@ public final class FerryOptions {
         this.httpsPort = b.httpsPort;
         this.defaultSslCertificate = b.defaultSslCertificate;
         this.hsts = b.hsts;
+        this.upstreamKeepaliveConnections = b.upstreamKeepaliveConnections;
+        this.upstreamKeepaliveTimeout = b.upstreamKeepaliveTimeout;
+        this.upstreamKeepaliveRequests = b.upstreamKeepaliveRequests;
         this.kubernetes = b.kubernetes;
         this.kubeconfig = b.kubeconfig;
         this.publishStatusAddresses = List.copyOf(b.publishStatusAddresses);
@@ -132,6 +138,9 @@ public final class FerryOptions {
         private int httpsPort = 8443;
         private String defaultSslCertificate;
         private boolean hsts = true;
+        private int upstreamKeepaliveConnections = 320;
+        private Duration upstreamKeepaliveTimeout = Duration.ofSeconds(60);
+        private int upstreamKeepaliveRequests = 10_000;
         private boolean kubernetes;
         private Path kubeconfig;
         private final List<String> publishStatusAddresses = new ArrayList<>();
@@ -315,6 +324,37 @@ public final class FerryOptions {
         /** Whether HTTPS responses carry {@code Strict-Transport-Security}, as ingress-nginx sends by default. */
         public Builder hsts(boolean hsts) {
             this.hsts = hsts;
+            return this;
+        }
+
+        /**
+         * Idle upstream connections the edge proxy keeps per endpoint and event loop (ingress-nginx's
+         * {@code upstream-keepalive-connections}, 320); {@code 0} closes each after its request.
+         */
+        public Builder upstreamKeepaliveConnections(int connections) {
+            if (connections < 0) {
+                throw new IllegalArgumentException("upstream-keepalive-connections: " + connections
+                                                   + " (expected: >= 0)");
+            }
+            this.upstreamKeepaliveConnections = connections;
+            return this;
+        }
+
+        /** How long an idle upstream connection is kept (ingress-nginx's {@code upstream-keepalive-timeout}, 60 s). */
+        public Builder upstreamKeepaliveTimeout(Duration d) {
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException("upstream-keepalive-timeout: " + d + " (expected: > 0)");
+            }
+            this.upstreamKeepaliveTimeout = d;
+            return this;
+        }
+
+        /** Requests one upstream connection serves before it is closed (ingress-nginx's, 10,000). */
+        public Builder upstreamKeepaliveRequests(int requests) {
+            if (requests < 1) {
+                throw new IllegalArgumentException("upstream-keepalive-requests: " + requests + " (expected: >= 1)");
+            }
+            this.upstreamKeepaliveRequests = requests;
             return this;
         }
 

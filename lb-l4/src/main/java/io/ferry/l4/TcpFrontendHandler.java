@@ -116,7 +116,7 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
         backend.balancer().acquire(backend, index);
         Bootstrap b = new Bootstrap()
                 .group(inbound.eventLoop())
-                .channel(proxy.transport().socketChannelType())
+                .channelFactory(proxy.transport().socketChannelFactory(backend.endpoint(index).address()))
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)

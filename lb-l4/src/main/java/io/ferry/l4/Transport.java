@@ -2,6 +2,7 @@ package io.ferry.l4;
 
 import static java.util.Objects.requireNonNull;
 
+import io.netty.channel.ChannelFactory;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -14,10 +15,15 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.DatagramChannel;
 import io.netty.channel.socket.nio.NioDatagramChannel;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.SocketProtocolFamily;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.Future;
+import java.net.Inet4Address;
+import java.net.Inet6Address;
+import java.net.InetSocketAddress;
+import java.nio.channels.spi.SelectorProvider;
 import java.util.Locale;
 
 /**
@@ -103,6 +109,29 @@ public final class Transport implements AutoCloseable {
     public Class<? extends SocketChannel> socketChannelType() {
         return kind == Kind.EPOLL ? EpollSocketChannel.class : NioSocketChannel.class;
     }
+
+    /**
+     * Makes upstream TCP channels of the family of {@code remote}'s address: an IPv4 socket for an IPv4 endpoint
+     * rather than the dual-stack IPv6 socket a plain {@link #socketChannelType()} opens (which the kernel then
+     * connects through its IPv6 path with a mapped address). Use with {@code Bootstrap.channelFactory}.
+     */
+    public ChannelFactory<SocketChannel> socketChannelFactory(InetSocketAddress remote) {
+        boolean v4 = remote.getAddress() instanceof Inet4Address;
+        boolean v6 = remote.getAddress() instanceof Inet6Address;
+        if (kind == Kind.EPOLL) {
+            return v4 ? EPOLL_V4 : v6 ? EPOLL_V6 : EpollSocketChannel::new;
+        }
+        return v4 ? NIO_V4 : v6 ? NIO_V6 : NioSocketChannel::new;
+    }
+
+    private static final ChannelFactory<SocketChannel> EPOLL_V4 =
+            () -> new EpollSocketChannel(SocketProtocolFamily.INET);
+    private static final ChannelFactory<SocketChannel> EPOLL_V6 =
+            () -> new EpollSocketChannel(SocketProtocolFamily.INET6);
+    private static final ChannelFactory<SocketChannel> NIO_V4 =
+            () -> new NioSocketChannel(SelectorProvider.provider(), SocketProtocolFamily.INET);
+    private static final ChannelFactory<SocketChannel> NIO_V6 =
+            () -> new NioSocketChannel(SelectorProvider.provider(), SocketProtocolFamily.INET6);
 
     /** The channel type for UDP listeners and upstream UDP sockets. */
     public Class<? extends DatagramChannel> datagramChannelType() {

@@ -19,6 +19,7 @@ import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardWatchEventKinds;
+import java.nio.file.WatchEvent;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -54,8 +55,9 @@ import org.slf4j.LoggerFactory;
  * {@code default}, and fills in missing ClusterIPs and nodePorts ({@link ManifestAllocator}).
  *
  * <p>Changes are noticed through the file system's watch service, with a periodic check of sizes and mtimes as a
- * safety net (symlink swaps, network file systems); a burst of events is coalesced by {@code debounce}. Runs on
- * its own thread ({@code ferry-manifests}).
+ * safety net (symlink swaps, network file systems); a burst of events is coalesced by {@code debounce}. Events
+ * about other files in a watched directory are ignored, and a reload that finds nothing changed (a file touched or
+ * rewritten with the same bytes) hands nothing to the sink. Runs on its own thread ({@code ferry-manifests}).
  */
 public final class ManifestSource implements AutoCloseable {
 
@@ -73,6 +75,12 @@ public final class ManifestSource implements AutoCloseable {
     private final Map<Path, FileState> files = new HashMap<>();
     private final Map<String, String> firstSeen = new HashMap<>();
     private List<String> fingerprint = List.of();
+
+    private boolean lastLoadChanged;
+    private List<ConfigProblem> lastProblems = List.of();
+    private volatile int reloads;
+    private volatile int published;
+    private volatile int ignoredEvents;
 
     private volatile boolean closed;
     private WatchService watcher;
@@ -119,20 +127,22 @@ public final class ManifestSource implements AutoCloseable {
             try {
                 WatchKey key = watcher.poll(POLL_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
                 boolean changed = false;
-                if (key != null) {
-                    // Coalesce the burst an editor or `kubectl cp` makes.
-                    do {
-                        key.pollEvents();
-                        key.reset();
-                        key = watcher.poll(debounce.toMillis(), TimeUnit.MILLISECONDS);
-                    } while (key != null && !closed);
-                    changed = true;
+                // Coalesce the burst an editor or `kubectl cp` makes.
+                while (key != null && !closed) {
+                    changed |= concernsManifests(key);
+                    key.reset();
+                    key = watcher.poll(debounce.toMillis(), TimeUnit.MILLISECONDS);
                 }
                 if (closed) {
                     return;
                 }
                 if (changed || !fingerprint().equals(fingerprint)) {
-                    sink.accept(load());
+                    reloads++;
+                    ClusterState state = load();
+                    if (lastLoadChanged) {
+                        published++;
+                        sink.accept(state);
+                    }
                     registerAll(); // a directory that came back is watched again (registering twice is harmless)
                 }
             } catch (InterruptedException | ClosedWatchServiceException e) {
@@ -143,8 +153,56 @@ public final class ManifestSource implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether the events of {@code key} may change what is loaded: events about a file the loader reads (in a
+     * watched directory, a manifest name; beside a watched file, that file), a lost event ({@code OVERFLOW}), or a
+     * key that is no longer valid (its directory went away), and a ConfigMap volume's {@code ..data} swap. Other files in the directory, such as a log written
+     * there, are ignored: reloading for them could loop forever.
+     */
+    private boolean concernsManifests(WatchKey key) {
+        boolean concerns = !key.isValid();
+        Path dir = key.watchable() instanceof Path d ? d : null;
+        for (WatchEvent<?> event : key.pollEvents()) {
+            if (event.kind() == StandardWatchEventKinds.OVERFLOW || dir == null
+                || !(event.context() instanceof Path name)) {
+                concerns = true;
+                continue;
+            }
+            Path file = dir.resolve(name).toAbsolutePath().normalize();
+            boolean read = false;
+            String n = name.toString();
+            for (Path root : paths) {
+                // "..data" and friends: the atomic symlink swap of a ConfigMap or Secret volume.
+                read |= root.equals(file) || root.equals(dir.toAbsolutePath().normalize())
+                                             && (isManifestName(n) || n.startsWith(".."));
+            }
+            if (read) {
+                concerns = true;
+            } else {
+                ignoredEvents++;
+            }
+        }
+        return concerns;
+    }
+
+    /** Loads the watch loop ran (events or the periodic check said something may have changed). For tests. */
+    int reloads() {
+        return reloads;
+    }
+
+    /** States handed to the sink after start: loads that found a change. For tests. */
+    int published() {
+        return published;
+    }
+
+    /** Watch events about files that are not manifests, ignored. For tests. */
+    int ignoredEvents() {
+        return ignoredEvents;
+    }
+
     /** Reads every manifest now and returns the state; the sink is not called. For tests and start-up. */
     public synchronized ClusterState load() {
+        lastLoadChanged = false;
         List<ConfigProblem> problems = new ArrayList<>();
         Map<Path, List<HasMetadata>> objectsByFile = new LinkedHashMap<>();
         Set<Path> seenFiles = new HashSet<>();
@@ -166,7 +224,7 @@ public final class ManifestSource implements AutoCloseable {
                 objectsByFile.put(file, loadFile(file, problems));
             }
         }
-        files.keySet().retainAll(seenFiles);
+        lastLoadChanged |= files.keySet().retainAll(seenFiles);
         fingerprint = fingerprint();
 
         Map<String, HasMetadata> unique = new LinkedHashMap<>();
@@ -184,6 +242,10 @@ public final class ManifestSource implements AutoCloseable {
             }
         });
         firstSeen.keySet().retainAll(unique.keySet());
+        if (!problems.equals(lastProblems)) {
+            lastProblems = List.copyOf(problems);
+            lastLoadChanged = true;
+        }
 
         List<Service> services = new ArrayList<>();
         List<EndpointSlice> slices = new ArrayList<>();
@@ -237,10 +299,12 @@ public final class ManifestSource implements AutoCloseable {
                 }
             }
             files.put(file, new FileState(text, List.copyOf(objects), null));
+            lastLoadChanged = true;
             return objects;
         } catch (ManifestParser.ManifestException e) {
             List<HasMetadata> kept = previous == null ? List.of() : previous.objects;
             files.put(file, new FileState(text, kept, e.getMessage()));
+            lastLoadChanged = true;
             problems.add(new ConfigProblem(file.toString(), e.getMessage() + keptNote(previous)));
             return kept;
         }
@@ -259,15 +323,17 @@ public final class ManifestSource implements AutoCloseable {
             return List.of(root);
         }
         try (Stream<Path> s = Files.list(root)) {
-            return s.filter(p -> {
-                String name = p.getFileName().toString();
-                return !name.startsWith(".") && Files.isRegularFile(p)
-                       && (name.endsWith(".yaml") || name.endsWith(".yml") || name.endsWith(".json"));
-            }).sorted().toList();
+            return s.filter(p -> isManifestName(p.getFileName().toString()) && Files.isRegularFile(p))
+                    .sorted().toList();
         } catch (IOException e) {
             problems.add(new ConfigProblem(root.toString(), "cannot list: " + e.getMessage()));
             return List.of();
         }
+    }
+
+    /** Whether a file of this name in a watched directory is read: {@code *.yaml}, {@code *.yml}, {@code *.json}, not hidden. */
+    private static boolean isManifestName(String name) {
+        return !name.startsWith(".") && (name.endsWith(".yaml") || name.endsWith(".yml") || name.endsWith(".json"));
     }
 
     /** Paths, sizes and mtimes of every manifest: a cheap check for changes the watch service missed. */

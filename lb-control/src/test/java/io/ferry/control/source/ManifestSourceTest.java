@@ -139,4 +139,41 @@ class ManifestSourceTest {
         assertThat(s.services()).singleElement().extracting(x -> x.getSpec().getClusterIP()).isEqualTo("127.5.0.1");
         assertThat(s.problems()).singleElement().asString().contains("2.yaml").contains("also defined in");
     }
+
+    @Test
+    void otherFilesAndUnchangedRewritesPublishNothing() throws Exception {
+        Path svc = dir.resolve("svc.yaml");
+        Files.writeString(svc, TWO_SERVICES);
+        List<ClusterState> states = new java.util.concurrent.CopyOnWriteArrayList<>();
+        ManifestSource source = new ManifestSource(List.of(dir), Cidr.parse("10.96.0.0/12"), states::add,
+                                                   Duration.ofMillis(10), Clock.systemUTC());
+        try {
+            source.start();
+            assertThat(states).hasSize(1);
+
+            // A log written into the manifest directory: its events are ignored, nothing is reloaded.
+            Path log = dir.resolve("ferry.log");
+            for (int i = 0; i < 20; i++) {
+                Files.writeString(log, "line " + i + "\n", java.nio.file.StandardOpenOption.CREATE,
+                                  java.nio.file.StandardOpenOption.APPEND);
+            }
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10))
+                                     .until(() -> source.ignoredEvents() >= 1);
+            assertThat(source.reloads()).isZero();
+
+            // The manifest rewritten with the same bytes: reloaded, nothing new published.
+            Files.writeString(svc, TWO_SERVICES);
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> source.reloads() >= 1);
+            assertThat(source.published()).isZero();
+            assertThat(states).hasSize(1);
+
+            // A real edit is published once.
+            Files.writeString(svc, TWO_SERVICES.replace("name: a}", "name: c}"));
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> states.size() == 2);
+            assertThat(service(states.get(1), "c")).isNotNull();
+            assertThat(source.published()).isEqualTo(1);
+        } finally {
+            source.close();
+        }
+    }
 }

@@ -7,6 +7,7 @@ import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
 import io.netty.handler.timeout.IdleStateHandler;
@@ -21,7 +22,9 @@ import java.util.concurrent.TimeUnit;
  * <p>The HTTP/2 limits a public edge needs: at most {@value #MAX_CONCURRENT_STREAMS} concurrent streams, a header
  * list limit, and Netty's rapid-reset guard (at most {@value #MAX_RST_FRAMES} RST_STREAMs per
  * {@value #RST_WINDOW_SECONDS} s, the connection is closed beyond); a connection with no open stream is closed after
- * the client idle timeout, and protocol errors end the connection quietly ({@link Http2ConnectionGuard}).
+ * the client idle timeout, and protocol errors end the connection quietly ({@link Http2ConnectionGuard}). Flushes
+ * of the streams are consolidated ({@link FlushConsolidationHandler}): responses that complete in the same turn of
+ * the event loop share a TLS record and a {@code write}.
  */
 final class AlpnHandler extends ApplicationProtocolNegotiationHandler {
 
@@ -50,6 +53,9 @@ final class AlpnHandler extends ApplicationProtocolNegotiationHandler {
                                                   .maxHeaderListSize(proxy.config().maxHeaderSize());
             ctx.pipeline().addLast("h2-idle", new IdleStateHandler(0, 0, proxy.config().clientIdleTimeout().toNanos(),
                                                                    TimeUnit.NANOSECONDS))
+                          // Streams answered in one turn of the event loop leave in one TLS record and one write.
+                          .addLast("h2-flush", new FlushConsolidationHandler(
+                                  FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true))
                           .addLast("h2", Http2FrameCodecBuilder.forServer()
                                                              .initialSettings(settings)
                                                              .validateHeaders(true)

@@ -118,7 +118,7 @@ final class H2cUpstreamPool {
     private ChannelFuture dial(InetSocketAddress address, EventLoop loop, int connectTimeoutMillis) {
         Bootstrap b = new Bootstrap()
                 .group(loop)
-                .channel(transport.socketChannelType())
+                .channelFactory(transport.socketChannelFactory(address))
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
                 .handler(new ChannelInitializer<>() {

@@ -490,7 +490,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         RoutePolicy policy = e.route.policy();
         Bootstrap b = new Bootstrap()
                 .group(ctx.channel().eventLoop())
-                .channel(proxy.transport().socketChannelType())
+                .channelFactory(proxy.transport().socketChannelFactory(address))
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS,

@@ -89,12 +89,16 @@ public final class HttpProxyConfig {
         return upstreamIdleTimeout;
     }
 
-    /** Idle upstream connections kept per endpoint and event loop; more are closed. */
+    /**
+     * Idle upstream connections kept per endpoint and event loop; a connection freed beyond is closed (ingress-nginx
+     * {@code upstream-keepalive-connections}, 320; nginx counts per upstream and worker). Too low a limit makes a
+     * proxy with many requests in flight, as HTTP/2 clients cause, reconnect after every burst.
+     */
     public int upstreamMaxIdlePerEndpoint() {
         return upstreamMaxIdlePerEndpoint;
     }
 
-    /** Requests one upstream connection serves before it is closed (ingress-nginx {@code upstream-keepalive-requests}, 1000). */
+    /** Requests one upstream connection serves before it is closed (ingress-nginx {@code upstream-keepalive-requests}, 10,000). */
     public int upstreamMaxRequests() {
         return upstreamMaxRequests;
     }
@@ -127,8 +131,8 @@ public final class HttpProxyConfig {
         private Duration clientBodyTimeout = Duration.ofSeconds(60);
         private int maxConnections = 16_384;
         private Duration upstreamIdleTimeout = Duration.ofSeconds(60);
-        private int upstreamMaxIdlePerEndpoint = 64;
-        private int upstreamMaxRequests = 1000;
+        private int upstreamMaxIdlePerEndpoint = 320;
+        private int upstreamMaxRequests = 10_000;
         private int maxAttempts = 3;
         private boolean accessLog = true;
         private boolean hsts = true;
