@@ -394,6 +394,9 @@ public final class Metrics {
                 s::clientAborts);
         counter("ferry_http_upgrades_total", "Connections switched to another protocol (WebSocket) after a 101",
                 s::upgrades);
+        counter("ferry_http_regex_step_limit_total",
+                "Regex path or rewrite matches stopped at the step limit (answered 500)",
+                io.ferry.l7.route.RegexBudget::exceeded);
         CounterWithCallback.builder()
                 .name("ferry_http_bytes_total")
                 .help("HTTP body bytes proxied: rx from clients to endpoints, tx from endpoints to clients")

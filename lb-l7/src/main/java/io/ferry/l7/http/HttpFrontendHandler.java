@@ -2,6 +2,7 @@ package io.ferry.l7.http;
 
 import io.ferry.l4.Backend;
 import io.ferry.l7.route.LatencyObserver;
+import io.ferry.l7.route.RegexBudget;
 import io.ferry.l7.route.Route;
 import io.ferry.l7.route.RoutePolicy;
 import io.ferry.l7.tls.TlsCertificate;
@@ -327,7 +328,13 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             badRequest(400);
             return;
         }
-        Route route = proxy.table().lookup(host, path);
+        Route route;
+        try {
+            route = proxy.table().lookup(host, path);
+        } catch (RegexBudget.ExceededException ex) {
+            respondLocal(500, false); // nginx's answer when PCRE hits its match limit
+            return;
+        }
         if (route == null) {
             stats.noRoute.increment();
             respondLocal(404, false);
@@ -388,7 +395,13 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         ForwardedHeaders.addForwarded(uh, clientIp, scheme, host, localPort);
         uh.set(ForwardedHeaders.X_REQUEST_ID, e.requestId);
-        String upstreamUri = RequestHeads.rewrite(policy, path, target, query);
+        String upstreamUri;
+        try {
+            upstreamUri = RequestHeads.rewrite(policy, path, target, query);
+        } catch (RegexBudget.ExceededException ex) {
+            respondLocal(500, false);
+            return;
+        }
         e.upstreamRequest = new DefaultHttpRequest(HttpVersion.HTTP_1_1, method, upstreamUri, uh);
         if (HttpUtil.isTransferEncodingChunked(req)) {
             HttpUtil.setTransferEncodingChunked(e.upstreamRequest, true);

@@ -1,5 +1,6 @@
 package io.ferry.l7.http;
 
+import io.ferry.l7.route.RegexBudget;
 import io.ferry.l7.route.RoutePolicy;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
@@ -20,12 +21,13 @@ final class RequestHeads {
      * (ingress-nginx's {@code rewrite-target}), made to start with {@code /}, with the query kept.
      *
      * @param query the index of {@code ?} in {@code target}, or {@code -1}
+     * @throws RegexBudget.ExceededException if the pattern backtracks past {@link RegexBudget#MAX_READS}
      */
     static String rewrite(RoutePolicy policy, String path, String target, int query) {
         if (policy.rewritePattern() == null) {
             return target;
         }
-        Matcher m = policy.rewritePattern().matcher(path);
+        Matcher m = RegexBudget.matcher(policy.rewritePattern(), path);
         if (!m.lookingAt()) {
             return target;
         }

@@ -141,7 +141,7 @@ final class PathMatcher<R> {
             }
         }
         for (int i = 0; i < regexes.length; i++) {
-            if (regexes[i].matcher(path).lookingAt()) {
+            if (RegexBudget.matcher(regexes[i], path).lookingAt()) {
                 return (R) regexRoutes[i];
             }
         }

@@ -131,6 +131,34 @@ class RoutingTest {
 
     @ParameterizedTest
     @EnumSource(Transport.Kind.class)
+    void catastrophicRegexGets500AndTheLoopGoesOn(Transport.Kind kind) throws Exception {
+        HttpProxy proxy = h.start(kind);
+        EchoServer a = h.echo("a");
+        EchoServer b = h.echo("b");
+        HttpRouteTable.Builder<Route> t = HttpRouteTable.builder();
+        // (.*a){10}b backtracks polynomially (n^10) on a run of a's with no b: without a bound, about a minute for
+        // the 40 a's below on Java 17, whose matcher memoizes the classic exponential cases such as (a+)+$.
+        t.add("evil.example.com", PathType.REGEX, "/(.*a){10}b", route("a", a.address()));
+        t.add("evil.example.com", PathType.PREFIX, "/", route("b", b.address()));
+        RoutePolicy rewrite = RoutePolicy.builder()
+                                         .rewrite(Pattern.compile("/r/(.*x){10}y", Pattern.CASE_INSENSITIVE), "/$1")
+                                         .build();
+        t.add("rewrite.example.com", PathType.PREFIX, "/", route("a", rewrite, a.address()));
+        proxy.apply(t.build());
+        long before = io.ferry.l7.route.RegexBudget.exceeded();
+
+        try (RawHttp c = h.connect()) {
+            assertThat(c.get("evil.example.com", "/" + "a".repeat(40) + "!").status()).isEqualTo(500);
+            assertThat(c.get("evil.example.com", "/aaaaaaaaaab").text()).startsWith("a\n");
+            assertThat(c.get("evil.example.com", "/b!").text()).startsWith("b\n");
+            assertThat(c.get("rewrite.example.com", "/r/" + "x".repeat(40)).status()).isEqualTo(500);
+            assertThat(c.get("rewrite.example.com", "/r/xxxxxxxxxxy").status()).isEqualTo(200);
+        }
+        assertThat(io.ferry.l7.route.RegexBudget.exceeded() - before).isEqualTo(2);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
     void sourceOutsideTheWhitelistIs403(Transport.Kind kind) throws Exception {
         h.start(kind);
         EchoServer a = h.echo("a");
