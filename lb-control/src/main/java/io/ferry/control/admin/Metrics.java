@@ -390,6 +390,8 @@ public final class Metrics {
         counter("ferry_http_upstream_timeouts_total", "HTTP requests whose upstream timed out (504)",
                 s::upstreamTimeouts);
         counter("ferry_http_retries_total", "HTTP requests sent again to another endpoint", s::retries);
+        counter("ferry_http_endpoint_ejections_total",
+                "Times failed tries made passive health skip an endpoint for new HTTP requests", s::endpointEjections);
         counter("ferry_http_client_aborts_total", "Clients that went away before their response was complete",
                 s::clientAborts);
         counter("ferry_http_upgrades_total", "Connections switched to another protocol (WebSocket) after a 101",

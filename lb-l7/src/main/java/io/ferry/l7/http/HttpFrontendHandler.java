@@ -393,7 +393,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         if (HttpUtil.isTransferEncodingChunked(req)) {
             HttpUtil.setTransferEncodingChunked(e.upstreamRequest, true);
         }
-        acquire(backend.balancer().select(backend, remote), false);
+        e.firstEndpoint = available(backend, backend.balancer().select(backend, remote), 0);
+        acquire(e.firstEndpoint, false);
     }
 
     private void requestBody(HttpContent content) {
@@ -515,9 +516,11 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             if (!f.isSuccess()) {
                 stats.upstreamConnectFailures.increment();
                 e.route.stats().upstreamConnectFailure();
+                endpointFailed(e);
                 retryOrFail(e, f.cause() instanceof ConnectTimeoutException ? 504 : 502, false);
                 return;
             }
+            backend.health(e.endpointIndex).succeeded();
             startUpstream((UpstreamConnection) f.channel().pipeline().get("upstream"));
         });
     }
@@ -549,6 +552,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             if (!f.isSuccess()) {
                 stats.upstreamConnectFailures.increment();
                 e.route.stats().upstreamConnectFailure();
+                endpointFailed(e);
                 retryOrFail(e, f.cause() instanceof ConnectTimeoutException ? 504 : 502, false);
                 return;
             }
@@ -562,10 +566,10 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                 if (!sf.isSuccess()) {
                     stats.upstreamConnectFailures.increment();
                     e.route.stats().upstreamConnectFailure();
-                e.route.stats().upstreamConnectFailure();
                     retryOrFail(e, 502, false);
                     return;
                 }
+                e.route.backend().health(e.endpointIndex).succeeded();
                 startUpstream(sf.getNow().pipeline().get(H2cUpstreamStream.class));
             });
         });
@@ -610,11 +614,49 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             if (e.attempts < Math.min(config.maxAttempts(), backend.size())) {
                 stats.retries.increment();
                 e.route.stats().retry();
-                acquire((e.endpointIndex + 1) % backend.size(), false);
+                acquire(nextEndpoint(e, backend), false);
                 return;
             }
         }
         respondLocal(status, !e.requestComplete);
+    }
+
+    /**
+     * The endpoint after the failed one, in table order, skipping those passive health skips while there are
+     * others: the walk starts at the first endpoint tried and never passes it, so each is tried at most once.
+     */
+    private static int nextEndpoint(Exchange e, Backend backend) {
+        int n = backend.size();
+        int walked = Math.floorMod(e.endpointIndex - e.firstEndpoint, n) + 1;
+        int next = (e.endpointIndex + 1) % n;
+        int chosen = available(backend, next, walked);
+        return Math.floorMod(chosen - e.firstEndpoint, n) < walked ? next : chosen;
+    }
+
+    /**
+     * The first endpoint from {@code index} on (in table order, wrapping, at most {@code size() - skipped} steps)
+     * that passive health does not skip; {@code index} itself if every one is skipped (better a try than a certain
+     * 502).
+     */
+    private static int available(Backend backend, int index, int skipped) {
+        long now = System.nanoTime();
+        int n = backend.size();
+        for (int k = 0; k < n - skipped; k++) {
+            int i = (index + k) % n;
+            if (backend.health(i).isAvailable(now)) {
+                return i;
+            }
+        }
+        return index;
+    }
+
+    /** Counts a failed try of the current endpoint for passive health (nginx's {@code max_fails}). */
+    private void endpointFailed(Exchange e) {
+        RoutePolicy p = e.route.policy();
+        if (e.route.backend().health(e.endpointIndex).failed(System.nanoTime(), p.maxFails(),
+                                                              p.failTimeout().toNanos())) {
+            stats.endpointEjections.increment();
+        }
     }
 
     void upstreamRead(Upstream c, Object msg) {
@@ -770,6 +812,10 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         upstream = null;
         c.release(false);
         if (!e.responseStarted) {
+            if (!e.reused) {
+                // A kept-alive connection the server had closed says nothing about the endpoint; a new one does.
+                endpointFailed(e);
+            }
             retryOrFail(e, 502, true);
         } else {
             // The response is cut short; the client can only learn it from the connection closing.
