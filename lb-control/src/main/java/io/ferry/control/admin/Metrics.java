@@ -432,6 +432,9 @@ public final class Metrics {
         gaugeSeconds("ferry_snapshot_apply_duration_seconds", "How long the last snapshot took to apply",
                      () -> loop.status().applyTime().toNanos() / 1e9);
         gauge("ferry_ready", "1 once the first snapshot is applied, else 0", () -> loop.status().ready() ? 1 : 0);
+        gauge("ferry_source_healthy", "1 when the source's last state was read whole; 0 while a manifest path or an "
+                                      + "API watch fails and the last good tables stay live",
+              () -> loop.sourceHealth().healthy() ? 1 : 0);
     }
 
     private void counter(String name, String help, LongSupplier value) {
