@@ -59,7 +59,11 @@ import java.util.concurrent.TimeUnit;
  * HTTP/2 upstream's trailing HEADERS) included: HTTP/1.1 clients get them as chunked trailers, HTTP/2 clients as
  * trailing HEADERS. A connect failure, or an upstream that breaks
  * before answering an idempotent request with no body yet sent, is retried on the next endpoint (at most
- * {@link HttpProxyConfig#maxAttempts()} tries). When both directions are complete the upstream connection goes
+ * {@link HttpProxyConfig#maxAttempts()} tries). Such failed tries also count for passive health (nginx's
+ * {@code max_fails}/{@code fail_timeout}, from the route's {@link RoutePolicy}): an endpoint that failed is skipped,
+ * when picking and when retrying, until its fail timeout is over; its {@code EndpointHealth} lives in the
+ * {@link Backend}. An upstream that breaks or goes silent once the response has started cuts the client off: the
+ * connection is closed (an HTTP/2 stream reset), never ended as if the response were whole. When both directions are complete the upstream connection goes
  * back to the pool (an HTTP/2 stream just ends) and the next (possibly pipelined) request is read. A {@code 101} to an {@code Upgrade} request
  * turns both connections into a {@link RawRelay}.
  *
