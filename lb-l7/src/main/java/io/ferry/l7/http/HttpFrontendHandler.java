@@ -57,15 +57,15 @@ import java.util.concurrent.TimeUnit;
  * to the endpoint ({@link H2cUpstreamPool}; {@code te: trailers} is kept for it). The rewritten head goes out, then
  * the body streams chunk by chunk with backpressure; the response streams back the same way, its trailers (an
  * HTTP/2 upstream's trailing HEADERS) included: HTTP/1.1 clients get them as chunked trailers, HTTP/2 clients as
- * trailing HEADERS. A connect failure, or an upstream that breaks
- * before answering an idempotent request with no body yet sent, is retried on the next endpoint (at most
- * {@link HttpProxyConfig#maxAttempts()} tries). Such failed tries also count for passive health (nginx's
- * {@code max_fails}/{@code fail_timeout}, from the route's {@link RoutePolicy}): an endpoint that failed is skipped,
- * when picking and when retrying, until its fail timeout is over; its {@code EndpointHealth} lives in the
- * {@link Backend}. An upstream that breaks or goes silent once the response has started cuts the client off: the
- * connection is closed (an HTTP/2 stream reset), never ended as if the response were whole. When both directions are complete the upstream connection goes
- * back to the pool (an HTTP/2 stream just ends) and the next (possibly pipelined) request is read. A {@code 101} to an {@code Upgrade} request
- * turns both connections into a {@link RawRelay}.
+ * trailing HEADERS. A connect failure, or an upstream that breaks before answering an idempotent request with no
+ * body yet sent, is retried on the next endpoint (at most {@link HttpProxyConfig#maxAttempts()} tries). Such failed
+ * tries also count for passive health (nginx's {@code max_fails}/{@code fail_timeout}, from the route's
+ * {@link RoutePolicy}): an endpoint that failed is skipped, when picking and when retrying, until its fail timeout
+ * is over; its {@code EndpointHealth} lives in the {@link Backend}. An upstream that breaks or goes silent once the
+ * response has started cuts the client off: the connection is closed (an HTTP/2 stream reset), never ended as if
+ * the response were whole. When both directions are complete the upstream connection goes back to the pool (an
+ * HTTP/2 stream just ends) and the next (possibly pipelined) request is read. A {@code 101} to an {@code Upgrade}
+ * request turns both connections into a {@link RawRelay}.
  *
  * <p>The client connection reads only when the proxy wants more (auto-read off): one request at a time. While a
  * response is awaited one read stays pending, so that a client that leaves is noticed; pipelined requests it brings
@@ -816,8 +816,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         upstream = null;
         c.release(false);
         if (!e.responseStarted) {
-            if (!e.reused) {
-                // A kept-alive connection the server had closed says nothing about the endpoint; a new one does.
+            if (c instanceof UpstreamConnection && !e.reused) {
+                // A kept-alive connection the server had closed says nothing about the endpoint, nor does one
+                // reset HTTP/2 stream; a new connection that breaks does.
                 endpointFailed(e);
             }
             retryOrFail(e, 502, true);
