@@ -70,6 +70,7 @@ public final class ControlLoop implements AutoCloseable {
     private volatile Instant pendingSince;
     private volatile long lastSyncNanos = System.nanoTime() - TimeUnit.DAYS.toNanos(1);
     private volatile Status status = Status.INITIAL;
+    private volatile SourceHealth sourceHealth = SourceHealth.HEALTHY;
     private final Histogram syncDurations = Histogram.builder()
             .name("ferry_sync_proxy_rules_duration_seconds")
             .help("How long a sync (compile and apply of a snapshot) took, failed ones included")
@@ -148,6 +149,7 @@ public final class ControlLoop implements AutoCloseable {
     /** Hands a new state to the loop; returns at once. */
     public void submit(ClusterState state) {
         requireNonNull(state, "state");
+        noteSourceHealth(state);
         latest.set(state);
         if (pendingSince == null) {
             pendingSince = clock.instant();
@@ -292,6 +294,34 @@ public final class ControlLoop implements AutoCloseable {
         lastProblems = now;
     }
 
+    /**
+     * Records what the source said about itself with {@code state}: the problems it reported (a manifest path that
+     * is gone or does not parse, a watch of the API server that is down), each meaning that part of the live
+     * tables is the last good version rather than what the source holds now. Called by the source's thread; a
+     * source hands its states over one at a time.
+     */
+    private void noteSourceHealth(ClusterState state) {
+        List<ConfigProblem> problems = state.problems();
+        SourceHealth before = sourceHealth;
+        if (problems.isEmpty()) {
+            if (!before.healthy()) {
+                logger.info("The source is healthy again");
+                sourceHealth = SourceHealth.HEALTHY;
+            }
+            return;
+        }
+        Instant since = before.healthy() ? clock.instant() : before.failingSince();
+        sourceHealth = new SourceHealth(since, List.copyOf(problems));
+    }
+
+    /**
+     * Whether the last state the source handed over was whole, and if not since when it has not been; safe to read
+     * from any thread. The tables stay live either way: this is what {@code /healthz} reports as {@code source}.
+     */
+    public SourceHealth sourceHealth() {
+        return sourceHealth;
+    }
+
     /** What the loop has done; safe to read from any thread. */
     public Status status() {
         return status;
@@ -329,6 +359,22 @@ public final class ControlLoop implements AutoCloseable {
             executor.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * What the source reported about itself in its last state.
+     *
+     * @param failingSince when it first reported a problem without a whole state since, or {@code null}
+     * @param problems what it reported: the subjects it could not read, and why; empty when healthy
+     */
+    public record SourceHealth(Instant failingSince, List<ConfigProblem> problems) {
+
+        static final SourceHealth HEALTHY = new SourceHealth(null, List.of());
+
+        /** Whether the source's last state was read whole (so the tables are not older than the source). */
+        public boolean healthy() {
+            return problems.isEmpty();
         }
     }
 

@@ -45,7 +45,9 @@ import java.util.function.BooleanSupplier;
  *   <li>{@code /livez} — 200 while the process works.</li>
  *   <li>{@code /readyz} — 200 once the first snapshot is applied, 503 before and while draining.</li>
  *   <li>{@code /healthz} — kube-proxy's rule: 503 when changes have been pending longer than the limit without
- *       being applied; JSON with {@code lastUpdated} and {@code currentTime}.</li>
+ *       being applied; JSON with {@code lastUpdated} and {@code currentTime}, and {@code source}: whether the
+ *       source's last state was whole, since when it has not been and why (the tables stay live meanwhile, and
+ *       the status code does not change for it).</li>
  *   <li>{@code /config_dump} — JSON of the live tables, listeners, problems and counters.</li>
  *   <li>{@code /metrics} — the {@link Metrics} in the Prometheus text format, or OpenMetrics when the
  *       {@code Accept} header asks for it.</li>
@@ -176,6 +178,15 @@ public final class AdminServer implements AutoCloseable {
             body.put("currentTime", now.toString());
             body.put("pendingSince", pending == null ? null : pending.toString());
             body.put("healthy", healthy);
+            // The control plane's side: a source that cannot be read (a manifest directory gone, the API server
+            // down) leaves the last tables serving. That is reported, not failed: a 503 here would take every node
+            // out of its load balancer at once when the API server goes away, while each one still routes.
+            ControlLoop.SourceHealth source = loop.sourceHealth();
+            Map<String, Object> src = new LinkedHashMap<>();
+            src.put("healthy", source.healthy());
+            src.put("failingSince", source.failingSince() == null ? null : source.failingSince().toString());
+            src.put("problems", source.problems().stream().map(Object::toString).toList());
+            body.put("source", src);
             respond(ctx, req, healthy ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE,
                     "application/json", json.writeValueAsString(body) + '\n');
         }

@@ -390,6 +390,8 @@ public final class Metrics {
         counter("ferry_http_upstream_timeouts_total", "HTTP requests whose upstream timed out (504)",
                 s::upstreamTimeouts);
         counter("ferry_http_retries_total", "HTTP requests sent again to another endpoint", s::retries);
+        counter("ferry_http_endpoint_ejections_total",
+                "Times failed tries made passive health skip an endpoint for new HTTP requests", s::endpointEjections);
         counter("ferry_http_client_aborts_total", "Clients that went away before their response was complete",
                 s::clientAborts);
         counter("ferry_http_upgrades_total", "Connections switched to another protocol (WebSocket) after a 101",
@@ -433,6 +435,9 @@ public final class Metrics {
         gaugeSeconds("ferry_snapshot_apply_duration_seconds", "How long the last snapshot took to apply",
                      () -> loop.status().applyTime().toNanos() / 1e9);
         gauge("ferry_ready", "1 once the first snapshot is applied, else 0", () -> loop.status().ready() ? 1 : 0);
+        gauge("ferry_source_healthy", "1 when the source's last state was read whole; 0 while a manifest path or an "
+                                      + "API watch fails and the last good tables stay live",
+              () -> loop.sourceHealth().healthy() ? 1 : 0);
     }
 
     private void counter(String name, String help, LongSupplier value) {

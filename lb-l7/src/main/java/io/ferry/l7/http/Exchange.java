@@ -29,6 +29,8 @@ final class Exchange {
     HttpRequest upstreamRequest;
     int attempts;
     int endpointIndex;
+    /** The first endpoint tried: retries walk the table from it and never pass it. */
+    int firstEndpoint;
     InetSocketAddress endpoint;
     StringBuilder upstreamAddresses;
     boolean reused;

@@ -58,11 +58,15 @@ import java.util.concurrent.TimeUnit;
  * to the endpoint ({@link H2cUpstreamPool}; {@code te: trailers} is kept for it). The rewritten head goes out, then
  * the body streams chunk by chunk with backpressure; the response streams back the same way, its trailers (an
  * HTTP/2 upstream's trailing HEADERS) included: HTTP/1.1 clients get them as chunked trailers, HTTP/2 clients as
- * trailing HEADERS. A connect failure, or an upstream that breaks
- * before answering an idempotent request with no body yet sent, is retried on the next endpoint (at most
- * {@link HttpProxyConfig#maxAttempts()} tries). When both directions are complete the upstream connection goes
- * back to the pool (an HTTP/2 stream just ends) and the next (possibly pipelined) request is read. A {@code 101} to an {@code Upgrade} request
- * turns both connections into a {@link RawRelay}.
+ * trailing HEADERS. A connect failure, or an upstream that breaks before answering an idempotent request with no
+ * body yet sent, is retried on the next endpoint (at most {@link HttpProxyConfig#maxAttempts()} tries). Such failed
+ * tries also count for passive health (nginx's {@code max_fails}/{@code fail_timeout}, from the route's
+ * {@link RoutePolicy}): an endpoint that failed is skipped, when picking and when retrying, until its fail timeout
+ * is over; its {@code EndpointHealth} lives in the {@link Backend}. An upstream that breaks or goes silent once the
+ * response has started cuts the client off: the connection is closed (an HTTP/2 stream reset), never ended as if
+ * the response were whole. When both directions are complete the upstream connection goes back to the pool (an
+ * HTTP/2 stream just ends) and the next (possibly pipelined) request is read. A {@code 101} to an {@code Upgrade}
+ * request turns both connections into a {@link RawRelay}.
  *
  * <p>The client connection reads only when the proxy wants more (auto-read off): one request at a time. While a
  * response is awaited one read stays pending, so that a client that leaves is noticed; pipelined requests it brings
@@ -406,7 +410,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         if (HttpUtil.isTransferEncodingChunked(req)) {
             HttpUtil.setTransferEncodingChunked(e.upstreamRequest, true);
         }
-        acquire(backend.balancer().select(backend, remote), false);
+        e.firstEndpoint = available(backend, backend.balancer().select(backend, remote), 0);
+        acquire(e.firstEndpoint, false);
     }
 
     private void requestBody(HttpContent content) {
@@ -528,9 +533,11 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             if (!f.isSuccess()) {
                 stats.upstreamConnectFailures.increment();
                 e.route.stats().upstreamConnectFailure();
+                endpointFailed(e);
                 retryOrFail(e, f.cause() instanceof ConnectTimeoutException ? 504 : 502, false);
                 return;
             }
+            backend.health(e.endpointIndex).succeeded();
             startUpstream((UpstreamConnection) f.channel().pipeline().get("upstream"));
         });
     }
@@ -562,6 +569,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             if (!f.isSuccess()) {
                 stats.upstreamConnectFailures.increment();
                 e.route.stats().upstreamConnectFailure();
+                endpointFailed(e);
                 retryOrFail(e, f.cause() instanceof ConnectTimeoutException ? 504 : 502, false);
                 return;
             }
@@ -575,10 +583,10 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                 if (!sf.isSuccess()) {
                     stats.upstreamConnectFailures.increment();
                     e.route.stats().upstreamConnectFailure();
-                e.route.stats().upstreamConnectFailure();
                     retryOrFail(e, 502, false);
                     return;
                 }
+                e.route.backend().health(e.endpointIndex).succeeded();
                 startUpstream(sf.getNow().pipeline().get(H2cUpstreamStream.class));
             });
         });
@@ -623,11 +631,49 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             if (e.attempts < Math.min(config.maxAttempts(), backend.size())) {
                 stats.retries.increment();
                 e.route.stats().retry();
-                acquire((e.endpointIndex + 1) % backend.size(), false);
+                acquire(nextEndpoint(e, backend), false);
                 return;
             }
         }
         respondLocal(status, !e.requestComplete);
+    }
+
+    /**
+     * The endpoint after the failed one, in table order, skipping those passive health skips while there are
+     * others: the walk starts at the first endpoint tried and never passes it, so each is tried at most once.
+     */
+    private static int nextEndpoint(Exchange e, Backend backend) {
+        int n = backend.size();
+        int walked = Math.floorMod(e.endpointIndex - e.firstEndpoint, n) + 1;
+        int next = (e.endpointIndex + 1) % n;
+        int chosen = available(backend, next, walked);
+        return Math.floorMod(chosen - e.firstEndpoint, n) < walked ? next : chosen;
+    }
+
+    /**
+     * The first endpoint from {@code index} on (in table order, wrapping, at most {@code size() - skipped} steps)
+     * that passive health does not skip; {@code index} itself if every one is skipped (better a try than a certain
+     * 502).
+     */
+    private static int available(Backend backend, int index, int skipped) {
+        long now = System.nanoTime();
+        int n = backend.size();
+        for (int k = 0; k < n - skipped; k++) {
+            int i = (index + k) % n;
+            if (backend.health(i).isAvailable(now)) {
+                return i;
+            }
+        }
+        return index;
+    }
+
+    /** Counts a failed try of the current endpoint for passive health (nginx's {@code max_fails}). */
+    private void endpointFailed(Exchange e) {
+        RoutePolicy p = e.route.policy();
+        if (e.route.backend().health(e.endpointIndex).failed(System.nanoTime(), p.maxFails(),
+                                                              p.failTimeout().toNanos())) {
+            stats.endpointEjections.increment();
+        }
     }
 
     void upstreamRead(Upstream c, Object msg) {
@@ -783,6 +829,11 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         upstream = null;
         c.release(false);
         if (!e.responseStarted) {
+            if (c instanceof UpstreamConnection && !e.reused) {
+                // A kept-alive connection the server had closed says nothing about the endpoint, nor does one
+                // reset HTTP/2 stream; a new connection that breaks does.
+                endpointFailed(e);
+            }
             retryOrFail(e, 502, true);
         } else {
             // The response is cut short; the client can only learn it from the connection closing.

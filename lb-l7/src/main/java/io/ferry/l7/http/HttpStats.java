@@ -26,6 +26,7 @@ public final class HttpStats {
     final LongAdder upstreamErrors = new LongAdder();
     final LongAdder upstreamTimeouts = new LongAdder();
     final LongAdder retries = new LongAdder();
+    final LongAdder endpointEjections = new LongAdder();
     final LongAdder clientAborts = new LongAdder();
     final LongAdder upgrades = new LongAdder();
     final LongAdder bytesFromClients = new LongAdder();
@@ -128,6 +129,14 @@ public final class HttpStats {
     /** Requests sent again to another endpoint. */
     public long retries() {
         return retries.sum();
+    }
+
+    /**
+     * Times an endpoint's failures made passive health skip it for new requests ({@code RoutePolicy.failTimeout},
+     * nginx's {@code max_fails}/{@code fail_timeout}).
+     */
+    public long endpointEjections() {
+        return endpointEjections.sum();
     }
 
     /** Clients that went away before their response was complete. */

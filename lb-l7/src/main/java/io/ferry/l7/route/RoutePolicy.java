@@ -19,7 +19,19 @@ public final class RoutePolicy {
     /** ingress-nginx's {@code proxy-body-size} default, 1 MiB. */
     public static final long DEFAULT_MAX_BODY_SIZE = 1024 * 1024;
 
-    /** ingress-nginx's defaults: connect 5 s, read and send 60 s, body 1 MiB, HTTP, no rewrite, any source. */
+    /**
+     * nginx's {@code max_fails} default: one failed try (a refused or timed-out connect, or a new connection that
+     * breaks before the response head) makes passive health skip the endpoint for {@link #DEFAULT_FAIL_TIMEOUT}.
+     */
+    public static final int DEFAULT_MAX_FAILS = 1;
+
+    /** nginx's {@code fail_timeout} default: how long an endpoint that failed is skipped, 10 s. */
+    public static final Duration DEFAULT_FAIL_TIMEOUT = Duration.ofSeconds(10);
+
+    /**
+     * ingress-nginx's defaults: connect 5 s, read and send 60 s, body 1 MiB, HTTP, no rewrite, any source; and
+     * nginx's passive health defaults ({@code max_fails=1 fail_timeout=10s}).
+     */
     public static final RoutePolicy DEFAULT = builder().build();
 
     private final Duration connectTimeout;
@@ -32,6 +44,8 @@ public final class RoutePolicy {
     private final boolean sslRedirect;
     private final boolean forceSslRedirect;
     private final BackendProtocol backendProtocol;
+    private final int maxFails;
+    private final Duration failTimeout;
 
     private RoutePolicy(Builder b) {
         connectTimeout = b.connectTimeout;
@@ -44,6 +58,8 @@ public final class RoutePolicy {
         sslRedirect = b.sslRedirect;
         forceSslRedirect = b.forceSslRedirect;
         backendProtocol = b.backendProtocol;
+        maxFails = b.maxFails;
+        failTimeout = b.failTimeout;
     }
 
     public static Builder builder() {
@@ -102,6 +118,20 @@ public final class RoutePolicy {
         return backendProtocol;
     }
 
+    /**
+     * Passive health, nginx's {@code max_fails}: failed tries in a row (refused or timed-out connects, new
+     * connections that break before the response head; not read timeouts) after which an endpoint is skipped for
+     * {@link #failTimeout()}.
+     */
+    public int maxFails() {
+        return maxFails;
+    }
+
+    /** Passive health, nginx's {@code fail_timeout}: how long a failing endpoint is skipped; zero: never skipped. */
+    public Duration failTimeout() {
+        return failTimeout;
+    }
+
     @Override
     public String toString() {
         return "RoutePolicy(connect " + connectTimeout + ", read " + readTimeout + ", send " + sendTimeout
@@ -124,6 +154,8 @@ public final class RoutePolicy {
         private boolean sslRedirect = true;
         private boolean forceSslRedirect;
         private BackendProtocol backendProtocol = BackendProtocol.HTTP;
+        private int maxFails = DEFAULT_MAX_FAILS;
+        private Duration failTimeout = DEFAULT_FAIL_TIMEOUT;
 
         private Builder() {
         }
@@ -180,6 +212,25 @@ public final class RoutePolicy {
 
         public Builder backendProtocol(BackendProtocol protocol) {
             backendProtocol = requireNonNull(protocol, "protocol");
+            return this;
+        }
+
+        /** nginx's {@code max_fails}; at least 1. */
+        public Builder maxFails(int fails) {
+            if (fails < 1) {
+                throw new IllegalArgumentException("maxFails: " + fails + " (expected: >= 1)");
+            }
+            maxFails = fails;
+            return this;
+        }
+
+        /** nginx's {@code fail_timeout}; {@link Duration#ZERO} turns passive health off. */
+        public Builder failTimeout(Duration timeout) {
+            requireNonNull(timeout, "timeout");
+            if (timeout.isNegative()) {
+                throw new IllegalArgumentException("failTimeout: " + timeout + " (expected: >= 0)");
+            }
+            failTimeout = timeout;
             return this;
         }
 
