@@ -139,9 +139,9 @@ public final class FerryMain implements Callable<Integer> {
                           + "(default: on, as ingress-nginx; --no-hsts turns it off).")
     boolean hsts;
 
-    @Option(names = "--upstream-keepalive-connections", paramLabel = "N", defaultValue = "320",
+    @Option(names = "--upstream-keepalive-connections", paramLabel = "N", defaultValue = "1024",
             description = "Idle upstream connections kept per endpoint and event loop; 0 for none "
-                          + "(default: ${DEFAULT-VALUE}, as ingress-nginx).")
+                          + "(default: ${DEFAULT-VALUE}).")
     int upstreamKeepaliveConnections;
 
     @Option(names = "--upstream-keepalive-timeout", paramLabel = "DURATION", defaultValue = "60s",

@@ -138,7 +138,7 @@ public final class FerryOptions {
         private int httpsPort = 8443;
         private String defaultSslCertificate;
         private boolean hsts = true;
-        private int upstreamKeepaliveConnections = 320;
+        private int upstreamKeepaliveConnections = 1024;
         private Duration upstreamKeepaliveTimeout = Duration.ofSeconds(60);
         private int upstreamKeepaliveRequests = 10_000;
         private boolean kubernetes;
@@ -328,8 +328,8 @@ public final class FerryOptions {
         }
 
         /**
-         * Idle upstream connections the edge proxy keeps per endpoint and event loop (ingress-nginx's
-         * {@code upstream-keepalive-connections}, 320); {@code 0} closes each after its request.
+         * Idle upstream connections the edge proxy keeps per endpoint and event loop (1,024; ingress-nginx's
+         * {@code upstream-keepalive-connections} is 320); {@code 0} closes each after its request.
          */
         public Builder upstreamKeepaliveConnections(int connections) {
             if (connections < 0) {

@@ -90,9 +90,10 @@ public final class HttpProxyConfig {
     }
 
     /**
-     * Idle upstream connections kept per endpoint and event loop; a connection freed beyond is closed (ingress-nginx
-     * {@code upstream-keepalive-connections}, 320; nginx counts per upstream and worker). Too low a limit makes a
-     * proxy with many requests in flight, as HTTP/2 clients cause, reconnect after every burst.
+     * Idle upstream connections kept per endpoint and event loop, 1,024 by default; a connection freed beyond is
+     * closed. The pool follows the peak of requests in flight (idle connections close after
+     * {@link #upstreamIdleTimeout()}), as HAProxy's and Envoy's do; a limit below that peak makes the proxy reconnect
+     * after every burst (ingress-nginx's {@code upstream-keepalive-connections} is 320, per upstream and worker).
      */
     public int upstreamMaxIdlePerEndpoint() {
         return upstreamMaxIdlePerEndpoint;
@@ -131,7 +132,7 @@ public final class HttpProxyConfig {
         private Duration clientBodyTimeout = Duration.ofSeconds(60);
         private int maxConnections = 16_384;
         private Duration upstreamIdleTimeout = Duration.ofSeconds(60);
-        private int upstreamMaxIdlePerEndpoint = 320;
+        private int upstreamMaxIdlePerEndpoint = 1024;
         private int upstreamMaxRequests = 10_000;
         private int maxAttempts = 3;
         private boolean accessLog = true;
