@@ -54,8 +54,9 @@ import org.slf4j.LoggerFactory;
  * {@code default}, and fills in missing ClusterIPs and nodePorts ({@link ManifestAllocator}).
  *
  * <p>Changes are noticed through the file system's watch service, with a periodic check of sizes and mtimes as a
- * safety net (symlink swaps, network file systems); a burst of events is coalesced by {@code debounce}. Runs on
- * its own thread ({@code ferry-manifests}).
+ * safety net (symlink swaps, network file systems); a burst of events is coalesced by {@code debounce} (at most
+ * twice that after its first event, so that a directory edited without pause still applies). Runs on its own
+ * thread ({@code ferry-manifests}).
  */
 public final class ManifestSource implements AutoCloseable {
 
@@ -120,11 +121,14 @@ public final class ManifestSource implements AutoCloseable {
                 WatchKey key = watcher.poll(POLL_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
                 boolean changed = false;
                 if (key != null) {
-                    // Coalesce the burst an editor or `kubectl cp` makes.
+                    // Coalesce the burst an editor or `kubectl cp` makes: until the files are quiet for the
+                    // debounce, but no longer than twice that, so that edits without pause still apply.
+                    long until = System.nanoTime() + 2 * debounce.toNanos();
                     do {
                         key.pollEvents();
                         key.reset();
-                        key = watcher.poll(debounce.toMillis(), TimeUnit.MILLISECONDS);
+                        long left = Math.min(debounce.toNanos(), until - System.nanoTime());
+                        key = left <= 0 ? null : watcher.poll(left, TimeUnit.NANOSECONDS);
                     } while (key != null && !closed);
                     changed = true;
                 }
