@@ -69,6 +69,7 @@ final class AlpnHandler extends ApplicationProtocolNegotiationHandler {
         } else {
             // The handler starts reading as soon as it is added: the connection is already active.
             ctx.pipeline().addLast("http", proxy.newServerCodec())
+                          .addLast("drain", new DrainHandler(proxy))
                           .addLast("proxy", new HttpFrontendHandler(proxy, "https", localPort, false));
         }
     }
