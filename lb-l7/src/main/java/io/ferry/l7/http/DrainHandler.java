@@ -12,6 +12,7 @@ import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.LastHttpContent;
+import java.util.function.BooleanSupplier;
 
 /**
  * Ends an HTTP/1.1 client connection gracefully when the proxy drains ({@link HttpProxy#drain()}): a connection
@@ -24,7 +25,7 @@ import io.netty.handler.codec.http.LastHttpContent;
  */
 final class DrainHandler extends ChannelDuplexHandler {
 
-    private final HttpProxy proxy;
+    private final BooleanSupplier proxyDraining;
     private ChannelHandlerContext ctx;
     private int inFlight;
     private boolean interim;
@@ -33,14 +34,15 @@ final class DrainHandler extends ChannelDuplexHandler {
     /** A response head that said {@code Connection: close} is being written: its end ends the connection. */
     private boolean closeAfterResponse;
 
-    DrainHandler(HttpProxy proxy) {
-        this.proxy = proxy;
+    /** @param proxyDraining whether the proxy drains already (a connection that comes in late) */
+    DrainHandler(BooleanSupplier proxyDraining) {
+        this.proxyDraining = proxyDraining;
     }
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
-        if (proxy.isDraining()) {
+        if (proxyDraining.getAsBoolean()) {
             // Accepted, or through TLS, just before the listener closed: it may carry one request.
             draining = true;
         }

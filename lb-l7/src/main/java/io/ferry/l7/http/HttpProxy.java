@@ -84,7 +84,7 @@ public final class HttpProxy implements AutoCloseable {
                 int port = ((InetSocketAddress) ch.localAddress()).getPort();
                 track(ch);
                 ch.pipeline().addLast("http", newServerCodec())
-                             .addLast("drain", new DrainHandler(HttpProxy.this))
+                             .addLast("drain", new DrainHandler(HttpProxy.this::isDraining))
                              .addLast("proxy", new HttpFrontendHandler(HttpProxy.this, "http", port));
             }
         });
