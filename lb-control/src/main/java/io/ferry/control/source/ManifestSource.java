@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchKey;
@@ -220,6 +221,11 @@ public final class ManifestSource implements AutoCloseable {
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
+            if (e instanceof NoSuchFileException && !paths.contains(file)) {
+                // Deleted from its directory between the listing and now: an edit, not a file that cannot be read.
+                files.remove(file);
+                return List.of();
+            }
             problems.add(new ConfigProblem(file.toString(), "cannot read: " + e.getMessage()
                                                             + keptNote(previous)));
             return previous == null ? List.of() : previous.objects;
