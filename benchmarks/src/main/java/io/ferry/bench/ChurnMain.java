@@ -27,8 +27,9 @@ import picocli.CommandLine.Option;
 /**
  * The churn run and soak (issue 8) against Ferry as a child process: the same engine as
  * {@code ChurnUnderLoadTest} ({@link ChurnRun}), for as long as asked, with Ferry's heap after a full GC
- * ({@code jcmd GC.run}, then {@code GC.heap_info}), its RSS ({@code /proc/PID/status}) and its snapshot generation
- * ({@code /metrics}) sampled along the way; at the end Ferry gets SIGTERM and must exit 0.
+ * ({@code jcmd GC.class_histogram}: a full GC and the bytes that survived), its RSS ({@code /proc/PID/status})
+ * and its snapshot generation ({@code /metrics}) sampled along the way; at the end Ferry gets SIGTERM and must
+ * exit 0. {@code docs/soak.md} has the runs.
  *
  * <pre>
  * java -cp benchmarks/target/benchmarks.jar io.ferry.bench.ChurnMain --duration 60s
@@ -42,7 +43,7 @@ import picocli.CommandLine.Option;
         description = "Keep-alive HTTP(S) and WebSockets through a child Ferry while its manifests churn.")
 public final class ChurnMain implements Callable<Integer> {
 
-    private static final Pattern HEAP_USED = Pattern.compile("used (\\d+)K");
+    private static final Pattern HISTOGRAM_TOTAL = Pattern.compile("(?m)^Total\\s+\\d+\\s+(\\d+)");
     private static final Pattern RSS = Pattern.compile("VmRSS:\\s+(\\d+) kB");
     private static final Pattern GENERATION = Pattern.compile("(?m)^ferry_snapshot_generation (\\S+)");
 
@@ -181,14 +182,17 @@ public final class ChurnMain implements Callable<Integer> {
     /** Ferry's heap and RSS through {@code jcmd} and {@code /proc}, its generation through {@code /metrics}. */
     private record OutOfProcessProbe(long pid, int admin) implements ChurnRun.Probe {
 
+        /**
+         * The live heap: {@code GC.class_histogram} runs a full GC and sums what survived, in one step (a
+         * {@code GC.run} then {@code GC.heap_info} would count what the load allocated in between).
+         */
         @Override
         public long heapAfterFullGc() throws Exception {
-            jcmd("GC.run");
-            Matcher m = HEAP_USED.matcher(jcmd("GC.heap_info"));
+            Matcher m = HISTOGRAM_TOTAL.matcher(jcmd("GC.class_histogram"));
             if (!m.find()) {
-                throw new IllegalStateException("no heap in jcmd GC.heap_info");
+                throw new IllegalStateException("no total in jcmd GC.class_histogram");
             }
-            return Long.parseLong(m.group(1)) * 1024;
+            return Long.parseLong(m.group(1));
         }
 
         @Override
