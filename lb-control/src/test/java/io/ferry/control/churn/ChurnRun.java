@@ -10,6 +10,7 @@ import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -182,7 +183,8 @@ public final class ChurnRun implements AutoCloseable {
         Result r = new Result(Duration.ofNanos(System.nanoTime() - start), counters.requests.sum(),
                               counters.failedRequests.sum(), counters.connections.sum(), counters.serverCloses.sum(),
                               counters.webSocketMessages.sum(), options.webSockets,
-                              counters.droppedWebSockets.sum(), edits[0], java.util.Collections.unmodifiableMap(new TreeMap<>(editsByKind)),
+                              counters.droppedWebSockets.sum(), edits[0],
+                              Collections.unmodifiableMap(new TreeMap<>(editsByKind)),
                               counters.certificateSerials.size(), List.copyOf(samples), counters.failureSamples());
         log.println("churn result: " + r.summary());
         r.failureSamples().forEach(f -> log.println("  failure: " + f));
