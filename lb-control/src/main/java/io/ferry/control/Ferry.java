@@ -363,7 +363,7 @@ public final class Ferry implements AutoCloseable {
         if (serviceProxy != null) {
             serviceProxy.closeListeners();
             if (httpProxy != null) {
-                httpProxy.closeListeners();
+                httpProxy.drain(); // idle keep-alive connections close now, busy ones after their response
             }
             long deadline = System.nanoTime() + grace.toNanos();
             long active;

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -267,12 +268,31 @@ public final class FerryMain implements Callable<Integer> {
             return 2;
         }
         Ferry ferry = Ferry.start(options);
-        CountDownLatch stopped = new CountDownLatch(1);
+        // SIGTERM (the kubelet stopping the pod) and SIGINT start the drain here, on the main thread, and the
+        // process then exits 0. In a JVM shutdown hook the exit status would be 143 whatever the hook did.
+        CountDownLatch stop = new CountDownLatch(1);
+        AtomicBoolean drained = new AtomicBoolean();
+        handle("TERM", stop);
+        handle("INT", stop);
+        // Any other way out (SIGHUP; SIGTERM where it cannot be handled) still drains, from a shutdown hook.
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            ferry.drainAndClose(options.shutdownGracePeriod());
-            stopped.countDown();
+            if (drained.compareAndSet(false, true)) {
+                ferry.drainAndClose(options.shutdownGracePeriod());
+            }
         }, "ferry-shutdown"));
-        stopped.await();
+        stop.await();
+        if (drained.compareAndSet(false, true)) {
+            ferry.drainAndClose(options.shutdownGracePeriod());
+        }
         return 0;
+    }
+
+    /** Makes signal {@code name} count {@code stop} down instead of ending the JVM, where it can. */
+    private static void handle(String name, CountDownLatch stop) {
+        try {
+            sun.misc.Signal.handle(new sun.misc.Signal(name), s -> stop.countDown());
+        } catch (IllegalArgumentException | UnsupportedOperationException | LinkageError e) {
+            // an unknown signal, or a JVM run with -Xrs: the shutdown hook drains instead
+        }
     }
 }

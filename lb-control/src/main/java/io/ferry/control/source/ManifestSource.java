@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchEvent;
@@ -55,9 +56,10 @@ import org.slf4j.LoggerFactory;
  * {@code default}, and fills in missing ClusterIPs and nodePorts ({@link ManifestAllocator}).
  *
  * <p>Changes are noticed through the file system's watch service, with a periodic check of sizes and mtimes as a
- * safety net (symlink swaps, network file systems); a burst of events is coalesced by {@code debounce}. Events
- * about other files in a watched directory are ignored, and a reload that finds nothing changed (a file touched or
- * rewritten with the same bytes) hands nothing to the sink. Runs on its own thread ({@code ferry-manifests}).
+ * safety net (symlink swaps, network file systems); a burst of events is coalesced by {@code debounce} (at most
+ * twice that after its first event, so that a directory edited without pause still applies). Events about other
+ * files in a watched directory are ignored, and a reload that finds nothing changed (a file touched or rewritten
+ * with the same bytes) hands nothing to the sink. Runs on its own thread ({@code ferry-manifests}).
  */
 public final class ManifestSource implements AutoCloseable {
 
@@ -127,11 +129,14 @@ public final class ManifestSource implements AutoCloseable {
             try {
                 WatchKey key = watcher.poll(POLL_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
                 boolean changed = false;
-                // Coalesce the burst an editor or `kubectl cp` makes.
+                // Coalesce the burst an editor or `kubectl cp` makes: until the files are quiet for the debounce,
+                // but no longer than twice that, so that edits without pause still apply.
+                long until = System.nanoTime() + 2 * debounce.toNanos();
                 while (key != null && !closed) {
                     changed |= concernsManifests(key);
                     key.reset();
-                    key = watcher.poll(debounce.toMillis(), TimeUnit.MILLISECONDS);
+                    long left = Math.min(debounce.toNanos(), until - System.nanoTime());
+                    key = left <= 0 ? null : watcher.poll(left, TimeUnit.NANOSECONDS);
                 }
                 if (closed) {
                     return;
@@ -278,6 +283,11 @@ public final class ManifestSource implements AutoCloseable {
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
+            if (e instanceof NoSuchFileException && !paths.contains(file)) {
+                // Deleted from its directory between the listing and now: an edit, not a file that cannot be read.
+                files.remove(file);
+                return List.of();
+            }
             problems.add(new ConfigProblem(file.toString(), "cannot read: " + e.getMessage()
                                                             + keptNote(previous)));
             return previous == null ? List.of() : previous.objects;

@@ -75,6 +75,7 @@ final class AlpnHandler extends ApplicationProtocolNegotiationHandler {
         } else {
             // The handler starts reading as soon as it is added: the connection is already active.
             ctx.pipeline().addLast("http", proxy.newServerCodec())
+                          .addLast("drain", new DrainHandler(proxy::isDraining))
                           .addLast("proxy", new HttpFrontendHandler(proxy, "https", localPort, false));
         }
     }

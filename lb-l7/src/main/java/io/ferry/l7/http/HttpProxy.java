@@ -17,6 +17,8 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
@@ -37,6 +39,9 @@ public final class HttpProxy implements AutoCloseable {
     private final AccessLog accessLog;
     private final HttpDecoderConfig decoderConfig;
     private final List<Channel> listeners = new CopyOnWriteArrayList<>();
+    /** Every client connection open now, for {@link #drain()}. */
+    private final Set<Channel> connections = ConcurrentHashMap.newKeySet();
+    private volatile boolean draining;
     private final FastThreadLocal<UpstreamPool> pools = new FastThreadLocal<>() {
         @Override
         protected UpstreamPool initialValue() {
@@ -77,7 +82,9 @@ public final class HttpProxy implements AutoCloseable {
             @Override
             protected void initChannel(Channel ch) {
                 int port = ((InetSocketAddress) ch.localAddress()).getPort();
+                track(ch);
                 ch.pipeline().addLast("http", newServerCodec())
+                             .addLast("drain", new DrainHandler(HttpProxy.this::isDraining))
                              .addLast("proxy", new HttpFrontendHandler(HttpProxy.this, "http", port));
             }
         });
@@ -98,6 +105,7 @@ public final class HttpProxy implements AutoCloseable {
             @Override
             protected void initChannel(Channel ch) {
                 int port = ((InetSocketAddress) ch.localAddress()).getPort();
+                track(ch);
                 ch.pipeline().addLast("sni", new SniCertificateHandler(HttpProxy.this::tls, 10_000))
                              .addLast("alpn", new AlpnHandler(HttpProxy.this, port));
                 // TLS needs the ClientHello; the HTTP handlers take over reading once they are in.
@@ -204,6 +212,43 @@ public final class HttpProxy implements AutoCloseable {
             listeners.remove(ch);
             ch.close().awaitUninterruptibly();
         }
+    }
+
+    private void track(Channel ch) {
+        connections.add(ch);
+        ch.closeFuture().addListener(f -> connections.remove(ch));
+    }
+
+    /**
+     * The graceful shutdown: stops accepting, then ends each client connection at its next quiet moment, on its
+     * event loop. HTTP/1.1: an idle keep-alive connection closes now, one with a request in flight closes after
+     * its response, which says {@code Connection: close} ({@link DrainHandler}). HTTP/2: {@code GOAWAY}, then the
+     * connection closes when its open streams are done. A connection that switched protocols (a WebSocket) and
+     * one still in its TLS handshake: the former is left to finish, the latter closed. What is still open when the
+     * caller's grace period ends is cut by {@link #close()} and the transport's shutdown.
+     */
+    public void drain() {
+        draining = true;
+        closeListeners();
+        for (Channel ch : connections) {
+            ch.eventLoop().execute(() -> drain(ch));
+        }
+    }
+
+    private static void drain(Channel ch) {
+        DrainHandler http1 = ch.pipeline().get(DrainHandler.class);
+        if (http1 != null) {
+            http1.drain();
+        } else {
+            // HTTP/2: Netty's close is graceful (GOAWAY, then it waits for the active streams). Otherwise the TLS
+            // handshake is not done and nothing was asked yet.
+            ch.close();
+        }
+    }
+
+    /** Whether {@link #drain()} was called. */
+    boolean isDraining() {
+        return draining;
     }
 
     @Override
