@@ -396,16 +396,18 @@ public final class IngressCompiler {
 
     /** The counters of route {@code name}: the last compile's if it had that route, else new ones. */
     private RouteStats statsFor(String name, Map<String, RouteStats> next) {
-        return next.computeIfAbsent(name, n -> routeStats.getOrDefault(n, new RouteStats()));
+        RouteStats stats = next.get(name);
+        if (stats == null) {
+            stats = routeStats.get(name); // new RouteStats only when there was none: it holds ~26 LongAdders
+            next.put(name, stats != null ? stats : (stats = new RouteStats()));
+        }
+        return stats;
     }
 
     private static RouteView view(Kind kind, Route route, String host, String path, String pathType, String ingress) {
-        List<String> endpoints = new ArrayList<>();
-        for (Endpoint e : route.backend().endpoints()) {
-            endpoints.add(e.toString());
-        }
         return new RouteView(kind, route.name(), host, path, pathType, ingress, route.backend().name(),
-                             route.backend().balancer().name(), endpoints, route.policy().toString());
+                             route.backend().balancer().name(), TextList.of(route.backend().endpoints()),
+                             route.policy().toString());
     }
 
     /** The Services, slices and legacy Endpoints of a state, indexed for backend resolution. */

@@ -109,7 +109,7 @@ public final class ServiceCompiler {
     /** Compiles {@code state}; call on the control thread only. */
     public CompiledServices compile(ClusterState state) {
         requireNonNull(state, "state");
-        Map<String, List<EndpointSlice>> slicesByService = new HashMap<>();
+        Map<String, List<EndpointSlice>> slicesByService = new HashMap<>(state.endpointSlices().size() * 4 / 3 + 1);
         for (EndpointSlice slice : state.endpointSlices()) {
             Map<String, String> labels = labels(slice);
             String service = labels.get(SERVICE_NAME_LABEL);

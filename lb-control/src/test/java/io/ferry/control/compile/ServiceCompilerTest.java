@@ -164,6 +164,9 @@ class ServiceCompilerTest {
         assertThat(c3.services()).isEqualTo(cold.services());
         assertThat(c3.problems()).isEqualTo(cold.problems());
         assertThat(c3.services().get(0).ports().get(0).endpoints()).containsExactly("10.0.1.2:8080");
+        // The view's strings are made when read, as /config_dump serializes them.
+        assertThat(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(c3.services().get(0)))
+                .contains("\"endpoints\":[\"10.0.1.2:8080\"]").contains("\"listeners\":[\"127.1.0.2:80/TCP\"]");
 
         // A Service that goes and comes back with the same instances is built anew: its counters start over.
         compiler.compile(new ClusterState(List.of(first.services().get(0)), first.endpointSlices(), List.of(),
