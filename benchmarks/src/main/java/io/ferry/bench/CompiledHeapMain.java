@@ -51,8 +51,11 @@ public final class CompiledHeapMain {
         ClusterFixture.compiler(ingresses > 0, certificate).compile(1, Instant.now(), small.state());
 
         long empty = usedAfterGc();
-        ClusterState state = ClusterFixture.create(services, endpoints, ingresses, ClusterFixture.SERVICE_CIDR_10_96)
-                                           .state();
+        ClusterFixture fixture = ClusterFixture.create(services, endpoints, ingresses,
+                                                       ClusterFixture.SERVICE_CIDR_10_96);
+        ClusterState state = fixture.state();
+        // The same cluster with one endpoint moved, sharing every other object: what a recompile sees.
+        ClusterState changed = fixture.withEndpointChanged(services / 2).state();
         long stateBytes = usedAfterGc() - empty;
         System.out.printf(Locale.ROOT, "cluster: %d Services x %d endpoints, %d Ingresses; state %s%n",
                           services, endpoints, ingresses, mib(stateBytes));
@@ -86,8 +89,38 @@ public final class CompiledHeapMain {
             Map<String, long[]> without = histogram();
             printDiff(with, without, 25);
         }
-        if (state.services().isEmpty() && last == null) {
-            System.out.println(); // keeps state reachable to the end
+        last = null;
+        recompile(state, changed, ingresses > 0, certificate);
+    }
+
+    /**
+     * The heap of a recompile, as the control loop does one: the compiler and the live snapshot (which the data
+     * plane serves until the new one is applied) stay reachable while the new snapshot is compiled. Prints what the
+     * new snapshot adds to the live heap (what it does not share with the old one), the bytes the compile allocates,
+     * and their sum with the live heap before it: the heap the recompile needs if no GC ran during it, an upper
+     * bound of its peak.
+     */
+    private static void recompile(ClusterState state, ClusterState changed, boolean http, TlsCertificate certificate)
+            throws InterruptedException {
+        com.sun.management.ThreadMXBean threads =
+                (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        long base = usedAfterGc(); // the two states
+        SnapshotCompiler compiler = ClusterFixture.compiler(http, certificate);
+        Snapshot live = compiler.compile(1, Instant.now(), state);
+        long before = usedAfterGc();
+        long allocated0 = threads.getCurrentThreadAllocatedBytes();
+        long t0 = System.nanoTime();
+        Snapshot next = compiler.compile(2, Instant.now(), changed);
+        long millis = (System.nanoTime() - t0) / 1_000_000;
+        long allocated = threads.getCurrentThreadAllocatedBytes() - allocated0;
+        long after = usedAfterGc();
+        System.out.printf(Locale.ROOT, "recompile (one endpoint changed): %d ms; live before %s above the states"
+                                       + " (compiler + live snapshot); new snapshot adds %s; allocated %s;"
+                                       + " states + live + allocated %s%n",
+                          millis, mib(before - base), mib(after - before), mib(allocated),
+                          mib(before + allocated));
+        if (live.generation() == next.generation()) {
+            System.out.println(); // keeps both reachable to here
         }
     }
 

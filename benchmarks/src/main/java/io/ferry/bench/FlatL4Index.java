@@ -10,7 +10,9 @@ import java.net.InetAddress;
 import java.util.Map;
 
 /**
- * A prototype of a flatter L4 table, for {@link L4LookupLayoutBenchmark}: not used by Ferry.
+ * A prototype of a flatter L4 table, for {@link L4LookupLayoutBenchmark}. Ferry's {@link io.ferry.l4.L4Table} now
+ * looks up through the same layout ({@code io.ferry.l4.ListenerIndex}, with the packed key a field of
+ * {@link ListenerKey}); this copy stays so that the benchmark can compare layouts side by side.
  *
  * <p>An IPv4 listener {@code address:port/protocol} packs into one {@code long} ({@link #pack}): 32 bits of
  * address, 16 of port, 8 of protocol (its ordinal + 1, so that no key is {@code 0}, the empty slot). The table is

@@ -33,8 +33,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * {@link L4TableLookupBenchmark}'s cost grow from 10 to 100,000 Service ports and what would flatten it:
  *
  * <ul>
- *   <li>{@code table*}: {@link L4Table#lookup(ListenerKey)} as it is (a {@code Map.copyOf} of {@link ListenerKey}
- *       objects, compared by {@code InetSocketAddress.equals}); probes are new {@code ListenerKey}s, as in
+ *   <li>{@code table*}: {@link L4Table#lookup(ListenerKey)} as it is (since issue 7, the packed layout of
+ *       {@code flat*} inside {@code L4Table}; before, a {@code Map.copyOf} of {@link ListenerKey} objects compared
+ *       by {@code InetSocketAddress.equals}); probes are new {@code ListenerKey}s, as in
  *       {@link L4TableLookupBenchmark}.</li>
  *   <li>{@code flatKeyMap*}: the same {@code Map.copyOf}, but keyed by {@link FlatL4Index.Key}, which compares one
  *       {@code long} (the key flattened, the table not).</li>

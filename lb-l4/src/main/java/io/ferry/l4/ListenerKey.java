@@ -2,6 +2,7 @@ package io.ferry.l4;
 
 import static java.util.Objects.requireNonNull;
 
+import java.net.Inet4Address;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 
@@ -13,14 +14,38 @@ import java.net.InetSocketAddress;
  */
 public final class ListenerKey {
 
+    /** The {@link #packed()} form of a key that does not pack (an IPv6 address). */
+    static final long UNPACKED = 0L;
+
     private final InetSocketAddress address;
     private final Protocol protocol;
     private final int hash;
+    private final long packed;
 
     private ListenerKey(InetSocketAddress address, Protocol protocol) {
         this.address = address;
         this.protocol = protocol;
         this.hash = 31 * address.hashCode() + protocol.hashCode();
+        this.packed = pack(address, protocol);
+    }
+
+    /**
+     * An IPv4 {@code address:port/protocol} in one {@code long}: 32 bits of address, 16 of port, 8 of protocol (its
+     * ordinal + 1, so that no key is {@link #UNPACKED}); {@link #UNPACKED} for any other address.
+     */
+    private static long pack(InetSocketAddress address, Protocol protocol) {
+        InetAddress a = address.getAddress();
+        if (!(a instanceof Inet4Address)) {
+            return UNPACKED;
+        }
+        byte[] b = a.getAddress();
+        long ipv4 = (b[0] & 0xffL) << 24 | (b[1] & 0xff) << 16 | (b[2] & 0xff) << 8 | b[3] & 0xff;
+        return ipv4 << 24 | (long) (address.getPort() & 0xffff) << 8 | (protocol.ordinal() + 1);
+    }
+
+    /** This key packed into a {@code long} for {@link ListenerIndex}, or {@link #UNPACKED}; computed once. */
+    long packed() {
+        return packed;
     }
 
     /**
@@ -71,7 +96,10 @@ public final class ListenerKey {
             return false;
         }
         ListenerKey that = (ListenerKey) o;
-        return hash == that.hash && protocol == that.protocol && address.equals(that.address);
+        if (hash != that.hash || packed != that.packed) {
+            return false;
+        }
+        return packed != UNPACKED || protocol == that.protocol && address.equals(that.address);
     }
 
     @Override

@@ -5,7 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 class L4TableTest {
@@ -23,6 +26,59 @@ class L4TableTest {
         assertThat(table.lookup(ListenerKey.of(InetAddress.getByName("127.0.0.10"), 80, Protocol.UDP))).isNull();
         assertThat(table.lookup(ListenerKey.of(InetAddress.getByName("127.0.0.10"), 81, Protocol.TCP))).isNull();
         assertThat(table.lookup(ListenerKey.of(InetAddress.getByName("127.0.0.11"), 80, Protocol.TCP))).isNull();
+    }
+
+    @Test
+    void looksUpIpv6AndWildcardListenersBesideIpv4Ones() throws Exception {
+        Backend b = Backend.of("ns/b:53/UDP", List.of(), RandomBalancer.INSTANCE);
+        Backend c = Backend.of("ns/c:30080/TCP", List.of(), RandomBalancer.INSTANCE);
+        L4Table table = L4Table.builder()
+                               .add(ListenerKey.of(InetAddress.getByName("127.0.0.10"), 53, Protocol.UDP), A)
+                               .add(ListenerKey.of(InetAddress.getByName("::1"), 53, Protocol.UDP), b)
+                               .add(ListenerKey.of(null, 30080, Protocol.TCP), c)
+                               .build();
+
+        assertThat(table.lookup(ListenerKey.of(InetAddress.getByName("::1"), 53, Protocol.UDP))).isSameAs(b);
+        assertThat(table.lookup(ListenerKey.of(InetAddress.getByName("::1"), 53, Protocol.TCP))).isNull();
+        assertThat(table.lookup(ListenerKey.of(InetAddress.getByName("::2"), 53, Protocol.UDP))).isNull();
+        assertThat(table.lookup(ListenerKey.of(null, 30080, Protocol.TCP))).isSameAs(c);
+        assertThat(table.lookup(ListenerKey.of(InetAddress.getByName("0.0.0.0"), 30080, Protocol.TCP))).isSameAs(c);
+        assertThat(table.lookup(ListenerKey.of(InetAddress.getByName("127.0.0.10"), 53, Protocol.UDP))).isSameAs(A);
+        assertThat(L4Table.EMPTY.lookup(ListenerKey.of(InetAddress.getByName("127.0.0.10"), 53, Protocol.UDP)))
+                .isNull();
+    }
+
+    @Test
+    void agreesWithAMapOverManyClusteredKeys() throws Exception {
+        // Addresses of one /16, ports and protocols mixed: neighbours in the packed order, long probe runs if the
+        // hash spread them badly. Every key in the table is found; every other one is not.
+        SplittableRandom random = new SplittableRandom(7);
+        Map<ListenerKey, Backend> expected = new HashMap<>();
+        L4Table.Builder builder = L4Table.builder();
+        Protocol[] protocols = { Protocol.TCP, Protocol.UDP };
+        for (int i = 0; i < 5000; i++) {
+            ListenerKey k = ListenerKey.of(ipv4(10, 96, random.nextInt(256), random.nextInt(256)),
+                                           80 + random.nextInt(4), protocols[random.nextInt(2)]);
+            if (!expected.containsKey(k)) {
+                Backend b = Backend.of("ns/s" + i + ":80/TCP", List.of(), RandomBalancer.INSTANCE);
+                expected.put(k, b);
+                builder.add(k, b);
+            }
+        }
+        L4Table table = builder.build();
+
+        assertThat(table.size()).isEqualTo(expected.size());
+        for (int i = 0; i < 20_000; i++) {
+            // A fresh key object each time, as a listener holds its own.
+            ListenerKey probe = ListenerKey.of(ipv4(10, 96, random.nextInt(256), random.nextInt(256)),
+                                               80 + random.nextInt(5), protocols[random.nextInt(2)]);
+            assertThat(table.lookup(probe)).as("%s", probe).isSameAs(expected.get(probe));
+        }
+        expected.forEach((k, b) -> assertThat(table.lookup(k)).isSameAs(b));
+    }
+
+    private static InetAddress ipv4(int a, int b, int c, int d) throws Exception {
+        return InetAddress.getByAddress(new byte[] { (byte) a, (byte) b, (byte) c, (byte) d });
     }
 
     @Test

@@ -63,7 +63,7 @@ public record CompiledIngresses(HttpRouteTable<Route> table, List<RouteView> rou
         public RouteView {
             requireNonNull(kind, "kind");
             requireNonNull(name, "name");
-            endpoints = List.copyOf(endpoints);
+            endpoints = TextList.copyOf(endpoints); // the compiler's are immutable, and made when read
         }
     }
 }

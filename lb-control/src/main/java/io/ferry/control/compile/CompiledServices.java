@@ -66,9 +66,10 @@ public record CompiledServices(L4Table table, List<ServiceView> services, List<C
                            List<String> externalEndpoints, String balancer, Long sessionAffinityTimeoutSeconds,
                            boolean proxyProtocol) {
         public PortView {
-            endpoints = List.copyOf(endpoints);
-            listeners = List.copyOf(listeners);
-            externalEndpoints = List.copyOf(externalEndpoints);
+            // The compiler's lists are immutable already, and make their strings when read.
+            endpoints = TextList.copyOf(endpoints);
+            listeners = TextList.copyOf(listeners);
+            externalEndpoints = TextList.copyOf(externalEndpoints);
         }
     }
 }

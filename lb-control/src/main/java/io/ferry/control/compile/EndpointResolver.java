@@ -46,13 +46,26 @@ final class EndpointResolver {
          * @param localNode this node's name for a {@code Local} policy, {@code null} for {@code Cluster}
          */
         Resolved select(String localNode) {
-            Map<InetSocketAddress, Candidate> chosen = new LinkedHashMap<>();
+            // The candidates are already one per address (merged when they were gathered).
+            List<Endpoint> ready = new ArrayList<>(all.size());
+            List<Endpoint> terminating = null;
             for (Candidate c : all) {
-                if (localNode == null || localNode.equals(c.endpoint.nodeName())) {
-                    chosen.put(c.endpoint.address(), c);
+                if (localNode != null && !localNode.equals(c.endpoint.nodeName())) {
+                    continue;
+                }
+                if (c.ready) {
+                    ready.add(c.endpoint);
+                } else if (c.serving && c.terminating) {
+                    if (terminating == null) {
+                        terminating = new ArrayList<>();
+                    }
+                    terminating.add(c.endpoint);
                 }
             }
-            return choose(chosen);
+            if (!ready.isEmpty() || terminating == null) {
+                return new Resolved(ready, false);
+            }
+            return new Resolved(terminating, true);
         }
 
         /** Every endpoint's address, whatever its conditions (passive health and affinity keep state by it). */
@@ -100,8 +113,9 @@ final class EndpointResolver {
                     boolean terminating = c != null && c.getTerminating() != null && c.getTerminating();
                     String name = e.getTargetRef() != null ? e.getTargetRef().getName() : null;
                     InetSocketAddress address = new InetSocketAddress(ip, p.getPort());
-                    candidates.merge(address, new Candidate(Endpoint.of(address, name, e.getNodeName()), ready,
-                                                            serving, terminating), Candidate::merge);
+                    Candidate previous = candidates.get(address);
+                    candidates.put(address, previous != null ? previous.merge(ready, serving, terminating)
+                            : new Candidate(Endpoint.of(address, name, e.getNodeName()), ready, serving, terminating));
                 }
             }
         }
@@ -147,25 +161,10 @@ final class EndpointResolver {
             }
             InetSocketAddress address = new InetSocketAddress(ip, port);
             String name = a.getTargetRef() != null ? a.getTargetRef().getName() : null;
-            candidates.merge(address, new Candidate(Endpoint.of(address, name, a.getNodeName()), ready, ready, false),
-                             Candidate::merge);
+            Candidate previous = candidates.get(address);
+            candidates.put(address, previous != null ? previous.merge(ready, ready, false)
+                    : new Candidate(Endpoint.of(address, name, a.getNodeName()), ready, ready, false));
         }
-    }
-
-    private static Resolved choose(Map<InetSocketAddress, Candidate> candidates) {
-        List<Endpoint> ready = new ArrayList<>();
-        List<Endpoint> terminating = new ArrayList<>();
-        for (Candidate c : candidates.values()) {
-            if (c.ready) {
-                ready.add(c.endpoint);
-            } else if (c.serving && c.terminating) {
-                terminating.add(c.endpoint);
-            }
-        }
-        if (!ready.isEmpty() || terminating.isEmpty()) {
-            return new Resolved(ready, false);
-        }
-        return new Resolved(terminating, true);
     }
 
     /** Parses an IP literal; never a DNS lookup. {@code null} if it is not one. */
@@ -189,10 +188,10 @@ final class EndpointResolver {
     }
 
     private record Candidate(Endpoint endpoint, boolean ready, boolean serving, boolean terminating) {
-        Candidate merge(Candidate other) {
+        Candidate merge(boolean otherReady, boolean otherServing, boolean otherTerminating) {
             // The same address twice: keep the first's name, and the most usable conditions.
-            return new Candidate(endpoint, ready || other.ready, serving || other.serving,
-                                 terminating && other.terminating);
+            return new Candidate(endpoint, ready || otherReady, serving || otherServing,
+                                 terminating && otherTerminating);
         }
     }
 }

@@ -26,6 +26,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -72,14 +73,13 @@ public final class ServiceCompiler {
     private final String nodeName;
     // Control thread only: by namespace/name, the version of each Service the last compile admitted.
     private final Map<String, Admitted> admitted = new HashMap<>();
-    // The counters of each Service port in the last compile, by backend name: handed to the next compile's
-    // Backend of the same name so that /metrics counts run on across table swaps.
-    private Map<String, BackendStats> backendStats = new HashMap<>();
-    // Likewise, by backend name: ClientIP affinity (pins survive swaps) and each endpoint's passive health.
-    private Map<String, SessionAffinity> affinities = new HashMap<>();
-    private Map<String, Map<InetSocketAddress, EndpointHealth>> healths = new HashMap<>();
-    // The balancer of each backend in the last compile, handed to the next so that stateful ones carry on.
-    private Map<String, Balancer> balancers = new HashMap<>();
+    // Control thread only: by namespace/name, what the last compile built of each admitted Service. A Service whose
+    // admitted version, EndpointSlices and Endpoints are the same instances as then is not built again (an
+    // informer hands unchanged objects over as the same instances): its listeners, backends and view are reused.
+    // Otherwise the new build takes over the state of each Service port of the same name — the counters (so that
+    // /metrics counts run on across table swaps), ClientIP affinity (pins survive swaps), each endpoint's passive
+    // health, and the balancers (so that stateful ones carry on).
+    private Map<String, Built> built = new HashMap<>();
 
     /**
      * A compiler for a node with no name: {@code Local} traffic policies find no local endpoint.
@@ -109,7 +109,7 @@ public final class ServiceCompiler {
     /** Compiles {@code state}; call on the control thread only. */
     public CompiledServices compile(ClusterState state) {
         requireNonNull(state, "state");
-        Map<String, List<EndpointSlice>> slicesByService = new HashMap<>();
+        Map<String, List<EndpointSlice>> slicesByService = new HashMap<>(state.endpointSlices().size() * 4 / 3 + 1);
         for (EndpointSlice slice : state.endpointSlices()) {
             Map<String, String> labels = labels(slice);
             String service = labels.get(SERVICE_NAME_LABEL);
@@ -123,12 +123,18 @@ public final class ServiceCompiler {
             legacy.put(namespace(e) + '/' + e.getMetadata().getName(), e);
         }
 
-        Map<String, Service> services = new LinkedHashMap<>();
-        state.services().stream()
-             .filter(s -> s.getSpec() != null && !labels(s).containsKey(SERVICE_PROXY_NAME_LABEL)
-                          && !"ExternalName".equals(s.getSpec().getType()))
-             .sorted(Comparator.comparing((Service s) -> timestamp(s)).thenComparing(ServiceCompiler::key))
-             .forEach(s -> services.putIfAbsent(key(s), s));
+        List<Keyed> eligible = new ArrayList<>(state.services().size());
+        for (Service s : state.services()) {
+            if (s.getSpec() != null && !labels(s).containsKey(SERVICE_PROXY_NAME_LABEL)
+                && !"ExternalName".equals(s.getSpec().getType())) {
+                eligible.add(new Keyed(s, key(s), timestamp(s)));
+            }
+        }
+        eligible.sort(Comparator.comparing(Keyed::timestamp).thenComparing(Keyed::key));
+        Map<String, Service> services = new LinkedHashMap<>(eligible.size() * 4 / 3 + 1);
+        for (Keyed k : eligible) {
+            services.putIfAbsent(k.key, k.service);
+        }
 
         // The live versions first: they were admitted together, so they hold their listeners without conflict.
         admitted.keySet().retainAll(services.keySet());
@@ -181,18 +187,29 @@ public final class ServiceCompiler {
         L4Table.Builder table = L4Table.builder();
         List<ServiceView> views = new ArrayList<>();
         List<CompiledServices.HealthCheck> healthChecks = new ArrayList<>();
-        Carried next = new Carried();
+        Map<String, Built> next = new HashMap<>(built.size() * 4 / 3 + 1);
         for (String key : services.keySet()) {
             Admitted a = admitted.get(key);
-            if (a != null) {
-                views.add(build(a, slicesByService.getOrDefault(key, List.of()), legacy.get(key), table, next,
-                                healthChecks, problems));
+            if (a == null) {
+                continue;
             }
+            List<EndpointSlice> slices = slicesByService.getOrDefault(key, List.of());
+            Endpoints endpoints = legacy.get(key);
+            Built b = built.get(key);
+            if (b == null || !b.sameInputs(a, slices, endpoints)) {
+                b = build(a, slices, endpoints, b);
+            }
+            next.put(key, b);
+            for (int i = 0; i < b.keys.length; i++) {
+                table.add(b.keys[i], b.backends[i]);
+            }
+            views.add(b.view);
+            if (b.healthCheck != null) {
+                healthChecks.add(b.healthCheck);
+            }
+            problems.addAll(b.problems);
         }
-        backendStats = next.stats;
-        affinities = next.affinities;
-        healths = next.healths;
-        balancers = next.balancers;
+        built = next;
         views.sort(Comparator.comparing(ServiceView::namespace).thenComparing(ServiceView::name));
         return new CompiledServices(table.build(), views, problems, healthChecks);
     }
@@ -200,7 +217,7 @@ public final class ServiceCompiler {
     /** Checks one version of a Service on its own, and works out the listeners it wants. */
     private Admitted validate(Service s, String key) throws InvalidServiceException {
         String type = s.getSpec().getType() == null ? "ClusterIP" : s.getSpec().getType();
-        if (!Set.of("ClusterIP", "NodePort", "LoadBalancer").contains(type)) {
+        if (!"ClusterIP".equals(type) && !"NodePort".equals(type) && !"LoadBalancer".equals(type)) {
             throw new InvalidServiceException("spec.type: " + type
                                               + " (expected: ClusterIP, NodePort, LoadBalancer or ExternalName)");
         }
@@ -210,36 +227,51 @@ public final class ServiceCompiler {
         boolean externalLocal = trafficPolicy(s.getSpec().getExternalTrafficPolicy(), "spec.externalTrafficPolicy");
         Duration affinity = affinity(s);
         List<ServicePort> ports = ports(s);
+        boolean nodePorts = hasNodePorts(s);
         Map<ListenerKey, Integer> keys = new LinkedHashMap<>();
         Set<ListenerKey> external = new java.util.HashSet<>();
-        Map<String, Integer> portNames = new HashMap<>();
-        Map<String, Integer> servicePorts = new HashMap<>();
-        Map<String, Integer> nodePorts = new HashMap<>();
+        Protocol[] protocols = new Protocol[ports.size()];
         for (int i = 0; i < ports.size(); i++) {
             ServicePort p = ports.get(i);
-            String where = "spec.ports[" + i + ']';
-            Protocol protocol = protocol(p, where);
+            Protocol protocol = protocol(p, i);
+            protocols[i] = protocol;
             if (p.getPort() == null || p.getPort() < 1 || p.getPort() > 65535) {
-                throw new InvalidServiceException(where + ".port: " + p.getPort() + " (expected: 1-65535)");
+                throw new InvalidServiceException(where(i) + ".port: " + p.getPort() + " (expected: 1-65535)");
             }
-            unique(servicePorts, p.getPort() + "/" + protocol, i, where + ".port",
-                   "a port and protocol unique among the ports");
-            if (portNames.putIfAbsent(p.getName() == null ? "" : p.getName(), i) != null) {
-                throw new InvalidServiceException(where + ".name: " + p.getName()
-                                                  + " (expected: unique among the ports; name every port when there are several)");
-            }
+            String name = p.getName() == null ? "" : p.getName();
             Integer nodePort = p.getNodePort();
-            if (hasNodePorts(s)) {
+            // The ports are few: comparing with each earlier one is cheaper than maps of strings.
+            for (int j = 0; j < i; j++) {
+                ServicePort q = ports.get(j);
+                if (protocols[j] == protocol && q.getPort().intValue() == p.getPort()) {
+                    throw new InvalidServiceException(where(i) + ".port: " + p.getPort() + "/" + protocol
+                                                      + " (expected: a port and protocol unique among the ports; "
+                                                      + where(j) + " has it)");
+                }
+            }
+            for (int j = 0; j < i; j++) {
+                ServicePort q = ports.get(j);
+                if (name.equals(q.getName() == null ? "" : q.getName())) {
+                    throw new InvalidServiceException(where(i) + ".name: " + p.getName()
+                            + " (expected: unique among the ports; name every port when there are several)");
+                }
+            }
+            if (nodePorts) {
                 if (nodePort == null) {
-                    throw new InvalidServiceException(where + ".nodePort: missing (expected: "
+                    throw new InvalidServiceException(where(i) + ".nodePort: missing (expected: "
                                                       + NODE_PORT_MIN + '-' + NODE_PORT_MAX + ')');
                 }
                 if (nodePort < NODE_PORT_MIN || nodePort > NODE_PORT_MAX) {
-                    throw new InvalidServiceException(where + ".nodePort: " + nodePort + " (expected: "
+                    throw new InvalidServiceException(where(i) + ".nodePort: " + nodePort + " (expected: "
                                                       + NODE_PORT_MIN + '-' + NODE_PORT_MAX + ')');
                 }
-                unique(nodePorts, nodePort + "/" + protocol, i, where + ".nodePort",
-                       "a nodePort and protocol unique among the ports");
+                for (int j = 0; j < i; j++) {
+                    if (protocols[j] == protocol && nodePort.equals(ports.get(j).getNodePort())) {
+                        throw new InvalidServiceException(where(i) + ".nodePort: " + nodePort + "/" + protocol
+                                + " (expected: a nodePort and protocol unique among the ports; " + where(j)
+                                + " has it)");
+                    }
+                }
             }
             if (protocol == Protocol.SCTP) {
                 continue; // not served: the port is shown in /config_dump with no listener
@@ -247,7 +279,7 @@ public final class ServiceCompiler {
             for (InetAddress ip : clusterIps) {
                 want(keys, ListenerKey.of(ip, p.getPort(), protocol), i);
             }
-            if (hasNodePorts(s)) {
+            if (nodePorts) {
                 for (InetAddress node : nodeAddresses) {
                     ListenerKey k = ListenerKey.of(node, nodePort, protocol);
                     want(keys, k, i);
@@ -261,10 +293,10 @@ public final class ServiceCompiler {
             }
         }
         // A wildcard listener and a specific address on the same port cannot both be bound.
-        Map<String, ListenerKey> wildcards = new HashMap<>();
-        Map<String, ListenerKey> specifics = new HashMap<>();
+        Map<Integer, ListenerKey> wildcards = new HashMap<>();
+        Map<Integer, ListenerKey> specifics = new HashMap<>();
         for (ListenerKey k : keys.keySet()) {
-            String port = k.protocol() + "/" + k.port();
+            Integer port = portKey(k);
             (k.isWildcard() ? wildcards : specifics).putIfAbsent(port, k);
             ListenerKey other = (k.isWildcard() ? specifics : wildcards).get(port);
             if (other != null) {
@@ -337,13 +369,13 @@ public final class ServiceCompiler {
         return Duration.ofSeconds(seconds);
     }
 
-    private static void unique(Map<String, Integer> seen, String value, int index, String where, String expected)
-            throws InvalidServiceException {
-        Integer first = seen.putIfAbsent(value, index);
-        if (first != null) {
-            throw new InvalidServiceException(where + ": " + value + " (expected: " + expected + "; spec.ports["
-                                              + first + "] has it)");
-        }
+    private static String where(int port) {
+        return "spec.ports[" + port + ']';
+    }
+
+    /** A listener's protocol and port, without its address, as one number. */
+    private static Integer portKey(ListenerKey k) {
+        return k.protocol().ordinal() << 16 | k.port();
     }
 
     private static void want(Map<ListenerKey, Integer> keys, ListenerKey k, int index) throws InvalidServiceException {
@@ -354,14 +386,20 @@ public final class ServiceCompiler {
         }
     }
 
-    /** Adds an admitted Service's listeners to {@code table} and describes it. */
-    private ServiceView build(Admitted a, List<EndpointSlice> slices, Endpoints legacy, L4Table.Builder table,
-                              Carried next, List<CompiledServices.HealthCheck> healthChecks,
-                              List<ConfigProblem> problems) {
+    /**
+     * Builds an admitted Service's backends, listeners and view, taking over the per-port state of {@code previous}
+     * (its last build, or {@code null}).
+     */
+    private Built build(Admitted a, List<EndpointSlice> slices, Endpoints legacy, Built previous) {
+        List<ConfigProblem> problems = new ArrayList<>(0);
         List<ServicePort> ports = ports(a.service);
         boolean proxyProtocol = proxyProtocol(a, problems);
         String algorithm = annotation(a.service, LB_ALGORITHM_ANNOTATION);
-        List<PortView> portViews = new ArrayList<>();
+        List<PortView> portViews = new ArrayList<>(ports.size());
+        Map<String, PortState> states = new HashMap<>(ports.size() * 2);
+        ListenerKey[] keys = new ListenerKey[a.keys.size()];
+        Backend[] backends = new Backend[keys.length];
+        int listenerCount = 0;
         int localEndpoints = 0;
         for (int i = 0; i < ports.size(); i++) {
             ServicePort p = ports.get(i);
@@ -373,64 +411,74 @@ public final class ServiceCompiler {
             // ClusterIP traffic follows internalTrafficPolicy; node-port, external-IP and load-balancer traffic
             // externalTrafficPolicy.
             EndpointResolver.Resolved internal = candidates.select(a.internalLocal ? localNode() : null);
-            EndpointResolver.Resolved external = candidates.select(a.externalLocal ? localNode() : null);
+            EndpointResolver.Resolved external = a.externalLocal == a.internalLocal ? internal
+                    : candidates.select(a.externalLocal ? localNode() : null);
             if (a.externalLocal) {
                 localEndpoints += external.endpoints().size();
             }
 
-            BackendStats stats = backendStats.getOrDefault(backendName, new BackendStats());
-            next.stats.put(backendName, stats);
+            PortState was = previous == null ? null : previous.ports.get(backendName);
+            BackendStats stats = was != null ? was.stats : new BackendStats();
+            List<InetSocketAddress> addresses = candidates.addresses();
             SessionAffinity affinity = null;
             if (a.affinity != null) {
-                affinity = affinities.get(backendName);
+                affinity = was == null ? null : was.affinity;
                 if (affinity == null || !affinity.timeout().equals(a.affinity)) {
                     affinity = SessionAffinity.of(a.affinity);
                 }
-                affinity.retainEndpoints(new java.util.HashSet<>(candidates.addresses()));
-                next.affinities.put(backendName, affinity);
+                affinity.retainEndpoints(new java.util.HashSet<>(addresses));
             }
-            Map<InetSocketAddress, EndpointHealth> previousHealth = healths.getOrDefault(backendName, Map.of());
-            Map<InetSocketAddress, EndpointHealth> health = new HashMap<>();
-            for (InetSocketAddress address : candidates.addresses()) {
-                health.put(address, previousHealth.getOrDefault(address, new EndpointHealth()));
+            Map<InetSocketAddress, EndpointHealth> previousHealth = was == null ? Map.of() : was.health;
+            Map<InetSocketAddress, EndpointHealth> health = new HashMap<>(addresses.size() * 4 / 3 + 1);
+            for (InetSocketAddress address : addresses) {
+                EndpointHealth h = previousHealth.get(address);
+                health.put(address, h != null ? h : new EndpointHealth());
             }
-            next.healths.put(backendName, health);
-            Balancer balancer = balancer(a, algorithm, backendName, internal.endpoints(), next, problems, i == 0);
+            Balancer balancer = balancer(a, algorithm, internal.endpoints(), was == null ? null : was.balancer,
+                                         problems, i == 0);
             Backend internalBackend = backend(backendName, internal.endpoints(), balancer, stats, affinity,
                                               health::get, proxyProtocol);
-            Backend externalBackend = external.endpoints().equals(internal.endpoints()) ? internalBackend
-                    : backend(backendName, external.endpoints(),
-                              balancer(a, algorithm, backendName + "/external", external.endpoints(), next,
-                                       problems, false),
-                              stats, affinity, health::get, proxyProtocol);
+            Balancer externalBalancer = null;
+            Backend externalBackend = internalBackend;
+            if (!external.endpoints().equals(internal.endpoints())) {
+                externalBalancer = balancer(a, algorithm, external.endpoints(),
+                                            was == null ? null : was.externalBalancer, problems, false);
+                externalBackend = backend(backendName, external.endpoints(), externalBalancer, stats, affinity,
+                                          health::get, proxyProtocol);
+            }
+            states.put(backendName, new PortState(stats, affinity, health, balancer, externalBalancer));
 
-            List<String> listeners = new ArrayList<>();
+            List<ListenerKey> listeners = new ArrayList<>(2);
             for (Map.Entry<ListenerKey, Integer> e : a.keys.entrySet()) {
                 if (e.getValue() == i) {
-                    table.add(e.getKey(), a.external.contains(e.getKey()) ? externalBackend : internalBackend);
-                    listeners.add(e.getKey().toString());
+                    keys[listenerCount] = e.getKey();
+                    backends[listenerCount++] = a.external.contains(e.getKey()) ? externalBackend : internalBackend;
+                    listeners.add(e.getKey());
                 }
             }
-            List<String> internalStrings = strings(internal.endpoints());
+            List<String> internalStrings = TextList.of(internal.endpoints());
             portViews.add(new PortView(p.getName(), p.getPort(), protocol, p.getNodePort(), backendName,
-                                       internalStrings, internal.terminatingFallback(), listeners,
+                                       internalStrings, internal.terminatingFallback(), TextList.of(listeners),
                                        externalBackend == internalBackend ? internalStrings
-                                                                          : strings(external.endpoints()),
+                                                                          : TextList.of(external.endpoints()),
                                        balancer.name(),
                                        a.affinity == null ? null : a.affinity.toSeconds(), proxyProtocol));
         }
         Integer healthCheckNodePort = a.service.getSpec().getHealthCheckNodePort();
+        CompiledServices.HealthCheck healthCheck = null;
         if ("LoadBalancer".equals(a.type) && a.externalLocal && healthCheckNodePort != null) {
-            healthChecks.add(new CompiledServices.HealthCheck(healthCheckNodePort, namespace(a.service),
-                                                              a.service.getMetadata().getName(), localEndpoints));
+            healthCheck = new CompiledServices.HealthCheck(healthCheckNodePort, namespace(a.service),
+                                                           a.service.getMetadata().getName(), localEndpoints);
         }
-        List<String> ipStrings = new ArrayList<>();
+        List<String> ipStrings = new ArrayList<>(a.clusterIps.size());
         for (InetAddress ip : a.clusterIps) {
             ipStrings.add(ip.getHostAddress());
         }
-        return new ServiceView(namespace(a.service), a.service.getMetadata().getName(), a.type, ipStrings,
-                               a.internalLocal ? "Local" : "Cluster", a.externalLocal ? "Local" : "Cluster",
-                               portViews);
+        ServiceView view = new ServiceView(namespace(a.service), a.service.getMetadata().getName(), a.type, ipStrings,
+                                           a.internalLocal ? "Local" : "Cluster",
+                                           a.externalLocal ? "Local" : "Cluster", portViews);
+        return new Built(a, slices, legacy, Arrays.copyOf(keys, listenerCount),
+                         Arrays.copyOf(backends, listenerCount), view, healthCheck, problems, states);
     }
 
     private String localNode() {
@@ -448,20 +496,19 @@ public final class ServiceCompiler {
     /**
      * The balancer for one backend, from the Service's {@code ferry.io/lb-algorithm}; an unknown value is reported
      * (once per Service, by its first port) and the default is used.
+     *
+     * @param previous the balancer of the same backend in the last build, or {@code null}
      */
-    private Balancer balancer(Admitted a, String algorithm, String slot, List<Endpoint> endpoints, Carried next,
-                              List<ConfigProblem> problems, boolean report) {
-        Balancer b;
+    private static Balancer balancer(Admitted a, String algorithm, List<Endpoint> endpoints, Balancer previous,
+                                     List<ConfigProblem> problems, boolean report) {
         try {
-            b = Balancers.create(algorithm, endpoints, balancers.get(slot));
+            return Balancers.create(algorithm, endpoints, previous);
         } catch (IllegalArgumentException e) {
             if (report) {
                 problems.add(new ConfigProblem("Service " + a.key, e.getMessage() + "; using random"));
             }
-            b = RandomBalancer.INSTANCE;
+            return RandomBalancer.INSTANCE;
         }
-        next.balancers.put(slot, b);
-        return b;
     }
 
     private static boolean proxyProtocol(Admitted a, List<ConfigProblem> problems) {
@@ -482,20 +529,54 @@ public final class ServiceCompiler {
         return annotations == null ? null : annotations.get(name);
     }
 
-    private static List<String> strings(List<Endpoint> endpoints) {
-        List<String> out = new ArrayList<>(endpoints.size());
-        for (Endpoint ep : endpoints) {
-            out.add(ep.toString());
-        }
-        return List.copyOf(out); // immutable: the view's List.copyOf keeps it, and one list serves both policies
+    /** A Service of the state with its key and creation time, computed once for the sort. */
+    private record Keyed(Service service, String key, String timestamp) {
     }
 
-    /** What one compile hands to the next, by backend name. */
-    private static final class Carried {
-        final Map<String, BackendStats> stats = new HashMap<>();
-        final Map<String, SessionAffinity> affinities = new HashMap<>();
-        final Map<String, Map<InetSocketAddress, EndpointHealth>> healths = new HashMap<>();
-        final Map<String, Balancer> balancers = new HashMap<>();
+    /** The state of one Service port that a build hands to the next, so that it survives table swaps. */
+    private record PortState(BackendStats stats, SessionAffinity affinity,
+                             Map<InetSocketAddress, EndpointHealth> health, Balancer balancer,
+                             Balancer externalBalancer) {
+    }
+
+    /** What one admitted Service compiled to, with the inputs it was built from. Immutable once built. */
+    private static final class Built {
+        final Admitted admitted;
+        final List<EndpointSlice> slices;
+        final Endpoints legacy;
+        final ListenerKey[] keys;
+        final Backend[] backends; // the backend of each of keys
+        final ServiceView view;
+        final CompiledServices.HealthCheck healthCheck; // null: none
+        final List<ConfigProblem> problems;
+        final Map<String, PortState> ports; // by backend name
+
+        Built(Admitted admitted, List<EndpointSlice> slices, Endpoints legacy, ListenerKey[] keys,
+              Backend[] backends, ServiceView view, CompiledServices.HealthCheck healthCheck,
+              List<ConfigProblem> problems, Map<String, PortState> ports) {
+            this.admitted = admitted;
+            this.slices = slices;
+            this.legacy = legacy;
+            this.keys = keys;
+            this.backends = backends;
+            this.view = view;
+            this.healthCheck = healthCheck;
+            this.problems = List.copyOf(problems);
+            this.ports = ports;
+        }
+
+        /** Whether a build from these inputs would give this one: the same instances, in the same order. */
+        boolean sameInputs(Admitted a, List<EndpointSlice> s, Endpoints l) {
+            if (admitted != a || legacy != l || slices.size() != s.size()) {
+                return false;
+            }
+            for (int i = 0; i < s.size(); i++) {
+                if (slices.get(i) != s.get(i)) {
+                    return false;
+                }
+            }
+            return true;
+        }
     }
 
     private static List<InetAddress> clusterIps(Service s) throws InvalidServiceException {
@@ -523,7 +604,7 @@ public final class ServiceCompiler {
         return out;
     }
 
-    private static Protocol protocol(ServicePort p, String where) throws InvalidServiceException {
+    private static Protocol protocol(ServicePort p, int index) throws InvalidServiceException {
         String text = p.getProtocol() == null ? "TCP" : p.getProtocol();
         switch (text) {
             case "TCP":
@@ -533,7 +614,8 @@ public final class ServiceCompiler {
             case "SCTP":
                 return Protocol.SCTP;
             default:
-                throw new InvalidServiceException(where + ".protocol: " + text + " (expected: TCP, UDP or SCTP)");
+                throw new InvalidServiceException(where(index) + ".protocol: " + text
+                                                  + " (expected: TCP, UDP or SCTP)");
         }
     }
 
@@ -596,8 +678,8 @@ public final class ServiceCompiler {
     private static final class Claims {
         private final Map<ListenerKey, Admitted> holders = new HashMap<>();
         // protocol/port -> the admitted Services listening on it, on the wildcard or on a specific address.
-        private final Map<String, Map<ListenerKey, Admitted>> wildcards = new HashMap<>();
-        private final Map<String, Map<ListenerKey, Admitted>> specifics = new HashMap<>();
+        private final Map<Integer, Map<ListenerKey, Admitted>> wildcards = new HashMap<>();
+        private final Map<Integer, Map<ListenerKey, Admitted>> specifics = new HashMap<>();
 
         /** Fails if {@code a} wants a listener a different Service holds or cannot share a port with. */
         void check(Admitted a) throws InvalidServiceException {
@@ -606,7 +688,7 @@ public final class ServiceCompiler {
                 if (holder != null && !holder.key.equals(a.key)) {
                     throw new InvalidServiceException(k + " is already taken by " + holder.holder(k));
                 }
-                String port = k.protocol() + "/" + k.port();
+                Integer port = portKey(k);
                 Map<ListenerKey, Admitted> others = (k.isWildcard() ? specifics : wildcards).getOrDefault(port, Map.of());
                 for (Map.Entry<ListenerKey, Admitted> e : others.entrySet()) {
                     if (!e.getValue().key.equals(a.key)) {
@@ -620,7 +702,7 @@ public final class ServiceCompiler {
             for (ListenerKey k : a.keys.keySet()) {
                 holders.put(k, a);
                 (k.isWildcard() ? wildcards : specifics)
-                        .computeIfAbsent(k.protocol() + "/" + k.port(), x -> new HashMap<>()).put(k, a);
+                        .computeIfAbsent(portKey(k), x -> new HashMap<>()).put(k, a);
             }
         }
 
@@ -628,7 +710,7 @@ public final class ServiceCompiler {
             for (ListenerKey k : a.keys.keySet()) {
                 holders.remove(k, a);
                 Map<ListenerKey, Admitted> onPort = (k.isWildcard() ? wildcards : specifics)
-                        .get(k.protocol() + "/" + k.port());
+                        .get(portKey(k));
                 if (onPort != null) {
                     onPort.remove(k, a);
                 }

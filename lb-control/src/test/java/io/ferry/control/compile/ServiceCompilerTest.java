@@ -126,6 +126,77 @@ class ServiceCompilerTest {
     }
 
     @Test
+    void aServiceWhoseObjectsAreTheSameInstancesIsNotBuiltAgain() throws Exception {
+        // As an informer hands them over: unchanged objects are the same instances from one state to the next.
+        ClusterState first = state(service("web", "127.1.0.1", """
+                  sessionAffinity: ClientIP
+                """) + slice("web-a", "web", "http", 8080, "- addresses: [10.0.0.1]\n")
+                + service("api", "127.1.0.2", "") + slice("api-a", "api", "http", 8080, "- addresses: [10.0.1.1]\n")
+                + service("pp", "127.1.0.3", "").replace("namespace: ns}",
+                                                         "namespace: ns, annotations: {ferry.io/proxy-protocol: v3}}"));
+        CompiledServices c1 = compiler.compile(first);
+        Backend web1 = c1.table().lookup(key("127.1.0.1", 80));
+        Backend api1 = c1.table().lookup(key("127.1.0.2", 80));
+
+        // The same state again: everything reused, the problem still reported.
+        CompiledServices c2 = compiler.compile(first);
+        assertThat(c2.table().lookup(key("127.1.0.1", 80))).isSameAs(web1);
+        assertThat(c2.table().lookup(key("127.1.0.2", 80))).isSameAs(api1);
+        assertThat(c2.services()).isEqualTo(c1.services());
+        assertThat(c2.problems()).isEqualTo(c1.problems()).singleElement().asString()
+                                 .contains("ferry.io/proxy-protocol]: v3");
+
+        // api's slice changes (a new instance): api is built again and keeps its counters; web is reused.
+        EndpointSlice apiSlice = (EndpointSlice) new ManifestParser().parse(
+                slice("api-a", "api", "http", 8080, "- addresses: [10.0.1.2]\n")).get(0);
+        List<EndpointSlice> slices = new ArrayList<>(first.endpointSlices());
+        slices.set(1, apiSlice);
+        ClusterState second = new ClusterState(first.services(), slices, first.endpoints(), List.of());
+        CompiledServices c3 = compiler.compile(second);
+        assertThat(c3.table().lookup(key("127.1.0.1", 80))).isSameAs(web1);
+        Backend api3 = c3.table().lookup(key("127.1.0.2", 80));
+        assertThat(endpoints(api3)).containsExactly("10.0.1.2:8080");
+        assertThat(api3.stats()).isSameAs(api1.stats());
+
+        // What the incremental compile gives is what a new compiler gives for the same state.
+        CompiledServices cold = new ServiceCompiler(List.of(wildcard())).compile(second);
+        assertThat(c3.table().entries()).isEqualTo(cold.table().entries());
+        assertThat(c3.services()).isEqualTo(cold.services());
+        assertThat(c3.problems()).isEqualTo(cold.problems());
+        assertThat(c3.services().get(0).ports().get(0).endpoints()).containsExactly("10.0.1.2:8080");
+        // The view's strings are made when read, as /config_dump serializes them.
+        assertThat(new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(c3.services().get(0)))
+                .contains("\"endpoints\":[\"10.0.1.2:8080\"]").contains("\"listeners\":[\"127.1.0.2:80/TCP\"]");
+
+        // A Service that goes and comes back with the same instances is built anew: its counters start over.
+        compiler.compile(new ClusterState(List.of(first.services().get(0)), first.endpointSlices(), List.of(),
+                                          List.of()));
+        Backend api4 = compiler.compile(second).table().lookup(key("127.1.0.2", 80));
+        assertThat(api4.stats()).isNotSameAs(api1.stats());
+    }
+
+    @Test
+    void aServiceIsBuiltAgainWhenOnlyItsLegacyEndpointsChange() throws Exception {
+        String svc = service("web", "127.1.0.1", "");
+        String legacy = """
+                apiVersion: v1
+                kind: Endpoints
+                metadata: {name: web, namespace: ns}
+                subsets: [{addresses: [{ip: %s}], ports: [{name: http, port: 8080}]}]
+                ---
+                """;
+        ClusterState first = state(svc + legacy.formatted("10.0.0.1"));
+        Backend b1 = compiler.compile(first).table().lookup(key("127.1.0.1", 80));
+        Endpoints moved = (Endpoints) new ManifestParser().parse(legacy.formatted("10.0.0.2")).get(0);
+        moved.getMetadata().setNamespace("ns");
+        Backend b2 = compiler.compile(new ClusterState(first.services(), List.of(), List.of(moved), List.of()))
+                             .table().lookup(key("127.1.0.1", 80));
+        assertThat(endpoints(b1)).containsExactly("10.0.0.1:8080");
+        assertThat(endpoints(b2)).containsExactly("10.0.0.2:8080");
+        assertThat(b2.stats()).isSameAs(b1.stats());
+    }
+
+    @Test
     void usesReadyEndpointsAndFallsBackToServingTerminating() throws Exception {
         CompiledServices c = compiler.compile(state(
                 service("a", "127.1.0.1", "")
