@@ -20,6 +20,7 @@ import io.ferry.l4.Backend;
 import io.ferry.l4.BackendStats;
 import io.ferry.l4.Balancer;
 import io.ferry.l4.Endpoint;
+import io.ferry.l4.EndpointHealth;
 import io.ferry.l4.RoundRobinBalancer;
 import io.ferry.l7.route.EwmaBalancer;
 import io.ferry.l7.route.HttpRouteTable;
@@ -28,6 +29,7 @@ import io.ferry.l7.route.Route;
 import io.ferry.l7.route.RouteStats;
 import io.ferry.l7.route.RoutePolicy;
 import io.netty.util.NetUtil;
+import java.net.InetSocketAddress;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
@@ -109,6 +111,7 @@ public final class IngressCompiler {
     private final boolean watchWithoutClass;
     private final RoutePolicy defaults;
     private volatile Map<String, EwmaBalancer> lastEwma = Map.of();
+    private volatile Map<InetSocketAddress, EndpointHealth> lastHealth = Map.of();
     // The counters of each route of the last compile, by route name (control thread only): carried to the next.
     private Map<String, RouteStats> routeStats = Map.of();
 
@@ -315,7 +318,7 @@ public final class IngressCompiler {
             }
         }
 
-        Backends backends = new Backends(lastEwma);
+        Backends backends = new Backends(lastEwma, lastHealth);
         List<PlannedPath> planned = new ArrayList<>();
         List<RouteView> views = new ArrayList<>();
         Map<String, Candidate> regexSeen = new HashMap<>();
@@ -392,6 +395,7 @@ public final class IngressCompiler {
                              .thenComparing(v -> v.path() == null ? "" : v.path())
                              .thenComparing(v -> v.pathType() == null ? "" : v.pathType()));
         lastEwma = backends.ewma();
+        lastHealth = backends.health();
         routeStats = nextStats;
         return new Plan(planned, hostDefaultRoutes, defaultRoute, views, List.copyOf(problems));
     }
@@ -540,8 +544,20 @@ public final class IngressCompiler {
         private final Map<String, Backend> built = new HashMap<>();
         private final Map<String, EwmaBalancer> ewma = new HashMap<>();
 
-        Backends(Map<String, EwmaBalancer> previousEwma) {
+        /** Passive health by endpoint address, shared by every route to it and carried across compiles. */
+        private final Map<InetSocketAddress, EndpointHealth> previousHealth;
+        private final Map<InetSocketAddress, EndpointHealth> health = new HashMap<>();
+
+        Backends(Map<String, EwmaBalancer> previousEwma, Map<InetSocketAddress, EndpointHealth> previousHealth) {
             this.previousEwma = previousEwma;
+            this.previousHealth = previousHealth;
+        }
+
+        private EndpointHealth health(InetSocketAddress address) {
+            return health.computeIfAbsent(address, a -> {
+                EndpointHealth h = previousHealth.get(a);
+                return h != null ? h : new EndpointHealth();
+            });
         }
 
         Backend get(BackendRef ref, IngressAnnotations.LoadBalance lb) {
@@ -558,13 +574,20 @@ public final class IngressCompiler {
             } else {
                 balancer = RoundRobinBalancer.create();
             }
-            Backend backend = Backend.of(ref.name(), ref.endpoints(), balancer, UNCOUNTED);
+            Backend backend = Backend.builder(ref.name(), ref.endpoints(), balancer)
+                                     .stats(UNCOUNTED)
+                                     .health(this::health)
+                                     .build();
             built.put(cacheKey, backend);
             return backend;
         }
 
         Map<String, EwmaBalancer> ewma() {
             return Map.copyOf(ewma);
+        }
+
+        Map<InetSocketAddress, EndpointHealth> health() {
+            return Map.copyOf(health);
         }
     }
 

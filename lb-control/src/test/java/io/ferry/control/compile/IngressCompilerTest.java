@@ -683,6 +683,21 @@ class IngressCompilerTest {
         }
     }
 
+    @Test
+    void passiveHealthOutlivesARecompileAndIsSharedByRoutesToTheEndpoint() {
+        IngressBuilder a = simple("a");
+        Route first = route(compiler.plan(state(with(web(), a))), "myblog.devops.cn", "/");
+        long now = System.nanoTime();
+        first.backend().health(0).failed(now, 1, java.util.concurrent.TimeUnit.SECONDS.toNanos(10));
+        assertThat(first.backend().health(0).isAvailable(now)).isFalse();
+
+        Route second = route(compiler.plan(state(with(web(), a))), "myblog.devops.cn", "/");
+        assertThat(second).isNotSameAs(first);
+        int index = second.backend().indexOf(first.backend().endpoint(0).address());
+        assertThat(second.backend().health(index).isAvailable(now)).as("still ejected after the swap").isFalse();
+        assertThat(second.backend().health(1 - index).isAvailable(now)).isTrue();
+    }
+
     // ---- default backends ----------------------------------------------------------------------------------
 
     @Test
