@@ -188,11 +188,7 @@ class DnsForwardingTest {
 
     @Test
     void aServerThatNamesItselfAsUpstreamDoesNotForwardToItself() throws Exception {
-        int port;
-        try (DatagramSocket probe = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
-            port = probe.getLocalPort();
-        }
-        InetSocketAddress own = new InetSocketAddress("127.0.0.1", port);
+        InetSocketAddress own = new InetSocketAddress("127.0.0.1", portFreeForUdpAndTcp());
         Transport transport = Transport.create(Transport.Kind.best(), 1);
         closeables.add(transport);
         server = DnsServer.start(transport, DnsServerConfig.builder(own).upstreams(List.of(own)).build());
@@ -234,5 +230,19 @@ class DnsForwardingTest {
         } finally {
             c.close();
         }
+    }
+
+    /** A loopback port free for both UDP and TCP when probed (a free UDP port may be taken for TCP). */
+    private static int portFreeForUdpAndTcp() throws Exception {
+        for (int attempt = 0; attempt < 64; attempt++) {
+            try (java.net.ServerSocket tcp = new java.net.ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                try (DatagramSocket udp = new DatagramSocket(tcp.getLocalPort(), InetAddress.getLoopbackAddress())) {
+                    return udp.getLocalPort();
+                } catch (java.net.SocketException taken) {
+                    // try another
+                }
+            }
+        }
+        throw new IllegalStateException("no loopback port free for UDP and TCP in 64 tries");
     }
 }
