@@ -188,14 +188,23 @@ class DnsForwardingTest {
 
     @Test
     void aServerThatNamesItselfAsUpstreamDoesNotForwardToItself() throws Exception {
-        int port;
-        try (DatagramSocket probe = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
-            port = probe.getLocalPort();
-        }
-        InetSocketAddress own = new InetSocketAddress("127.0.0.1", port);
         Transport transport = Transport.create(Transport.Kind.best(), 1);
         closeables.add(transport);
-        server = DnsServer.start(transport, DnsServerConfig.builder(own).upstreams(List.of(own)).build());
+        // A port free for UDP may be taken for TCP (an outgoing connection of another process): try a few.
+        for (int attempt = 1; server == null; attempt++) {
+            int port;
+            try (DatagramSocket probe = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+                port = probe.getLocalPort();
+            }
+            InetSocketAddress own = new InetSocketAddress("127.0.0.1", port);
+            try {
+                server = DnsServer.start(transport, DnsServerConfig.builder(own).upstreams(List.of(own)).build());
+            } catch (java.io.IOException e) {
+                if (attempt == 5) {
+                    throw e;
+                }
+            }
+        }
         closeables.add(server);
         server.apply(DnsServerTest.cluster().build());
         assertThat(server.forwarding()).isFalse();
