@@ -43,7 +43,11 @@ import org.slf4j.LoggerFactory;
 public final class DnsServer implements AutoCloseable {
 
     private static final Logger logger = LoggerFactory.getLogger(DnsServer.class);
-    private static final int BIND_ATTEMPTS = 8;
+    /**
+     * With port 0, how many free UDP ports to try for TCP too. On a machine whose clients hold many ephemeral TCP
+     * ports (load generators), a port free for UDP is often taken for TCP: 8 tries were seen to fail.
+     */
+    private static final int BIND_ATTEMPTS = 32;
     /** The largest query read over UDP (the size Netty reads a datagram into by default); longer ones are cut. */
     static final int MAX_QUERY = 2048;
     /** Queries read per recvmmsg call at most. */
@@ -161,8 +165,8 @@ public final class DnsServer implements AutoCloseable {
             // reading after RECV_BATCH messages (a datagram channel's maxMessagesPerRead), so the answers of one batch
             // go out together (sendmmsg) before the next batch is read.
             b.option(EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE, MAX_QUERY)
-             .option(ChannelOption.RECVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(MAX_QUERY * RECV_BATCH))
-             .option(ChannelOption.MAX_MESSAGES_PER_READ, RECV_BATCH);
+             .option(ChannelOption.RECVBUF_ALLOCATOR,
+                     new FixedRecvByteBufAllocator(MAX_QUERY * RECV_BATCH).maxMessagesPerRead(RECV_BATCH));
         }
         return await(b.bind(address), "udp " + address);
     }
