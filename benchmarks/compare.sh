@@ -8,12 +8,12 @@
 #
 # Installs what it lacks from Debian's packages (nginx with the stream module, haproxy, wrk, nghttp2-client for
 # h2load, iperf3, openssl, curl, python3; linux-perf with --perf; dnsperf, nsd, dnsmasq-base and bind9-dnsutils
-# for dns), starts one backend (nginx serving a small and a
-# 4 KiB file, and an iperf3 server) and puts Ferry, nginx and HAProxy in front of it with equivalent settings: one
-# worker thread each, pinned to CPU 0, no access log; the backend and the load generators run on CPU 1. Then, per
-# scenario, it warms each proxy up, runs the same load through each proxy and straight to the backend ("direct"),
-# alternating round-robin for --rounds rounds, and prints the medians as a Markdown table, which it also writes
-# into docs/benchmarks.md between the markers <!-- compare.sh:begin --> and <!-- compare.sh:end -->.
+# for dns), starts one backend (nginx serving a small and a 4 KiB file, and an iperf3 server) and puts Ferry, nginx
+# and HAProxy in front of it with equivalent settings: one worker thread each, pinned to CPU 0, no access log; the
+# backend and the load generators run on CPU 1. Then, per scenario, it warms each proxy up, runs the same load
+# through each proxy and straight to the backend ("direct"), alternating round-robin for --rounds rounds, and
+# prints the medians as a Markdown table, which it also writes into docs/benchmarks.md between the markers
+# <!-- compare.sh:begin --> and <!-- compare.sh:end -->.
 #
 # Scenarios (--scenarios, in this order):
 #   l4-small       wrk, keep-alive, GET /small through a TCP-forwarded Service (Ferry ClusterIP, nginx stream{},
