@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
-# Ferry side by side with nginx and HAProxy, on loopback, in one run.
+# Ferry side by side with nginx and HAProxy, and its cluster DNS with NSD and dnsmasq, on loopback, in one run.
 #
 #   benchmarks/compare.sh [--quick] [--duration S] [--rounds N] [--warmup S] [--connections N]
-#                         [--scenarios a,b,...] [--proxies ferry,nginx,haproxy,direct]
+#                         [--scenarios a,b,...] [--proxies ferry,nginx,haproxy,direct,nsd,dnsmasq]
 #                         [--java PATH] [--ferry-jvm-opts '...'] [--jar PATH]
 #                         [--perf] [--syscalls] [--no-install] [--no-doc] [--keep]
 #
 # Installs what it lacks from Debian's packages (nginx with the stream module, haproxy, wrk, nghttp2-client for
-# h2load, iperf3, openssl, curl, python3; linux-perf with --perf), starts one backend (nginx serving a small and a
-# 4 KiB file, and an iperf3 server) and puts Ferry, nginx and HAProxy in front of it with equivalent settings: one
-# worker thread each, pinned to CPU 0, no access log; the backend and the load generators run on CPU 1. Then, per
-# scenario, it warms each proxy up, runs the same load through each proxy and straight to the backend ("direct"),
-# alternating round-robin for --rounds rounds, and prints the medians as a Markdown table, which it also writes
-# into docs/benchmarks.md between the markers <!-- compare.sh:begin --> and <!-- compare.sh:end -->.
+# h2load, iperf3, openssl, curl, python3; linux-perf with --perf; dnsperf, nsd, dnsmasq-base and bind9-dnsutils
+# for dns), starts one backend (nginx serving a small and a 4 KiB file, and an iperf3 server) and puts Ferry, nginx
+# and HAProxy in front of it with equivalent settings: one worker thread each, pinned to CPU 0, no access log; the
+# backend and the load generators run on CPU 1. Then, per scenario, it warms each proxy up, runs the same load
+# through each proxy and straight to the backend ("direct"), alternating round-robin for --rounds rounds, and
+# prints the medians as a Markdown table, which it also writes into docs/benchmarks.md between the markers
+# <!-- compare.sh:begin --> and <!-- compare.sh:end -->.
 #
 # Scenarios (--scenarios, in this order):
 #   l4-small       wrk, keep-alive, GET /small through a TCP-forwarded Service (Ferry ClusterIP, nginx stream{},
@@ -25,6 +26,15 @@
 #   tls-handshake  wrk over https with "Connection: close": every request is a new connection and a full
 #                  handshake (wrk does not resume sessions), so req/s is handshakes/s
 #   h2-small       h2load, HTTP/2 over TLS, --connections connections x 10 streams, GET /small
+#   dns            dnsperf (UDP, 1 thread, 100 queries in flight) against DNS servers instead of proxies: Ferry
+#                  (a second process: --dns-address, --io-threads 1), NSD (server-count 1) and dnsmasq, each
+#                  serving the same zone of 1,000 ClusterIP and 50 headless Services (benchmarks/compare/dnszone.py
+#                  writes it as Ferry manifests, NSD zone files and dnsmasq host-record/srv-host lines, and the
+#                  query mix: A, SRV, AAAA/NODATA, NXDOMAIN, PTR); the answers of the three are compared before
+#                  any load. Its table goes between <!-- compare.sh:dns:begin --> and <!-- compare.sh:dns:end -->.
+#
+# --proxies picks the targets of every scenario: ferry, nginx, haproxy and direct for the HTTP ones, ferry, nsd
+# and dnsmasq for dns (Ferry is in both).
 #
 # Every load is bounded by --duration (default 10 s, after --warmup 10 s per proxy and scenario; --quick: 3 s,
 # 1 round, 1 s warm-up, no doc update) and goes only to 127.0.0.0/8. Ferry runs as `java -jar` with no JVM option
@@ -45,8 +55,8 @@ ROUNDS=3
 WARMUP=10
 CONNECTIONS=64
 STREAMS=10
-SCENARIOS="l4-small,l4-bulk,l7-small,l7-4k,tls-small,tls-handshake,h2-small"
-TARGETS="ferry,nginx,haproxy,direct"
+SCENARIOS="l4-small,l4-bulk,l7-small,l7-4k,tls-small,tls-handshake,h2-small,dns"
+TARGETS="ferry,nginx,haproxy,direct,nsd,dnsmasq"
 JAVA_BIN=${JAVA_BIN:-java}
 FERRY_JVM_OPTS=${FERRY_JVM_OPTS:-}
 JAR="$ROOT/lb-control/target/ferry.jar"
@@ -86,11 +96,41 @@ while [ $# -gt 0 ]; do
 done
 [ "$DURATION" -ge 1 ] && [ "$ROUNDS" -ge 1 ] && [ "$WARMUP" -ge 0 ] || { echo "compare.sh: bad numbers" >&2; exit 2; }
 
+# The HTTP scenarios and their targets (a proxy in front of one backend), and dns with its own servers.
+IFS=, read -r -a SCEN_LIST <<< "$SCENARIOS"
+IFS=, read -r -a TARGET_LIST <<< "$TARGETS"
+HTTP_TARGETS=() DNS_TARGETS=() HTTP_SCENS=0 DNS=0
+for s in "${SCEN_LIST[@]}"; do
+  case $s in
+    dns) DNS=1 ;;
+    l4-small|l4-bulk|l7-small|l7-4k|tls-small|tls-handshake|h2-small) HTTP_SCENS=$((HTTP_SCENS + 1)) ;;
+    *) echo "compare.sh: unknown scenario $s (see --help)" >&2; exit 2 ;;
+  esac
+done
+for t in "${TARGET_LIST[@]}"; do
+  case $t in
+    ferry) HTTP_TARGETS+=(ferry); DNS_TARGETS+=(ferry) ;;
+    nginx|haproxy|direct) HTTP_TARGETS+=("$t") ;;
+    nsd|dnsmasq) DNS_TARGETS+=("$t") ;;
+    *) echo "compare.sh: unknown target $t (see --help)" >&2; exit 2 ;;
+  esac
+done
+HTTP=0
+[ "$HTTP_SCENS" -gt 0 ] && [ ${#HTTP_TARGETS[@]} -gt 0 ] && HTTP=1
+[ ${#DNS_TARGETS[@]} -gt 0 ] || DNS=0
+[ "$HTTP$DNS" != 00 ] || { echo "compare.sh: no scenario has a target (see --help)" >&2; exit 2; }
+scenario_targets() {  # scenario_targets SCENARIO -> the targets it runs against, one a line
+  if [ "$1" = dns ]; then printf '%s\n' "${DNS_TARGETS[@]}"; else printf '%s\n' "${HTTP_TARGETS[@]}"; fi
+}
+
 # ------------------------------------------------------------------------------------------------ addresses
 # Everything is on loopback. Each proxy has its own address and the same ports; the ports are below the
 # ephemeral range so that the load's own connections never hold them.
 BACKEND=127.0.10.10
 declare -A ADDR=([ferry]=127.0.10.1 [nginx]=127.0.10.2 [haproxy]=127.0.10.3)
+declare -A DNS_ADDR=([ferry]=127.0.20.1 [nsd]=127.0.20.2 [dnsmasq]=127.0.20.3)
+DNS_PORT=23053         # UDP and TCP, every DNS server
+FERRY_DNS_ADMIN_PORT=23257
 L4_PORT=23080          # TCP proxy -> backend HTTP
 L4_IPERF_PORT=23201    # TCP proxy -> iperf3
 HTTP_PORT=23081        # HTTP proxy
@@ -99,19 +139,27 @@ BACKEND_HTTP_PORT=23090
 BACKEND_HTTPS_PORT=23453
 IPERF_PORT=23202
 FERRY_ADMIN_PORT=23256
-for a in "$BACKEND" "${ADDR[@]}"; do
+for a in "$BACKEND" "${ADDR[@]}" "${DNS_ADDR[@]}"; do
   [[ $a == 127.* ]] || { echo "compare.sh: $a is not a loopback address" >&2; exit 2; }
 done
 
 # ------------------------------------------------------------------------------------------------ tools
 need_pkgs=()
-command -v nginx >/dev/null || need_pkgs+=(nginx)
-[ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || need_pkgs+=(libnginx-mod-stream)
-command -v haproxy >/dev/null || need_pkgs+=(haproxy)
-command -v wrk >/dev/null || need_pkgs+=(wrk)
-command -v h2load >/dev/null || need_pkgs+=(nghttp2-client)
-command -v iperf3 >/dev/null || need_pkgs+=(iperf3)
-command -v openssl >/dev/null || need_pkgs+=(openssl)
+if [ "$HTTP" = 1 ]; then
+  command -v nginx >/dev/null || need_pkgs+=(nginx)
+  [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || need_pkgs+=(libnginx-mod-stream)
+  command -v haproxy >/dev/null || need_pkgs+=(haproxy)
+  command -v wrk >/dev/null || need_pkgs+=(wrk)
+  command -v h2load >/dev/null || need_pkgs+=(nghttp2-client)
+  command -v iperf3 >/dev/null || need_pkgs+=(iperf3)
+  command -v openssl >/dev/null || need_pkgs+=(openssl)
+fi
+if [ "$DNS" = 1 ]; then
+  command -v dnsperf >/dev/null || need_pkgs+=(dnsperf)
+  command -v dig >/dev/null || need_pkgs+=(bind9-dnsutils)
+  [[ " ${DNS_TARGETS[*]} " != *" nsd "* ]] || [ -x /usr/sbin/nsd ] || need_pkgs+=(nsd)
+  [[ " ${DNS_TARGETS[*]} " != *" dnsmasq "* ]] || [ -x /usr/sbin/dnsmasq ] || need_pkgs+=(dnsmasq-base)
+fi
 command -v curl >/dev/null || need_pkgs+=(curl)
 command -v taskset >/dev/null || need_pkgs+=(util-linux)
 [ -x /usr/bin/python3 ] || need_pkgs+=(python3)
@@ -183,6 +231,8 @@ wait_port() {  # wait_port ADDR PORT WHAT [PID]
 mkdir -p "$RUN"/{tls,www,backend,nginx,haproxy,ferry,out}
 echo "== run directory $RUN"
 
+BACKEND_PIDS=()
+if [ "$HTTP" = 1 ]; then
 # The certificate: ECDSA P-256, for bench.local and the benchmark addresses.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
   -subj /CN=bench.local -addext "subjectAltName=DNS:bench.local,IP:${ADDR[ferry]},IP:${ADDR[nginx]},IP:${ADDR[haproxy]},IP:$BACKEND" \
@@ -194,16 +244,17 @@ printf 'Hello, Ferry!\n' > "$RUN/www/small"
 head -c 4096 /dev/zero | tr '\0' 'x' > "$RUN/www/4k"
 
 # Backend: nginx and iperf3 on the load generator's CPU.
-BACKEND_PIDS=()
 fill "$HERE/backend-nginx.conf" "$RUN/backend/nginx.conf"
 taskset -c $LOAD_CPU nginx -e "$RUN/backend/error.log" -p "$RUN/backend/" -c "$RUN/backend/nginx.conf" \
   >"$RUN/backend/stdout.log" 2>&1 &
 PIDS+=($!); BACKEND_PIDS+=($!)
 taskset -c $LOAD_CPU iperf3 -s -B "$BACKEND" -p "$IPERF_PORT" >"$RUN/backend/iperf3.log" 2>&1 &
 PIDS+=($!); BACKEND_PIDS+=($!)
+fi
 
-declare -A PROXY_PID
-has_target() { [[ ",$TARGETS," == *",$1,"* ]]; }
+declare -A PROXY_PID DNS_PID
+has_target() { [ "$HTTP" = 1 ] && [[ " ${HTTP_TARGETS[*]} " == *" $1 "* ]]; }  # a proxy of the HTTP scenarios
+has_dns() { [ "$DNS" = 1 ] && [[ " ${DNS_TARGETS[*]} " == *" $1 "* ]]; }       # a server of the dns scenario
 
 if has_target nginx; then
   fill "$HERE/nginx.conf" "$RUN/nginx/nginx.conf" nginx
@@ -237,8 +288,43 @@ if has_target ferry; then
   PROXY_PID[ferry]=$!; PIDS+=($!)
 fi
 
-wait_port "$BACKEND" "$BACKEND_HTTP_PORT" "the backend nginx" "${BACKEND_PIDS[0]}" || { cat "$RUN/backend/"*.log >&2; exit 1; }
-wait_port "$BACKEND" "$IPERF_PORT" "iperf3" "${BACKEND_PIDS[1]}" || { cat "$RUN/backend/"*.log >&2; exit 1; }
+fill_dns() {  # fill_dns TEMPLATE OUT SERVER
+  sed -e "s#@DNS_ADDR@#${DNS_ADDR[$3]}#g" -e "s#@DNS_PORT@#$DNS_PORT#g" -e "s#@DIR@#$RUN/dns/$3#g" "$1" > "$2"
+}
+if [ "$DNS" = 1 ]; then
+  # The dns scenario's zone, its three forms and the query mix; then each server, pinned to the proxies' CPU.
+  mkdir -p "$RUN/dns"
+  $PY "$HERE/dnszone.py" write "$RUN/dns" > "$RUN/dns/summary.txt"
+  echo "== dns zone: $(cat "$RUN/dns/summary.txt")"
+  if has_dns ferry; then
+    # A Ferry of its own: DNS only (no edge proxy), with the zone's Services as manifests in their own directory.
+    mkdir -p "$RUN/dns/ferry/manifests" && mv "$RUN/dns/ferry/zone.yaml" "$RUN/dns/ferry/manifests/"
+    FERRY_DNS_T0=$(date +%s.%N)
+    # shellcheck disable=SC2086
+    taskset -c $PROXY_CPU "$JAVA_BIN" $FERRY_JVM_OPTS -jar "$JAR" --manifests "$RUN/dns/ferry/manifests" \
+      --io-threads 1 --no-access-log --http-port -1 --https-port -1 \
+      --admin-address "${DNS_ADDR[ferry]}" --admin-port $FERRY_DNS_ADMIN_PORT \
+      --dns-address "${DNS_ADDR[ferry]}:$DNS_PORT" --no-dns-forward --shutdown-grace-period 1s \
+      >"$RUN/dns/ferry/ferry.log" 2>&1 &
+    DNS_PID[ferry]=$!; PIDS+=($!)
+  fi
+  if has_dns nsd; then
+    fill_dns "$HERE/nsd.conf" "$RUN/dns/nsd/nsd.conf" nsd
+    taskset -c $PROXY_CPU nsd -d -c "$RUN/dns/nsd/nsd.conf" >"$RUN/dns/nsd/stdout.log" 2>&1 &
+    DNS_PID[nsd]=$!; PIDS+=($!)
+  fi
+  if has_dns dnsmasq; then
+    fill_dns "$HERE/dnsmasq.conf" "$RUN/dns/dnsmasq/dnsmasq.conf" dnsmasq
+    taskset -c $PROXY_CPU dnsmasq --keep-in-foreground --conf-file="$RUN/dns/dnsmasq/dnsmasq.conf" \
+      >"$RUN/dns/dnsmasq/stdout.log" 2>&1 &
+    DNS_PID[dnsmasq]=$!; PIDS+=($!)
+  fi
+fi
+
+if [ "$HTTP" = 1 ]; then
+  wait_port "$BACKEND" "$BACKEND_HTTP_PORT" "the backend nginx" "${BACKEND_PIDS[0]}" || { cat "$RUN/backend/"*.log >&2; exit 1; }
+  wait_port "$BACKEND" "$IPERF_PORT" "iperf3" "${BACKEND_PIDS[1]}" || { cat "$RUN/backend/"*.log >&2; exit 1; }
+fi
 for p in nginx haproxy ferry; do
   has_target $p || continue
   wait_port "${ADDR[$p]}" "$HTTPS_PORT" "$p" "${PROXY_PID[$p]}" || { tail -20 "$RUN/$p/"*.log >&2; exit 1; }
@@ -254,6 +340,22 @@ if has_target ferry; then
     $PY -c 'import json,sys; print("\n".join(p["subject"]+": "+p["message"] for p in json.load(sys.stdin)["problems"]))')
   [ -z "$problems" ] || { echo "Ferry reports problems:"; echo "$problems"; } >&2
   wait_port "${ADDR[ferry]}" "$L4_PORT" "Ferry's ClusterIP listener"
+fi
+for d in ferry nsd dnsmasq; do
+  has_dns $d || continue
+  wait_port "${DNS_ADDR[$d]}" "$DNS_PORT" "$d (dns)" "${DNS_PID[$d]}" || { tail -20 "$RUN/dns/$d/"*.log >&2; exit 1; }
+done
+if has_dns ferry; then
+  # Listening is not enough: Ferry answers SERVFAIL until its first table is applied.
+  for _ in $(seq 300); do
+    curl -sf "http://${DNS_ADDR[ferry]}:$FERRY_DNS_ADMIN_PORT/readyz" >/dev/null && break
+    sleep 0.1
+  done
+  curl -sf "http://${DNS_ADDR[ferry]}:$FERRY_DNS_ADMIN_PORT/readyz" >/dev/null || { echo "Ferry (dns) not ready" >&2; exit 1; }
+  FERRY_DNS_READY=$(date +%s.%N)
+  problems=$(curl -s "http://${DNS_ADDR[ferry]}:$FERRY_DNS_ADMIN_PORT/config_dump" |
+    $PY -c 'import json,sys; print("\n".join(p["subject"]+": "+p["message"] for p in json.load(sys.stdin)["problems"]))')
+  [ -z "$problems" ] || { echo "Ferry (dns) reports problems:"; echo "$problems"; } >&2
 fi
 
 # ------------------------------------------------------------------------------------------------ targets
@@ -300,14 +402,22 @@ own_ticks() {  # this script's waited-for children (the load generators) plus th
   rest=$(sed 's/^.*) //' "/proc/$$/stat")
   # shellcheck disable=SC2086
   set -- $rest
-  echo $(( ${14} + ${15} + $(cpu_ticks "${BACKEND_PIDS[@]}" $(pgrep -P "${BACKEND_PIDS[0]}")) ))
+  local backend=0
+  # shellcheck disable=SC2046
+  [ ${#BACKEND_PIDS[@]} -eq 0 ] || backend=$(cpu_ticks "${BACKEND_PIDS[@]}" $(pgrep -P "${BACKEND_PIDS[0]}"))
+  echo $(( ${14} + ${15} + backend ))
 }
 
-proxy_pids() {  # the proxy's processes (nginx: master and worker)
-  local pid=${PROXY_PID[$1]:-}
+proxy_pids() {  # proxy_pids TARGET SCENARIO -> the proxy's processes and their descendants
+  local pid=${PROXY_PID[$1]:-}   # (nginx: master and worker; NSD: xfrd, its child main and main's server child)
+  [ "$2" != dns ] || pid=${DNS_PID[$1]:-}
   [ -n "$pid" ] || return 0
-  echo "$pid"
-  pgrep -P "$pid" 2>/dev/null || true
+  local level=("$pid") next
+  while [ ${#level[@]} -gt 0 ]; do
+    printf '%s\n' "${level[@]}"
+    mapfile -t next < <(pgrep -P "$(IFS=,; echo "${level[*]}")" 2>/dev/null || true)
+    level=("${next[@]}")
+  done
 }
 
 cpu_ticks() {  # cpu_ticks PID... -> utime + stime in clock ticks, summed
@@ -333,9 +443,14 @@ RESULTS="$RUN/out/results.jsonl"
 
 # run_load TARGET SCENARIO SECONDS OUTFILE -> the load generator's raw output in OUTFILE (.log, .h2log for h2load)
 run_load() {
-  local t=$1 s=$2 secs=$3 out=$4 u
-  u=$(url "$t" "$s")
+  local t=$1 s=$2 secs=$3 out=$4 u=""
+  [ "$s" = dns ] || u=$(url "$t" "$s")
   case $s in
+    dns)
+      # One thread, at most 100 queries in flight (dnsperf's default), the mix looped for SECONDS; -v prints
+      # every query's rcode and latency, for the percentiles. Queries not answered within 2 s are lost.
+      timeout $((secs + 20)) taskset -c $LOAD_CPU dnsperf -s "${DNS_ADDR[$t]}" -p "$DNS_PORT" -d "$RUN/dns/queries.txt" \
+        -T 1 -c 1 -q 100 -t 2 -l "$secs" -v >"$out" 2>&1 || true ;;
     l4-bulk)
       local host=${ADDR[$t]:-$BACKEND} port=$L4_IPERF_PORT
       [ "$t" = direct ] && port=$IPERF_PORT
@@ -355,15 +470,15 @@ run_load() {
 
 measure() {  # measure TARGET SCENARIO ROUND
   local t=$1 s=$2 r=$3 out="$RUN/out/$2-$1-$3.txt" pids=() c0 c1 t0 t1 parsed
-  mapfile -t pids < <(proxy_pids "$t")
+  mapfile -t pids < <(proxy_pids "$t" "$s")
   local perf_pid=""
   if [ "$PERF" = 1 ] && [ "$r" = 1 ] && [ ${#pids[@]} -gt 0 ]; then
     perf record -q -e cpu-clock -F 999 -g -p "$(IFS=,; echo "${pids[*]}")" -o "$RUN/out/perf-$s-$t.data" \
       >/dev/null 2>&1 &
     perf_pid=$!
   fi
-  local b0 b1 s0 s1 o0 o1
-  b0=$(backend_counts)
+  local b0="" b1="" s0 s1 o0 o1
+  [ "$s" = dns ] || b0=$(backend_counts)
   s0=$(sys_busy); o0=$(own_ticks)
   local stat_pid=""
   if [ "$SYSCALLS" = 1 ] && [ "$r" = 1 ] && [ ${#pids[@]} -gt 0 ]; then
@@ -376,11 +491,13 @@ measure() {  # measure TARGET SCENARIO ROUND
   c1=$(cpu_ticks "${pids[@]}"); t1=$(date +%s.%N)
   if [ -n "$stat_pid" ]; then kill -INT "$stat_pid" 2>/dev/null; wait "$stat_pid" 2>/dev/null || true; fi
   s1=$(sys_busy); o1=$(own_ticks)
-  b1=$(backend_counts)
+  [ "$s" = dns ] || b1=$(backend_counts)
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true; fi
   case $s in
     l4-bulk) parsed=$($PY "$HERE/compare.py" iperf3 "$out") ;;
     h2-small) parsed=$($PY "$HERE/compare.py" h2load "$out" "$out.h2log"); rm -f "$out.h2log" ;;
+    dns) parsed=$($PY "$HERE/compare.py" dnsperf "$out")
+         grep -v '^> ' "$out" > "$out.tmp" && mv "$out.tmp" "$out" ;;  # keep the summary, not every query
     *) parsed=$($PY "$HERE/compare.py" wrk "$out") ;;
   esac
   local cpu=None
@@ -395,45 +512,65 @@ if len(b0) == 2 and len(b1) == 2:
     d.update(backend_conns=int(b1[0]) - int(b0[0]) - 1, backend_reqs=int(b1[1]) - int(b0[1]) - 1)
 print(json.dumps(d))" >> "$RESULTS"
   tail -1 "$RESULTS" | $PY -c "import json,sys; d=json.load(sys.stdin)
-v = f\"{d['gbps']:.2f} Gbit/s\" if 'gbps' in d else f\"{d['rps']:,.0f} req/s p50 {d['p50_ms']} ms p99 {d['p99_ms']} ms\"
+unit = 'queries/s' if d['scenario'] == 'dns' else 'req/s'
+fm = lambda x: '?' if x is None else f'{x:.3g}'
+v = f\"{d['gbps']:.2f} Gbit/s\" if 'gbps' in d else f\"{d['rps']:,.0f} {unit} p50 {fm(d['p50_ms'])} ms p99 {fm(d['p99_ms'])} ms\"
 cpu = '' if d['cpu_s'] is None else f\" cpu {d['cpu_s'] / d['elapsed_s'] * 100:.0f}%\"
 print(f\"   {d['scenario']:<14} {d['target']:<8} round {d['round']}: {v} errors {d['errors']}{cpu}\")"
 }
 
 # A JVM keeps compiling its start-up code for a while after it is ready (on one CPU, for tens of seconds): let
 # Ferry settle, until it uses less than 5 % of its CPU over 2 s (at most 90 s), before any load.
-FERRY_STARTUP=""
-if has_target ferry; then
-  ready_s=$(awk -v a="$FERRY_T0" -v b="$FERRY_READY" 'BEGIN { printf "%.1f", b - a }')
+settle() {  # settle PID T0 READY -> a line on how long start-up took
+  local ready_s settled_s cpu_s c0 c1
+  ready_s=$(awk -v a="$2" -v b="$3" 'BEGIN { printf "%.1f", b - a }')
   for _ in $(seq 45); do
-    c0=$(cpu_ticks "${PROXY_PID[ferry]}"); sleep 2; c1=$(cpu_ticks "${PROXY_PID[ferry]}")
+    c0=$(cpu_ticks "$1"); sleep 2; c1=$(cpu_ticks "$1")
     [ $(( (c1 - c0) * 100 / (2 * TICKS) )) -lt 5 ] && break
   done
-  settled_s=$(awk -v a="$FERRY_T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
-  cpu_s=$(awk -v c="$(cpu_ticks "${PROXY_PID[ferry]}")" -v hz="$TICKS" 'BEGIN { printf "%.1f", c / hz }')
-  FERRY_STARTUP="ready (/readyz) ${ready_s} s after start, idle after ${settled_s} s, ${cpu_s} CPU-s spent by then"
+  settled_s=$(awk -v a="$2" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
+  cpu_s=$(awk -v c="$(cpu_ticks "$1")" -v hz="$TICKS" 'BEGIN { printf "%.1f", c / hz }')
+  echo "ready (/readyz) ${ready_s} s after start, idle after ${settled_s} s, ${cpu_s} CPU-s spent by then"
+}
+FERRY_STARTUP="" FERRY_DNS_STARTUP=""
+if has_target ferry; then
+  FERRY_STARTUP=$(settle "${PROXY_PID[ferry]}" "$FERRY_T0" "$FERRY_READY")
   echo "== Ferry $FERRY_STARTUP"
 fi
-
-IFS=, read -r -a SCEN_LIST <<< "$SCENARIOS"
-IFS=, read -r -a TARGET_LIST <<< "$TARGETS"
+if has_dns ferry; then
+  FERRY_DNS_STARTUP=$(settle "${DNS_PID[ferry]}" "$FERRY_DNS_T0" "$FERRY_DNS_READY")
+  echo "== Ferry (dns) $FERRY_DNS_STARTUP"
+fi
 
 echo "== checking every path"
 for s in "${SCEN_LIST[@]}"; do
-  [ "$s" = l4-bulk ] && continue
-  for t in "${TARGET_LIST[@]}"; do check "$t" "$s"; done
+  case $s in
+    l4-bulk) continue ;;
+    dns)
+      # The same answers from every server: rcode and answer section of a sample of the mix over UDP.
+      servers=()
+      for t in "${DNS_TARGETS[@]}"; do servers+=("${DNS_ADDR[$t]}:$DNS_PORT"); done
+      if ! $PY "$HERE/dnszone.py" check "$RUN/dns/check.txt" "${servers[@]}" | sed 's/^/   /'; then
+        echo "compare.sh: the DNS servers answer differently (${DNS_TARGETS[*]})" >&2; exit 1
+      fi ;;
+    *) for t in "${HTTP_TARGETS[@]}"; do check "$t" "$s"; done ;;
+  esac
 done
 
-echo "== measuring: ${SCEN_LIST[*]} x ${TARGET_LIST[*]}; $ROUNDS round(s) of ${DURATION}s, ${WARMUP}s warm-up"
+echo "== measuring: ${SCEN_LIST[*]}; $ROUNDS round(s) of ${DURATION}s, ${WARMUP}s warm-up"
 for s in "${SCEN_LIST[@]}"; do
+  mapfile -t targets < <(scenario_targets "$s")
+  [ "$s" = dns ] && [ "$DNS" = 0 ] && continue
+  [ "$s" != dns ] && [ "$HTTP" = 0 ] && continue
+  echo "== $s: ${targets[*]}"
   if [ "$WARMUP" -gt 0 ]; then
-    for t in "${TARGET_LIST[@]}"; do run_load "$t" "$s" "$WARMUP" "$RUN/out/warmup.txt"; done
+    for t in "${targets[@]}"; do run_load "$t" "$s" "$WARMUP" "$RUN/out/warmup.txt"; done
     rm -f "$RUN/out/warmup.txt" "$RUN/out/warmup.txt.h2log"
   fi
   for r in $(seq "$ROUNDS"); do
-    n=${#TARGET_LIST[@]}
+    n=${#targets[@]}
     for i in $(seq 0 $((n - 1))); do
-      t=${TARGET_LIST[$(( (i + r - 1) % n ))]}
+      t=${targets[$(( (i + r - 1) % n ))]}
       measure "$t" "$s" "$r"
     done
   done
@@ -442,10 +579,12 @@ done
 # ------------------------------------------------------------------------------------------------ report
 summarize_perf() {
   [ "$PERF" = 1 ] || return 0
-  if has_target ferry; then   # the JVM writes /tmp/perf-PID.map when it exits
-    kill -TERM "${PROXY_PID[ferry]}" 2>/dev/null
-    for _ in $(seq 100); do kill -0 "${PROXY_PID[ferry]}" 2>/dev/null || break; sleep 0.1; done
-  fi
+  local pid   # the JVM writes /tmp/perf-PID.map when it exits
+  for pid in "${PROXY_PID[ferry]:-}" "${DNS_PID[ferry]:-}"; do
+    [ -n "$pid" ] || continue
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  done
   for data in "$RUN"/out/perf-*.data; do
     [ -f "$data" ] || continue
     local name=${data%.data} comm=""
@@ -458,19 +597,23 @@ summarize_perf() {
 if has_target ferry; then   # Ferry's counters over the whole run (upstream connects and reuses, errors)
   curl -s "http://${ADDR[ferry]}:$FERRY_ADMIN_PORT/config_dump" > "$RUN/out/ferry-config_dump.json" || true
 fi
+if has_dns ferry; then     # and the DNS Ferry's (its DNS counters are in /metrics)
+  curl -s "http://${DNS_ADDR[ferry]}:$FERRY_DNS_ADMIN_PORT/metrics" > "$RUN/out/ferry-dns-metrics.txt" || true
+fi
 first_line() { "$@" 2>&1 | head -1; }
 java_ver=$("$JAVA_BIN" $FERRY_JVM_OPTS -version 2>&1 | sed -n '2p;3p' | tr '\n' ' ' | sed 's/ *$//')
 gc=""
-if has_target ferry; then
+if has_target ferry || has_dns ferry; then
   jcmd_bin="$(dirname "$(readlink -f "$(command -v "$JAVA_BIN")")")/jcmd"
-  gc=$("$jcmd_bin" "${PROXY_PID[ferry]}" VM.flags 2>/dev/null | grep -o -- '-XX:+Use[A-Za-z]*GC' | head -1 || true)
+  gc=$("$jcmd_bin" "${PROXY_PID[ferry]:-${DNS_PID[ferry]}}" VM.flags 2>/dev/null | grep -o -- '-XX:+Use[A-Za-z]*GC' | head -1 || true)
 fi
 tls_line=""
 if has_target ferry; then
   tls_line=$(grep -o 'TLS by [^)]*)' "$RUN/ferry/ferry.log" | head -1 || true)
 fi
 ciphers=""
-for t in "${TARGET_LIST[@]}"; do
+for t in "${HTTP_TARGETS[@]}"; do
+  [ "$HTTP" = 1 ] || break
   u=$(url "$t" tls-small); hp=${u#https://}; hp=${hp%%/*}
   c=$(echo | timeout 5 openssl s_client -connect "$hp" 2>/dev/null | grep -m1 -o 'TLSv1.3, Cipher is [A-Z0-9_]*' | sed 's/, Cipher is / /' || true)
   ciphers+="$t: ${c:-?}; "
@@ -487,16 +630,28 @@ meta = {
   "rounds": $ROUNDS, "duration": $DURATION, "warmup": $WARMUP, "connections": $CONNECTIONS, "streams": $STREAMS,
   "cpu": "$(lscpu | sed -n 's/^Model name: *//p' | head -1); proxy pinned to CPU $PROXY_CPU, backend and load generator to CPU $LOAD_CPU",
   "kernel": "$(uname -sr)",
-  "ferry": "$(first_line "$JAVA_BIN" -jar "$JAR" --version) with --io-threads 1 --no-access-log --no-hsts, JVM options: ${FERRY_JVM_OPTS:-none}${gc:+ (GC: $gc)}${tls_line:+; $tls_line}; ${FERRY_STARTUP}",
   "java": "$java_ver",
-  "nginx": "$(first_line nginx -v | sed 's/^nginx version: //') (1 worker, stream module; upstream keepalive 64)",
-  "haproxy": "$(first_line haproxy -v | sed 's/ - https.*//') (nbthread 1; http-reuse always)",
-  "wrk": "$(wrk -v 2>&1 | head -1 | sed 's/ \[.*//' ) (1 thread)",
-  "h2load": "$(h2load --version 2>&1 | head -1)",
-  "iperf3": "$(first_line iperf3 --version)",
-  "openssl": "$(first_line openssl version) (load generators); TLS 1.3 as negotiated: ${ciphers%; }",
   "noise": "$noise",
 }
+if "$HTTP" == "1":
+  meta.update({
+  "ferry": "$(first_line "$JAVA_BIN" -jar "$JAR" --version) with --io-threads 1 --no-access-log --no-hsts, JVM options: ${FERRY_JVM_OPTS:-none}${gc:+ (GC: $gc)}${tls_line:+; $tls_line}; ${FERRY_STARTUP}",
+  "nginx": "$([ "$HTTP" = 1 ] && first_line nginx -v | sed 's/^nginx version: //') (1 worker, stream module; upstream keepalive 64)",
+  "haproxy": "$([ "$HTTP" = 1 ] && first_line haproxy -v | sed 's/ - https.*//') (nbthread 1; http-reuse always)",
+  "wrk": "$([ "$HTTP" = 1 ] && wrk -v 2>&1 | head -1 | sed 's/ \[.*//' ) (1 thread)",
+  "h2load": "$([ "$HTTP" = 1 ] && h2load --version 2>&1 | head -1)",
+  "iperf3": "$([ "$HTTP" = 1 ] && first_line iperf3 --version)",
+  "openssl": "$([ "$HTTP" = 1 ] && first_line openssl version) (load generators); TLS 1.3 as negotiated: ${ciphers%; }",
+  })
+if "$DNS" == "1":
+  meta["dns"] = {
+  "cpu": "$(lscpu | sed -n 's/^Model name: *//p' | head -1); servers pinned to CPU $PROXY_CPU, dnsperf to CPU $LOAD_CPU",
+  "zone": "$(cat "$RUN/dns/summary.txt" 2>/dev/null)",
+  "ferry": "$(first_line "$JAVA_BIN" -jar "$JAR" --version) with --io-threads 1 --dns-address ${DNS_ADDR[ferry]}:$DNS_PORT --no-dns-forward --http-port -1 --https-port -1, JVM options: ${FERRY_JVM_OPTS:-none}${gc:+ (GC: $gc)}; ${FERRY_DNS_STARTUP}",
+  "nsd": "$(has_dns nsd && first_line nsd -v) (server-count 1, no RRL)",
+  "dnsmasq": "$(has_dns dnsmasq && first_line dnsmasq -v | sed 's/  Copyright.*//') (no-resolv, local=/cluster.local/, cache-size=0)",
+  "dnsperf": "dnsperf $(dnsperf -h 2>&1 | sed -n 's/^Version //p') (-T 1 -c 1 -q 100 -t 2 -v, UDP)",
+  }
 json.dump(meta, open(sys.argv[1], "w"), indent=1)
 EOF
 

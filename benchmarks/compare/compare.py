@@ -4,9 +4,14 @@
   compare.py wrk FILE                 -> one JSON object: rps, p50_ms, p99_ms, errors, requests
   compare.py h2load FILE [LOGFILE]    -> the same, percentiles from h2load's --log-file
   compare.py iperf3 FILE              -> gbps, retransmits
+  compare.py dnsperf FILE             -> rps (queries per second), p50_ms, p99_ms (from -v's per-query lines),
+                                         errors (lost queries), requests (completed), rcodes
   compare.py report RESULTS META [--doc FILE]
-                                      -> the Markdown table on stdout; with --doc, also written into FILE between
-                                         the markers <!-- compare.sh:begin --> and <!-- compare.sh:end -->
+                                      -> the Markdown tables on stdout; with --doc, also written into FILE: the
+                                         HTTP scenarios' between <!-- compare.sh:begin --> and
+                                         <!-- compare.sh:end -->, dns's between <!-- compare.sh:dns:begin --> and
+                                         <!-- compare.sh:dns:end --> (a table whose scenarios did not run is left
+                                         as it is)
 """
 import json
 import re
@@ -15,6 +20,8 @@ import sys
 
 BEGIN = "<!-- compare.sh:begin -->"
 END = "<!-- compare.sh:end -->"
+DNS_BEGIN = "<!-- compare.sh:dns:begin -->"
+DNS_END = "<!-- compare.sh:dns:end -->"
 
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 
@@ -97,6 +104,42 @@ def parse_iperf3(path):
     return {"gbps": received / 1e9, "errors": 0, "retransmits": end.get("sum_sent", {}).get("retransmits", 0)}
 
 
+def parse_dnsperf(path):
+    """dnsperf's summary, and with -v the latency of every answered query ("> NOERROR name type 0.000123")."""
+    out = {"rps": 0.0, "p50_ms": None, "p99_ms": None, "errors": 0, "requests": 0, "sent": 0, "lost": 0}
+    latencies = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        text = []
+        for line in f:
+            if line.startswith("> "):
+                parts = line.split()
+                try:
+                    latencies.append(float(parts[-1]) * 1000.0)
+                except (ValueError, IndexError):
+                    pass
+            else:
+                text.append(line)
+    text = "".join(text)
+    for key, pattern, conv in (("sent", r"Queries sent:\s+(\d+)", int),
+                               ("requests", r"Queries completed:\s+(\d+)", int),
+                               ("lost", r"Queries lost:\s+(\d+)", int),
+                               ("rps", r"Queries per second:\s+([\d.]+)", float),
+                               ("avg_ms", r"Average Latency \(s\):\s+([\d.]+)", lambda v: float(v) * 1000.0),
+                               ("stddev_ms", r"Latency StdDev \(s\):\s+([\d.]+)", lambda v: float(v) * 1000.0)):
+        m = re.search(pattern, text)
+        if m:
+            out[key] = conv(m.group(1))
+    m = re.search(r"Response codes:\s+(.*)", text)
+    if m:
+        out["rcodes"] = {code: int(n) for code, n in re.findall(r"(\w+) (\d+) \(", m.group(1))}
+    out["errors"] = out["lost"]
+    latencies.sort()
+    out["p50_ms"] = percentile(latencies, 50)
+    out["p99_ms"] = percentile(latencies, 99)
+    out["logged"] = len(latencies)
+    return out
+
+
 # --------------------------------------------------------------------------------------------------- report
 
 SCENARIOS = [
@@ -173,8 +216,18 @@ def summarize(records):
 
 
 def report(results_path, meta_path):
-    records = [json.loads(line) for line in open(results_path, encoding="utf-8") if line.strip()]
+    """(the HTTP scenarios' text, the dns scenario's text); '' for one that did not run."""
+    import os
+    all_records = [json.loads(line) for line in open(results_path, encoding="utf-8") if line.strip()]
     meta = json.load(open(meta_path, encoding="utf-8"))
+    records = [r for r in all_records if r["scenario"] != "dns"]
+    dns = [r for r in all_records if r["scenario"] == "dns"]
+    http_text = report_http(records, meta, os.path.dirname(os.path.abspath(results_path))) if records else ""
+    dns_text = report_dns(dns, meta) if dns else ""
+    return http_text, dns_text
+
+
+def report_http(records, meta, out_dir):
     rows = summarize(records)
     out = []
     out.append(f"Taken {meta['date']} on `{meta['host']}` by `{meta['command']}` (Ferry commit `{meta['commit']}`).")
@@ -244,8 +297,87 @@ def report(results_path, meta_path):
                "reuses upstream connections (L4: one per client connection; direct: the load generator's own); *other load* CPU time (user + "
                "system) that processes other than this benchmark's used during the run, in % of one core: the "
                "noise of a shared machine (200 % is both cores).")
-    import os
-    return "\n".join(out) + "\n" + syscalls_table(os.path.dirname(os.path.abspath(results_path)), records)
+    return "\n".join(out) + "\n" + syscalls_table(out_dir, records)
+
+
+DNS_TARGETS = ["ferry", "nsd", "dnsmasq"]
+DNS_PEERS = ["nsd", "dnsmasq"]
+
+
+def report_dns(records, meta):
+    """The dns scenario's table: Ferry, NSD and dnsmasq serving one zone to dnsperf."""
+    rows = summarize(records)
+    d = meta.get("dns", {})
+    out = [f"Taken {meta['date']} on `{meta['host']}` by `{meta['command']}` (Ferry commit `{meta['commit']}`).", ""]
+    out.append(f"{meta['rounds']} round(s) of {meta['duration']} s per server, servers alternating round-robin, "
+               f"after {meta['warmup']} s of warm-up each; every cell is the median over the rounds. "
+               f"Zone: {d.get('zone', '?')}.")
+    out.append("")
+    out.append("| | |")
+    out.append("| --- | --- |")
+    for key in ("cpu", "ferry", "nsd", "dnsmasq", "dnsperf"):
+        if d.get(key):
+            out.append(f"| {key} | {d[key]} |")
+    for key in ("kernel", "java"):
+        if meta.get(key):
+            out.append(f"| {key} | {meta[key]} |")
+    out.append("")
+    if meta.get("noise"):
+        out.append(meta["noise"])
+        out.append("")
+    present = [t for t in DNS_TARGETS if ("dns", t) in rows]
+    peers = [rows[("dns", p)]["value"] for p in DNS_PEERS if ("dns", p) in rows]
+    best = max(peers) if peers else None
+    nsd = rows.get(("dns", "nsd"), {}).get("value")
+    dnsmasq = rows.get(("dns", "dnsmasq"), {}).get("value")
+    out.append("| server | queries/s | p50 | p99 | lost | vs best peer | vs NSD | vs dnsmasq | spread | server CPU | "
+               "CPU/query | other load |")
+    out.append("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for target in present:
+        row = rows[("dns", target)]
+        own = row["value"]
+        mine = target == "ferry"
+
+        def ratio(peer):
+            return fmt_ratio(own / peer) if peer and own is not None else "—"
+        out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+            "**ferry**" if mine else target,
+            fmt_num(own),
+            fmt_ms(row["p50"]),
+            fmt_ms(row["p99"]),
+            row["errors"],
+            ratio(best) if mine or target in DNS_PEERS else "—",
+            ratio(nsd),
+            ratio(dnsmasq),
+            f"{row['spread']:.0f} %" if row["spread"] is not None and row["runs"] > 1 else "—",
+            f"{row['cpu']:.0f} %" if row["cpu"] is not None else "—",
+            f"{row['cpu_per_req']:.1f} µs" if row["cpu_per_req"] is not None else "—",
+            "—" if row["other"] is None else f"{row['other']:.0f} %"))
+    out.append("")
+    mixes = []
+    for target in present:
+        totals = {}
+        for r in records:
+            if r["target"] == target:
+                for code, n in (r.get("rcodes") or {}).items():
+                    totals[code] = totals.get(code, 0) + n
+        all_n = sum(totals.values())
+        if all_n:
+            mixes.append(f"{target} " + ", ".join(f"{code} {n / all_n * 100:.1f} %"
+                                                   for code, n in sorted(totals.items(), key=lambda kv: -kv[1])))
+    if mixes:
+        out.append("Response codes over all rounds: " + "; ".join(mixes) + ".")
+        out.append("")
+    out.append("Columns: *queries/s* answered queries per second (dnsperf, UDP, one thread, at most 100 queries in "
+               "flight: a closed loop, so a server's latency and its rate are two faces of one number); *p50*/*p99* "
+               "the latency of every answered query as dnsperf's `-v` printed it; *lost* queries not answered "
+               "within 2 s, summed over the rounds; *vs best peer* Ferry's rate over the better of NSD and dnsmasq "
+               "(a peer's: over the best, itself included); *vs NSD*, *vs dnsmasq* each server's rate over that "
+               "peer's; *spread* (max − min) / median over the rounds; *server CPU* the server's CPU time (user + "
+               "system, every thread or process) over the run's wall time, in % of the one core it is pinned to; "
+               "*CPU/query* that time per answered query; *other load* CPU time of processes other than this "
+               "benchmark's during the run, in % of one core (200 % is both cores).")
+    return "\n".join(out) + "\n"
 
 
 SYSCALL_GROUPS = [
@@ -301,15 +433,16 @@ def syscalls_table(out_dir, records):
             + head + "\n" + "\n".join(rows) + "\n")
 
 
-def write_doc(doc_path, text):
+def write_doc(doc_path, text, begin=BEGIN, end_marker=END,
+              heading="## Side by side with nginx and HAProxy (compare.sh)"):
     doc = open(doc_path, encoding="utf-8").read()
-    block = BEGIN + "\n\n" + text + "\n" + END
-    if BEGIN in doc and END in doc:
-        start = doc.index(BEGIN)
-        end = doc.index(END) + len(END)
+    block = begin + "\n\n" + text + "\n" + end_marker
+    if begin in doc and end_marker in doc:
+        start = doc.index(begin)
+        end = doc.index(end_marker) + len(end_marker)
         doc = doc[:start] + block + doc[end:]
     else:
-        doc = doc.rstrip("\n") + "\n\n## Side by side with nginx and HAProxy (compare.sh)\n\n" + block + "\n"
+        doc = doc.rstrip("\n") + "\n\n" + heading + "\n\n" + block + "\n"
     open(doc_path, "w", encoding="utf-8").write(doc)
 
 
@@ -324,11 +457,17 @@ def main(argv):
         print(json.dumps(parse_h2load(argv[2], argv[3] if len(argv) > 3 else None)))
     elif cmd == "iperf3":
         print(json.dumps(parse_iperf3(argv[2])))
+    elif cmd == "dnsperf":
+        print(json.dumps(parse_dnsperf(argv[2])))
     elif cmd == "report":
-        text = report(argv[2], argv[3])
-        sys.stdout.write(text)
+        http_text, dns_text = report(argv[2], argv[3])
+        sys.stdout.write(http_text + ("\n" if http_text and dns_text else "") + dns_text)
         if len(argv) > 5 and argv[4] == "--doc":
-            write_doc(argv[5], text)
+            if http_text:
+                write_doc(argv[5], http_text)
+            if dns_text:
+                write_doc(argv[5], dns_text, DNS_BEGIN, DNS_END,
+                          "## Cluster DNS side by side with NSD and dnsmasq (compare.sh, dns)")
     else:
         print(__doc__, file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
+import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
@@ -42,7 +43,15 @@ import org.slf4j.LoggerFactory;
 public final class DnsServer implements AutoCloseable {
 
     private static final Logger logger = LoggerFactory.getLogger(DnsServer.class);
-    private static final int BIND_ATTEMPTS = 8;
+    /**
+     * With port 0, how many free UDP ports to try for TCP too. On a machine whose clients hold many ephemeral TCP
+     * ports (load generators), a port free for UDP is often taken for TCP: 8 tries were seen to fail.
+     */
+    private static final int BIND_ATTEMPTS = 32;
+    /** The largest query read over UDP (the size Netty reads a datagram into by default); longer ones are cut. */
+    static final int MAX_QUERY = 2048;
+    /** Queries read per recvmmsg call at most. */
+    static final int RECV_BATCH = 16;
 
     private final Transport transport;
     private final DnsServerConfig config;
@@ -150,6 +159,14 @@ public final class DnsServer implements AutoCloseable {
                 .handler(new DnsUdpHandler(this));
         if (reusePort) {
             b.option(EpollChannelOption.SO_REUSEPORT, true);
+        }
+        if (transport.kind() == Transport.Kind.EPOLL) {
+            // recvmmsg: up to RECV_BATCH queries per system call, each in a MAX_QUERY slot of one buffer. Netty stops
+            // reading after RECV_BATCH messages (a datagram channel's maxMessagesPerRead), so the answers of one batch
+            // go out together (sendmmsg) before the next batch is read.
+            b.option(EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE, MAX_QUERY)
+             .option(ChannelOption.RECVBUF_ALLOCATOR,
+                     new FixedRecvByteBufAllocator(MAX_QUERY * RECV_BATCH).maxMessagesPerRead(RECV_BATCH));
         }
         return await(b.bind(address), "udp " + address);
     }

@@ -56,6 +56,11 @@ final class DnsUdpHandler extends ChannelInboundHandlerAdapter {
     }
 
     @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        responder.release();
+    }
+
+    @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         // A failed send to one client (an unreachable address, a full buffer) is that client's problem only.
         logger.debug("DNS UDP listener {}: {}", ctx.channel().localAddress(), cause.toString());
