@@ -9,7 +9,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.epoll.EpollChannelOption;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.EventExecutor;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -177,7 +176,7 @@ public final class ServiceProxy implements AutoCloseable {
                     protected void initChannel(Channel ch) {
                         long idleMillis = config.idleTimeout().toMillis();
                         if (idleMillis > 0) {
-                            ch.pipeline().addLast(new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS));
+                            ch.pipeline().addLast(new IdleTimeoutHandler(idleMillis, TimeUnit.MILLISECONDS));
                         }
                         ch.pipeline().addLast(new TcpFrontendHandler(ServiceProxy.this, key));
                     }

@@ -2,6 +2,7 @@ package io.ferry.l4.dns;
 
 import static java.util.Objects.requireNonNull;
 
+import io.ferry.l4.IdleTimeoutHandler;
 import io.ferry.l4.Transport;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
@@ -16,7 +17,6 @@ import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.handler.codec.LengthFieldPrepender;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
@@ -182,7 +182,7 @@ public final class DnsServer implements AutoCloseable {
                     @Override
                     protected void initChannel(Channel ch) {
                         connections.add(ch);
-                        ch.pipeline().addLast(new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS),
+                        ch.pipeline().addLast(new IdleTimeoutHandler(idleMillis, TimeUnit.MILLISECONDS),
                                               new LengthFieldBasedFrameDecoder(65535 + 2, 0, 2, 0, 2),
                                               new LengthFieldPrepender(2),
                                               new DnsTcpHandler(DnsServer.this));

@@ -40,10 +40,11 @@ final class AccessLogFormat {
           .append(e.requestBodyBytes).append(' ');
         seconds(sb, now - e.startNanos).append(" [")
           .append(e.route == null ? "" : e.route.backend().name()).append("] [] ");
-        if (e.upstreamAddresses == null) {
+        if (e.firstTried == null) {
             sb.append("- - - -");
         } else {
-            sb.append(e.upstreamAddresses).append(' ').append(e.upstreamStatus == 0 ? 0 : e.responseBytes).append(' ');
+            e.appendTried(sb);
+            sb.append(' ').append(e.upstreamStatus == 0 ? 0 : e.responseBytes).append(' ');
             seconds(sb, now - e.upstreamStartNanos).append(' ')
               .append(e.upstreamStatus == 0 ? "-" : Integer.toString(e.upstreamStatus));
         }

@@ -1,5 +1,6 @@
 package io.ferry.l7.http;
 
+import io.ferry.l4.IdleTimeoutHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
@@ -10,7 +11,6 @@ import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
-import io.netty.handler.timeout.IdleStateHandler;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -51,7 +51,7 @@ final class AlpnHandler extends ApplicationProtocolNegotiationHandler {
             Http2Settings settings = Http2Settings.defaultSettings()
                                                   .maxConcurrentStreams(MAX_CONCURRENT_STREAMS)
                                                   .maxHeaderListSize(proxy.config().maxHeaderSize());
-            ctx.pipeline().addLast("h2-idle", new IdleStateHandler(0, 0, proxy.config().clientIdleTimeout().toNanos(),
+            ctx.pipeline().addLast("h2-idle", new IdleTimeoutHandler(proxy.config().clientIdleTimeout().toNanos(),
                                                                    TimeUnit.NANOSECONDS))
                           // Streams answered in one turn of the event loop leave in one TLS record and one write.
                           .addLast("h2-flush", new FlushConsolidationHandler(

@@ -5,6 +5,7 @@ import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpRequest;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 
 /**
  * One request and its response as they cross the proxy: what was asked, where it went, how far each direction
@@ -15,7 +16,7 @@ final class Exchange {
     final HttpRequest request;
     final long startNanos;
     final long startMillis;
-    String requestId;
+    CharSequence requestId;
     String host;
     boolean keepAlive;
     boolean http10;
@@ -32,7 +33,9 @@ final class Exchange {
     /** The first endpoint tried: retries walk the table from it and never pass it. */
     int firstEndpoint;
     InetSocketAddress endpoint;
-    StringBuilder upstreamAddresses;
+    /** The endpoint of the first try, and of the others after it when there were retries (for the log). */
+    InetSocketAddress firstTried;
+    ArrayList<InetSocketAddress> retriedOn;
     boolean reused;
     boolean headSent;
     ArrayDeque<HttpContent> pendingBody;
@@ -61,12 +64,28 @@ final class Exchange {
     }
 
     void noteEndpoint(InetSocketAddress address) {
-        String text = address.getAddress().getHostAddress() + ':' + address.getPort();
-        if (upstreamAddresses == null) {
-            upstreamAddresses = new StringBuilder(text);
+        if (firstTried == null) {
+            firstTried = address;
         } else {
-            upstreamAddresses.append(", ").append(text);
+            if (retriedOn == null) {
+                retriedOn = new ArrayList<>(2);
+            }
+            retriedOn.add(address);
         }
+    }
+
+    /** nginx's {@code $upstream_addr}: every endpoint tried, in order, comma-separated. */
+    void appendTried(StringBuilder sb) {
+        appendAddress(sb, firstTried);
+        if (retriedOn != null) {
+            for (InetSocketAddress a : retriedOn) {
+                appendAddress(sb.append(", "), a);
+            }
+        }
+    }
+
+    private static void appendAddress(StringBuilder sb, InetSocketAddress a) {
+        sb.append(a.getAddress().getHostAddress()).append(':').append(a.getPort());
     }
 
     void releasePendingBody() {

@@ -7,7 +7,6 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.AsciiString;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Header rewriting between the client and the upstream, as ingress-nginx does it: hop-by-hop headers (RFC 9110
@@ -31,71 +30,83 @@ final class ForwardedHeaders {
 
     static final AsciiString STRICT_TRANSPORT_SECURITY = AsciiString.cached("strict-transport-security");
 
+    /** RFC 9110 7.6.1's hop-by-hop headers, but for {@code Connection} and {@code Upgrade}, which are special. */
+    private static final AsciiString[] HOP_BY_HOP = {
+            KEEP_ALIVE, PROXY_CONNECTION, HttpHeaderNames.TE, HttpHeaderNames.TRAILER,
+            HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderNames.PROXY_AUTHENTICATE, HttpHeaderNames.PROXY_AUTHORIZATION };
+
+    private static final AsciiString[] HTTP2_EXTENSIONS;
+
+    static {
+        HttpConversionUtil.ExtensionHeaderNames[] names = HttpConversionUtil.ExtensionHeaderNames.values();
+        HTTP2_EXTENSIONS = new AsciiString[names.length];
+        for (int i = 0; i < names.length; i++) {
+            HTTP2_EXTENSIONS[i] = names[i].text();
+        }
+    }
+
     private ForwardedHeaders() {
     }
 
     /**
-     * Copies {@code from} without hop-by-hop headers. {@code keepUpgrade} keeps {@code Upgrade} and puts back
-     * {@code Connection: upgrade} (a WebSocket handshake).
+     * Removes the hop-by-hop headers from {@code headers}, in place: those of RFC 9110 7.6.1 and every header the
+     * {@code Connection} header names. {@code keepUpgrade} keeps {@code Upgrade} and puts back
+     * {@code Connection: upgrade} (a WebSocket handshake). Whatever the caller needs of the removed headers (framing,
+     * keep-alive, {@code TE}) it reads first.
      */
-    static HttpHeaders withoutHopByHop(HttpHeaders from, boolean keepUpgrade) {
-        HttpHeaders to = UNVALIDATED.newHeaders();
-        List<String> connectionTokens = from.getAll(HttpHeaderNames.CONNECTION);
-        for (java.util.Iterator<Map.Entry<CharSequence, CharSequence>> it = from.iteratorCharSequence(); it.hasNext(); ) {
-            Map.Entry<CharSequence, CharSequence> e = it.next();
-            CharSequence name = e.getKey();
-            if (keepUpgrade && AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.UPGRADE)) {
-                to.add(name, e.getValue()); // named by "Connection: upgrade", and wanted all the same
-                continue;
+    static void stripHopByHop(HttpHeaders headers, boolean keepUpgrade) {
+        if (headers.contains(HttpHeaderNames.CONNECTION)) {
+            List<String> connection = headers.getAll(HttpHeaderNames.CONNECTION);
+            for (int i = 0; i < connection.size(); i++) {
+                removeNamed(headers, connection.get(i));
             }
-            if (isHopByHop(name) || namedByConnection(name, connectionTokens)) {
-                continue;
-            }
-            to.add(name, e.getValue());
+            headers.remove(HttpHeaderNames.CONNECTION);
+        }
+        for (AsciiString name : HOP_BY_HOP) {
+            headers.remove(name);
         }
         if (keepUpgrade) {
-            to.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+            headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
+        } else {
+            headers.remove(HttpHeaderNames.UPGRADE);
         }
-        return to;
     }
 
     /**
-     * Puts back {@code te: trailers} if {@code from} (the client's headers) asked for trailers: the one {@code TE}
-     * that HTTP/2 allows (RFC 9113 8.2.2), and which gRPC servers require. For HTTP/2 upstreams only.
+     * Removes each header a {@code Connection} field value names (a comma-separated token list). The usual tokens
+     * ({@code keep-alive}, {@code close}, {@code upgrade}) name headers that go anyway (or, for {@code Upgrade}, that
+     * the caller decides on), and are skipped without making a string of them.
      */
-    static void keepTeTrailers(HttpHeaders from, HttpHeaders to) {
-        if (from.containsValue(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS, true)) {
-            to.set(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS);
-        }
-    }
-
-    static boolean isHopByHop(CharSequence name) {
-        return AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.CONNECTION)
-               || AsciiString.contentEqualsIgnoreCase(name, KEEP_ALIVE)
-               || AsciiString.contentEqualsIgnoreCase(name, PROXY_CONNECTION)
-               || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TE)
-               || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TRAILER)
-               || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.TRANSFER_ENCODING)
-               || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.UPGRADE)
-               || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.PROXY_AUTHENTICATE)
-               || AsciiString.contentEqualsIgnoreCase(name, HttpHeaderNames.PROXY_AUTHORIZATION);
-    }
-
-    private static boolean namedByConnection(CharSequence name, List<String> connectionTokens) {
-        for (int i = 0; i < connectionTokens.size(); i++) {
-            String value = connectionTokens.get(i);
-            int start = 0;
-            while (start <= value.length()) {
-                int comma = value.indexOf(',', start);
-                int end = comma < 0 ? value.length() : comma;
-                String token = value.substring(start, end).trim();
-                if (!token.isEmpty() && AsciiString.contentEqualsIgnoreCase(name, token)) {
-                    return true;
-                }
-                start = end + 1;
+    private static void removeNamed(HttpHeaders headers, String value) {
+        int start = 0;
+        int n = value.length();
+        while (start < n) {
+            int comma = value.indexOf(',', start);
+            int end = comma < 0 ? n : comma;
+            int from = start;
+            int to = end;
+            while (from < to && isOws(value.charAt(from))) {
+                from++;
             }
+            while (to > from && isOws(value.charAt(to - 1))) {
+                to--;
+            }
+            int len = to - from;
+            if (len > 0 && !regionIs(value, from, len, HttpHeaderValues.KEEP_ALIVE)
+                && !regionIs(value, from, len, HttpHeaderValues.CLOSE)
+                && !regionIs(value, from, len, HttpHeaderValues.UPGRADE)) {
+                headers.remove(value.substring(from, to));
+            }
+            start = end + 1;
         }
-        return false;
+    }
+
+    private static boolean isOws(char c) {
+        return c == ' ' || c == '\t';
+    }
+
+    private static boolean regionIs(String value, int from, int len, AsciiString token) {
+        return len == token.length() && value.regionMatches(true, from, token.toString(), 0, len);
     }
 
     /** Whether the {@code Connection} header lists {@code token}. */
@@ -107,29 +118,33 @@ final class ForwardedHeaders {
      * Adds what the upstream learns about the client: {@code X-Forwarded-For} (appended to what the client sent),
      * {@code X-Forwarded-Proto}, {@code -Host}, {@code -Port}, {@code X-Real-IP}.
      */
-    static void addForwarded(HttpHeaders to, String clientIp, String proto, String host, int port) {
-        // Several X-Forwarded-For fields are one list (RFC 9110 5.3); the client is appended to all of it.
-        List<String> previous = to.getAll(X_FORWARDED_FOR);
-        StringBuilder xff = new StringBuilder(32);
-        for (int i = 0; i < previous.size(); i++) {
-            String v = previous.get(i).trim();
-            if (!v.isEmpty()) {
-                xff.append(v).append(", ");
+    static void addForwarded(HttpHeaders to, String clientIp, String proto, String host, String port) {
+        if (to.contains(X_FORWARDED_FOR)) {
+            // Several X-Forwarded-For fields are one list (RFC 9110 5.3); the client is appended to all of it.
+            List<String> previous = to.getAll(X_FORWARDED_FOR);
+            StringBuilder xff = new StringBuilder(32);
+            for (int i = 0; i < previous.size(); i++) {
+                String v = previous.get(i).trim();
+                if (!v.isEmpty()) {
+                    xff.append(v).append(", ");
+                }
             }
+            to.set(X_FORWARDED_FOR, xff.append(clientIp).toString());
+        } else {
+            to.set(X_FORWARDED_FOR, clientIp);
         }
-        to.set(X_FORWARDED_FOR, xff.append(clientIp).toString());
         to.set(X_FORWARDED_PROTO, proto);
         if (host != null) {
             to.set(X_FORWARDED_HOST, host);
         }
-        to.setInt(X_FORWARDED_PORT, port);
+        to.set(X_FORWARDED_PORT, port);
         to.set(X_REAL_IP, clientIp);
     }
 
     /** Drops the {@code x-http2-*} headers Netty's HTTP/2 to HTTP/1 conversion adds; they are not the client's. */
     static void removeHttp2Extensions(HttpHeaders headers) {
-        for (HttpConversionUtil.ExtensionHeaderNames n : HttpConversionUtil.ExtensionHeaderNames.values()) {
-            headers.remove(n.text());
+        for (AsciiString name : HTTP2_EXTENSIONS) {
+            headers.remove(name);
         }
     }
 }

@@ -1,5 +1,6 @@
 package io.ferry.l7.http;
 
+import io.ferry.l4.IdleTimeoutHandler;
 import io.ferry.l4.Transport;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
@@ -18,7 +19,6 @@ import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.handler.timeout.IdleStateEvent;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import java.net.InetSocketAddress;
@@ -125,7 +125,7 @@ final class H2cUpstreamPool {
                     @Override
                     protected void initChannel(Channel ch) {
                         ch.pipeline()
-                          .addLast("idle", new IdleStateHandler(0, 0, idleTimeoutNanos, TimeUnit.NANOSECONDS))
+                          .addLast("idle", new IdleTimeoutHandler(idleTimeoutNanos, TimeUnit.NANOSECONDS))
                           .addLast("h2", Http2FrameCodecBuilder.forClient()
                                                                .initialSettings(Http2Settings.defaultSettings()
                                                                                              .pushEnabled(false)

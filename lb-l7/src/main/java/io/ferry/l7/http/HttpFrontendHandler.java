@@ -1,6 +1,7 @@
 package io.ferry.l7.http;
 
 import io.ferry.l4.Backend;
+import io.ferry.l4.IdleTimeoutHandler;
 import io.ferry.l7.route.LatencyObserver;
 import io.ferry.l7.route.RegexBudget;
 import io.ferry.l7.route.Route;
@@ -38,7 +39,6 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -87,6 +87,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     private final HttpProxyConfig config;
     private final String scheme;
     private final int localPort;
+    /** {@code X-Forwarded-Port}'s value. */
+    private final String localPortText;
 
     private final boolean h2;
     private ChannelHandlerContext ctx;
@@ -121,6 +123,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         this.config = proxy.config();
         this.scheme = scheme;
         this.localPort = localPort;
+        this.localPortText = Integer.toString(localPort);
         this.h2 = h2;
     }
 
@@ -387,9 +390,13 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                        || HttpMethod.TRACE.equals(method);
         e.upgrade = h.contains(HttpHeaderNames.UPGRADE)
                     && ForwardedHeaders.connectionHas(h, HttpHeaderValues.UPGRADE);
-        HttpHeaders uh = ForwardedHeaders.withoutHopByHop(h, e.upgrade);
-        if (h2cUpstream(e)) {
-            ForwardedHeaders.keepTeTrailers(h, uh); // gRPC servers require it
+        // The client's headers become the upstream's, edited in place: what is needed of those that go is read first.
+        boolean chunked = HttpUtil.isTransferEncodingChunked(req);
+        boolean teTrailers = h2cUpstream(e) && h.containsValue(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS, true);
+        HttpHeaders uh = h;
+        ForwardedHeaders.stripHopByHop(uh, e.upgrade);
+        if (teTrailers) {
+            uh.set(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS); // gRPC servers require it
         }
         if (absoluteForm) {
             uh.set(HttpHeaderNames.HOST, host); // RFC 9112 3.2.2: the target's authority replaces Host
@@ -397,7 +404,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         if (h2) {
             ForwardedHeaders.removeHttp2Extensions(uh);
         }
-        ForwardedHeaders.addForwarded(uh, clientIp, scheme, host, localPort);
+        ForwardedHeaders.addForwarded(uh, clientIp, scheme, host, localPortText);
         uh.set(ForwardedHeaders.X_REQUEST_ID, e.requestId);
         String upstreamUri;
         try {
@@ -407,7 +414,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         e.upstreamRequest = new DefaultHttpRequest(HttpVersion.HTTP_1_1, method, upstreamUri, uh);
-        if (HttpUtil.isTransferEncodingChunked(req)) {
+        if (chunked) {
             HttpUtil.setTransferEncodingChunked(e.upstreamRequest, true);
         }
         e.firstEndpoint = available(backend, backend.balancer().select(backend, remote), 0);
@@ -517,7 +524,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                     @Override
                     protected void initChannel(Channel ch) {
                         ch.pipeline()
-                          .addLast("idle", new IdleStateHandler(0, 0, config.upstreamIdleTimeout().toNanos(),
+                          .addLast("idle", new IdleTimeoutHandler(config.upstreamIdleTimeout().toNanos(),
                                                                 TimeUnit.NANOSECONDS))
                           .addLast("http", new HttpClientCodec(UPSTREAM_DECODER.clone(), false, false))
                           .addLast("upstream", new UpstreamConnection(address, pool));
@@ -766,13 +773,17 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         e.upstreamHeadNanos = System.nanoTime();
         e.route.stats().upstreamLatency(e.upstreamHeadNanos - e.upstreamStartNanos);
         e.upstreamKeepAlive = HttpUtil.isKeepAlive(r);
-        HttpHeaders rh = ForwardedHeaders.withoutHopByHop(r.headers(), false);
+        boolean chunked = HttpUtil.isTransferEncodingChunked(r);
+        boolean framed = chunked || HttpUtil.isContentLengthSet(r);
+        // The upstream's head goes on to the client, its headers edited in place (a FullHttpResponse, from an
+        // HTTP/2 stream, carries its body and gets a head of its own).
+        HttpHeaders rh = r.headers();
+        ForwardedHeaders.stripHopByHop(rh, false);
         if (c instanceof H2cUpstreamStream) {
             ForwardedHeaders.removeHttp2Extensions(rh);
         }
-        HttpResponse out = new DefaultHttpResponse(HttpVersion.HTTP_1_1, r.status(), rh);
-        boolean chunked = HttpUtil.isTransferEncodingChunked(r);
-        boolean framed = chunked || HttpUtil.isContentLengthSet(r);
+        HttpResponse out = r instanceof FullHttpResponse ? new DefaultHttpResponse(HttpVersion.HTTP_1_1, r.status(), rh)
+                           : r.setProtocolVersion(HttpVersion.HTTP_1_1);
         boolean bodyPossible = !e.head && code != 204 && code != 304;
         if (!framed && bodyPossible) {
             // Close-delimited from the upstream: that connection cannot be reused.
@@ -868,7 +879,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         e.upstreamStatus = 101;
         e.responseStarted = true;
         e.responseComplete = true;
-        HttpHeaders rh = ForwardedHeaders.withoutHopByHop(r.headers(), true);
+        HttpHeaders rh = r.headers();
+        ForwardedHeaders.stripHopByHop(rh, true);
         ReferenceCountUtil.release(r);
         FullHttpResponse out = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS,
                                                            Unpooled.EMPTY_BUFFER, rh,
@@ -895,7 +907,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         up2.replace(c, "relay", new RawRelay(client, stats, false));
         up2.remove(HttpClientCodec.class);
         long idle = e.route.policy().readTimeout().toNanos();
-        cp.addBefore(ctx.name(), "idle", new IdleStateHandler(0, 0, idle, TimeUnit.NANOSECONDS));
+        cp.addBefore(ctx.name(), "idle", new IdleTimeoutHandler(idle, TimeUnit.NANOSECONDS));
         ArrayDeque<Object> stash = upgradeStash;
         upgradeStash = null;
         cp.replace(this, "relay", new RawRelay(up, stats, true));

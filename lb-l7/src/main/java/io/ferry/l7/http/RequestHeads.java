@@ -2,6 +2,8 @@ package io.ferry.l7.http;
 
 import io.ferry.l7.route.RegexBudget;
 import io.ferry.l7.route.RoutePolicy;
+import io.netty.util.AsciiString;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.regex.Matcher;
@@ -11,6 +13,8 @@ import java.util.regex.Matcher;
  * sends it, the redirect host and the request ID. Static; safe on any thread.
  */
 final class RequestHeads {
+
+    private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
 
     private RequestHeads() {
     }
@@ -117,7 +121,7 @@ final class RequestHeads {
      * The {@code X-Request-ID} the upstream and the access log get: the client's when it is 1 to 128 visible ASCII
      * characters, else 32 random hex digits (as ingress-nginx's {@code $req_id}).
      */
-    static String requestId(String fromClient) {
+    static CharSequence requestId(String fromClient) {
         if (fromClient != null && !fromClient.isEmpty() && fromClient.length() <= 128) {
             boolean ok = true;
             for (int i = 0; i < fromClient.length() && ok; i++) {
@@ -128,12 +132,18 @@ final class RequestHeads {
                 return fromClient;
             }
         }
+        // Written straight into the bytes of an AsciiString: the header encoder copies them as they are.
         ThreadLocalRandom r = ThreadLocalRandom.current();
-        return hex16(r.nextLong()) + hex16(r.nextLong());
+        byte[] id = new byte[32];
+        hex(r.nextLong(), id, 0);
+        hex(r.nextLong(), id, 16);
+        return new AsciiString(id, false);
     }
 
-    private static String hex16(long v) {
-        String s = Long.toHexString(v);
-        return s.length() == 16 ? s : "0000000000000000".substring(s.length()) + s;
+    private static void hex(long v, byte[] to, int at) {
+        for (int i = 15; i >= 0; i--) {
+            to[at + i] = HEX[(int) v & 0xf];
+            v >>>= 4;
+        }
     }
 }
