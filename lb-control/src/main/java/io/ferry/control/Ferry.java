@@ -95,6 +95,10 @@ public final class Ferry implements AutoCloseable {
         logger.info("Transport: {} with {} event loops", transport.kind(),
                     options.ioThreads == 0 ? Runtime.getRuntime().availableProcessors() : options.ioThreads);
 
+        if (!options.warmup.isZero() && (options.httpPort >= 0 || options.httpsPort >= 0)) {
+            // Before anything listens: no client meets the interpreter.
+            Warmup.run(transport, options.warmup);
+        }
         serviceProxy = new ServiceProxy(transport, TcpProxyConfig.builder()
                                                                  .connectTimeout(options.tcpConnectTimeout)
                                                                  .idleTimeout(options.tcpIdleTimeout)

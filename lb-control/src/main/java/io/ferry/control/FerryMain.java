@@ -155,6 +155,13 @@ public final class FerryMain implements Callable<Integer> {
                           + "(default: ${DEFAULT-VALUE}).")
     int upstreamKeepaliveRequests;
 
+    @Option(names = "--warmup", paramLabel = "DURATION", defaultValue = "5s", converter = DurationConverter.class,
+            description = "Before opening any listener, run HTTP/1.1, HTTPS and HTTP/2 requests and new TLS "
+                          + "connections through a private copy of the edge proxy on loopback, so that the first "
+                          + "clients meet compiled code; it stops at this long if it has not finished; 0 skips it "
+                          + "(default: ${DEFAULT-VALUE}).")
+    Duration warmup;
+
     @Option(names = "--kubernetes",
             description = "Watch the cluster Ferry runs in (its service account), like kube-proxy in a DaemonSet.")
     boolean kubernetes;
@@ -247,6 +254,7 @@ public final class FerryMain implements Callable<Integer> {
                                              .upstreamKeepaliveConnections(upstreamKeepaliveConnections)
                                              .upstreamKeepaliveTimeout(upstreamKeepaliveTimeout)
                                              .upstreamKeepaliveRequests(upstreamKeepaliveRequests)
+                                             .warmup(warmup)
                                              .kubernetes(kubernetes)
                                              .kubeconfig(kubeconfig);
         publishStatusAddresses.forEach(b::addPublishStatusAddress);

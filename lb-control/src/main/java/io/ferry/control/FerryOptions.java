@@ -47,6 +47,7 @@ public final class FerryOptions {
     final int upstreamKeepaliveConnections;
     final Duration upstreamKeepaliveTimeout;
     final int upstreamKeepaliveRequests;
+    final Duration warmup;
     final boolean kubernetes;
     final Path kubeconfig;
     final List<String> publishStatusAddresses;
@@ -83,6 +84,7 @@ public final class FerryOptions {
         this.upstreamKeepaliveConnections = b.upstreamKeepaliveConnections;
         this.upstreamKeepaliveTimeout = b.upstreamKeepaliveTimeout;
         this.upstreamKeepaliveRequests = b.upstreamKeepaliveRequests;
+        this.warmup = b.warmup;
         this.kubernetes = b.kubernetes;
         this.kubeconfig = b.kubeconfig;
         this.publishStatusAddresses = List.copyOf(b.publishStatusAddresses);
@@ -141,6 +143,7 @@ public final class FerryOptions {
         private int upstreamKeepaliveConnections = 1024;
         private Duration upstreamKeepaliveTimeout = Duration.ofSeconds(60);
         private int upstreamKeepaliveRequests = 10_000;
+        private Duration warmup = Duration.ZERO;
         private boolean kubernetes;
         private Path kubeconfig;
         private final List<String> publishStatusAddresses = new ArrayList<>();
@@ -355,6 +358,19 @@ public final class FerryOptions {
                 throw new IllegalArgumentException("upstream-keepalive-requests: " + requests + " (expected: >= 1)");
             }
             this.upstreamKeepaliveRequests = requests;
+            return this;
+        }
+
+        /**
+         * Before any listener opens, run HTTP, HTTPS and HTTP/2 traffic through a private copy of the edge proxy, for
+         * at most this long, so that the first clients meet compiled code ({@link Warmup}); zero (the default here;
+         * the command line's is 5 s) skips it.
+         */
+        public Builder warmup(Duration d) {
+            if (d.isNegative()) {
+                throw new IllegalArgumentException("warmup: " + d + " (expected: >= 0)");
+            }
+            this.warmup = d;
             return this;
         }
 

@@ -1,0 +1,408 @@
+package io.ferry.control;
+
+import io.ferry.l4.Backend;
+import io.ferry.l4.Endpoint;
+import io.ferry.l4.RoundRobinBalancer;
+import io.ferry.l4.Transport;
+import io.ferry.l7.http.HttpProxy;
+import io.ferry.l7.http.HttpProxyConfig;
+import io.ferry.l7.route.HttpRouteTable;
+import io.ferry.l7.route.PathType;
+import io.ferry.l7.route.Route;
+import io.ferry.l7.route.RoutePolicy;
+import io.ferry.l7.tls.TlsCertificate;
+import io.ferry.l7.tls.TlsTable;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs traffic through a private copy of the edge proxy before Ferry opens any listener of its own, so that the
+ * first clients meet compiled code rather than the interpreter.
+ *
+ * <p>A JVM starts cold: until the JIT has compiled the request path, each request costs many times what it costs
+ * later. A burst of connections at start (a load balancer's, or a benchmark's: 64 TLS clients at once) then waits
+ * seconds for its handshakes; on a busy node, long enough for clients with deadlines to give up, and for
+ * {@code h2load -D} to hang (a client it connects after its duration has ended is never stopped). nginx and
+ * HAProxy have no such phase. So Ferry goes through it before anyone can connect: a private {@link HttpProxy} on
+ * loopback port 0, with its own self-signed certificate and one route to a private backend, on the same transport,
+ * gets — one kind after the other, in {@value #ROUNDS} rounds, from Netty clients on the same event loops —
+ * {@value #REQUESTS} HTTP/2 streams over TLS, as many HTTP/1.1 keep-alive requests in clear text and over TLS, and
+ * {@value #HANDSHAKES} new TLS connections. The same classes serve the real listeners afterwards, so their code
+ * is compiled. The time budget caps it all (a starved machine gets a partial warm-up, not a late start). Nothing of
+ * the private proxy outlives the call: its connections are drained and closed; its stats and pools are its own.
+ *
+ * <p>Not warmed: the L4 relay and DNS (their per-packet code is small), and balancers other than round robin.
+ */
+final class Warmup {
+
+    private static final Logger logger = LoggerFactory.getLogger(Warmup.class);
+    /** A small response, as most are. */
+    private static final byte[] BODY = "x".repeat(64).getBytes(StandardCharsets.US_ASCII);
+    /** Client connections per phase: enough to fill a few event-loop turns, as a loaded proxy sees them. */
+    private static final int CONNECTIONS = 8;
+    /** Streams in flight per HTTP/2 connection. */
+    private static final int STREAMS = 10;
+    /** Requests per kind: past the JIT's thresholds for the methods of the request path (C2 at ~10,000 calls). */
+    private static final long REQUESTS = 8_000;
+    /** New TLS connections, one request each. */
+    private static final long HANDSHAKES = 200;
+    /** The counts are reached in this many rounds of every kind. */
+    private static final int ROUNDS = 8;
+
+    /** What a warm-up did. */
+    record Result(long http1, long https1, long h2, long handshakes, long failures, Duration took) {
+
+        long requests() {
+            return http1 + https1 + h2 + handshakes;
+        }
+    }
+
+    private final Transport transport;
+    private final AtomicLong http1 = new AtomicLong();
+    private final AtomicLong https1 = new AtomicLong();
+    private final AtomicLong h2 = new AtomicLong();
+    private final AtomicLong handshakes = new AtomicLong();
+    private final AtomicLong failures = new AtomicLong();
+    /** The clients' and the backend's connections: closed at the end, so the private proxy's pooled ones go too. */
+    private final ChannelGroup all = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+
+    private Warmup(Transport transport) {
+        this.transport = transport;
+    }
+
+    /**
+     * Warms the edge proxy's code for about {@code budget} on {@code transport}'s event loops; returns what it did.
+     * Failures are counted, never thrown: a warm-up that cannot run leaves Ferry cold, not down.
+     */
+    static Result run(Transport transport, Duration budget) {
+        long start = System.nanoTime();
+        Warmup w = new Warmup(transport);
+        try {
+            w.drive(budget);
+        } catch (Exception e) {
+            w.failures.incrementAndGet();
+            logger.warn("Warm-up stopped early: {}", e.toString());
+        }
+        Result r = new Result(w.http1.get(), w.https1.get(), w.h2.get(), w.handshakes.get(), w.failures.get(),
+                              Duration.ofNanos(System.nanoTime() - start));
+        logger.info("Warm-up: {} requests in {} ms (HTTP/1.1 {}, HTTPS {}, HTTP/2 {}, new TLS handshakes {}; "
+                    + "{} failed)", r.requests(), r.took().toMillis(), r.http1(), r.https1(), r.h2(),
+                    r.handshakes(), r.failures());
+        return r;
+    }
+
+    private void drive(Duration budget) throws Exception {
+        long deadline = System.nanoTime() + budget.toNanos();
+        InetAddress loopback = InetAddress.getLoopbackAddress();
+        Channel backend = new ServerBootstrap()
+                .group(transport.group())
+                .channel(transport.serverChannelType())
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        all.add(ch);
+                        ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(64 * 1024),
+                                              new Responder());
+                    }
+                })
+                .bind(new InetSocketAddress(loopback, 0)).sync().channel();
+        HttpProxy proxy = new HttpProxy(transport, HttpProxyConfig.builder().accessLog(false).build());
+        try {
+            InetSocketAddress http = proxy.bind(new InetSocketAddress(loopback, 0));
+            proxy.applyTls(TlsTable.of(TlsCertificate.generateDefault()));
+            InetSocketAddress https = proxy.bindHttps(new InetSocketAddress(loopback, 0));
+            Backend b = Backend.of("ferry-warmup", List.of(Endpoint.of((InetSocketAddress) backend.localAddress())),
+                                   RoundRobinBalancer.create());
+            HttpRouteTable.Builder<Route> table = HttpRouteTable.builder();
+            table.add("", PathType.PREFIX, "/", Route.of("ferry-warmup", b, RoutePolicy.DEFAULT));
+            proxy.apply(table.build());
+
+            SslContext h1Tls = SslContextBuilder.forClient()
+                                                .trustManager(InsecureTrustManagerFactory.INSTANCE).build();
+            SslContext h2Tls = SslContextBuilder.forClient()
+                                                .trustManager(InsecureTrustManagerFactory.INSTANCE)
+                                                .applicationProtocolConfig(new ApplicationProtocolConfig(
+                                                        ApplicationProtocolConfig.Protocol.ALPN,
+                                                        ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                                                        ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+                                                        ApplicationProtocolNames.HTTP_2))
+                                                .build();
+            // One kind at a time (side by side, the kinds that start slowest would get the least of a starved CPU),
+            // in rounds (so that every kind has had its share when the budget runs out first).
+            for (int round = 0; round < ROUNDS && System.nanoTime() - deadline < 0; round++) {
+                phase(REQUESTS / ROUNDS, deadline, (left, done) -> http2(https, h2Tls, left, done));
+                phase(REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(http, null, left, http1, done));
+                phase(REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(https, h1Tls, left, https1, done));
+                phase(HANDSHAKES / ROUNDS, deadline, (left, done) -> newConnections(https, h1Tls, left, done));
+            }
+        } finally {
+            proxy.drain();
+            proxy.close();
+            backend.close().sync();
+            all.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+    }
+
+    /** What a phase starts on each of its {@link #CONNECTIONS} connections. */
+    private interface Client {
+        void start(AtomicLong left, CountDownLatch done);
+    }
+
+    /** Runs {@code CONNECTIONS} clients until {@code target} requests are answered or {@code deadline} passes. */
+    private void phase(long target, long deadline, Client client) throws InterruptedException {
+        AtomicLong left = new AtomicLong(target);
+        CountDownLatch done = new CountDownLatch(CONNECTIONS);
+        for (int i = 0; i < CONNECTIONS; i++) {
+            client.start(left, done);
+        }
+        long wait = deadline - System.nanoTime();
+        if (wait <= 0 || !done.await(wait, TimeUnit.NANOSECONDS)) {
+            left.set(0); // out of time: the clients stop after the request they are on
+            if (!done.await(5, TimeUnit.SECONDS)) {
+                failures.incrementAndGet();
+            }
+        }
+    }
+
+    /** Takes one request off {@code left}; {@code false} when none is left. */
+    private static boolean take(AtomicLong left) {
+        return left.getAndDecrement() > 0;
+    }
+
+    private static FullHttpRequest get() {
+        FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/warmup",
+                                                         Unpooled.EMPTY_BUFFER);
+        req.headers().set(HttpHeaderNames.HOST, "localhost");
+        return req;
+    }
+
+    /**
+     * One HTTP/1.1 keep-alive connection to {@code at} (over TLS with {@code tls}) that sends a GET, and the next
+     * when it is answered, while requests are {@code left}; then it closes and counts {@code done} down.
+     */
+    private void keepAlive(InetSocketAddress at, SslContext tls, AtomicLong left, AtomicLong answered,
+                           CountDownLatch done) {
+        connect(at, tls, done, ch -> ch.pipeline().addLast(
+                new HttpClientCodec(), new HttpObjectAggregator(64 * 1024),
+                new SimpleChannelInboundHandler<FullHttpResponse>() {
+                    @Override
+                    public void channelActive(ChannelHandlerContext ctx) {
+                        next(ctx);
+                    }
+
+                    @Override
+                    protected void channelRead0(ChannelHandlerContext ctx, FullHttpResponse res) {
+                        count(res, answered);
+                        next(ctx);
+                    }
+
+                    private void next(ChannelHandlerContext ctx) {
+                        if (take(left)) {
+                            ctx.writeAndFlush(get());
+                        } else {
+                            ctx.close();
+                        }
+                    }
+
+                    @Override
+                    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                        failures.incrementAndGet();
+                        ctx.close();
+                    }
+                }));
+    }
+
+    /** New TLS connections to {@code at}, one request each (the proxy closes), one after the other. */
+    private void newConnections(InetSocketAddress at, SslContext tls, AtomicLong left, CountDownLatch done) {
+        if (!take(left)) {
+            done.countDown();
+            return;
+        }
+        CountDownLatch one = new CountDownLatch(1) {
+            @Override
+            public void countDown() {
+                super.countDown();
+                newConnections(at, tls, left, done); // the next one, from the closing connection's loop
+            }
+        };
+        connect(at, tls, one, ch -> ch.pipeline().addLast(
+                new HttpClientCodec(), new HttpObjectAggregator(64 * 1024),
+                new SimpleChannelInboundHandler<FullHttpResponse>() {
+                    @Override
+                    public void channelActive(ChannelHandlerContext ctx) {
+                        FullHttpRequest req = get();
+                        req.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+                        ctx.writeAndFlush(req);
+                    }
+
+                    @Override
+                    protected void channelRead0(ChannelHandlerContext ctx, FullHttpResponse res) {
+                        count(res, handshakes);
+                        ctx.close();
+                    }
+
+                    @Override
+                    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                        failures.incrementAndGet();
+                        ctx.close();
+                    }
+                }));
+    }
+
+    /**
+     * One HTTP/2 connection over TLS to {@code at} that keeps {@link #STREAMS} streams open, a new one for each
+     * that ends, while requests are {@code left}.
+     */
+    private void http2(InetSocketAddress at, SslContext tls, AtomicLong left, CountDownLatch done) {
+        connect(at, tls, done, ch -> ch.pipeline().addLast(
+                Http2FrameCodecBuilder.forClient().build(),
+                new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()),
+                new ChannelInboundHandlerAdapter() {
+                    private int open;
+
+                    @Override
+                    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                        if (evt instanceof SslHandshakeCompletionEvent) {
+                            if (((SslHandshakeCompletionEvent) evt).isSuccess()) {
+                                for (int i = 0; i < STREAMS; i++) {
+                                    stream(ctx.channel());
+                                }
+                            } else {
+                                failures.incrementAndGet();
+                                ctx.close();
+                            }
+                        }
+                        ctx.fireUserEventTriggered(evt);
+                    }
+
+                    private void stream(Channel connection) {
+                        if (!take(left)) {
+                            if (open == 0) {
+                                connection.close();
+                            }
+                            return;
+                        }
+                        open++;
+                        new Http2StreamChannelBootstrap(connection).handler(new ChannelInitializer<Channel>() {
+                            @Override
+                            protected void initChannel(Channel st) {
+                                st.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(false),
+                                                      new HttpObjectAggregator(64 * 1024),
+                                                      new SimpleChannelInboundHandler<FullHttpResponse>() {
+                                    @Override
+                                    public void channelActive(ChannelHandlerContext sc) {
+                                        sc.writeAndFlush(get());
+                                    }
+
+                                    @Override
+                                    protected void channelRead0(ChannelHandlerContext sc, FullHttpResponse res) {
+                                        count(res, h2);
+                                    }
+
+                                    @Override
+                                    public void channelInactive(ChannelHandlerContext sc) {
+                                        open--;
+                                        stream(connection);
+                                    }
+                                });
+                            }
+                        }).open();
+                    }
+                }));
+    }
+
+    private void count(FullHttpResponse res, AtomicLong answered) {
+        if (res.status().code() == 200) {
+            answered.incrementAndGet();
+        } else {
+            failures.incrementAndGet();
+        }
+    }
+
+    /** Connects to {@code at} with {@code tls} (if any) first; {@code done} counts down when the connection ends. */
+    private void connect(InetSocketAddress at, SslContext tls, CountDownLatch done,
+                         Consumer<Channel> handlers) {
+        new Bootstrap()
+                .group(transport.group())
+                .channelFactory(transport.socketChannelFactory(at))
+                .handler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        all.add(ch);
+                        if (tls != null) {
+                            ch.pipeline().addLast(tls.newHandler(ch.alloc(), "localhost", at.getPort()));
+                        }
+                        handlers.accept(ch);
+                    }
+                })
+                .connect(at)
+                .addListener((ChannelFuture f) -> {
+                    if (f.isSuccess()) {
+                        f.channel().closeFuture().addListener(c -> done.countDown());
+                    } else {
+                        failures.incrementAndGet();
+                        done.countDown();
+                    }
+                });
+    }
+
+    /** The private backend: 200 and {@link #BODY} for every request, kept alive. */
+    private static final class Responder extends SimpleChannelInboundHandler<FullHttpRequest> {
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
+            FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+                                                               Unpooled.wrappedBuffer(BODY));
+            res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain").setInt(HttpHeaderNames.CONTENT_LENGTH,
+                                                                                  BODY.length);
+            ctx.writeAndFlush(res);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package io.ferry.control;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.ferry.l4.Transport;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class WarmupTest {
+
+    @Test
+    void everyKindOfRequestIsAnsweredAndNothingIsLeftOpen() throws Exception {
+        try (Transport transport = Transport.create(Transport.Kind.best(), 1)) {
+            long fdsBefore = openFiles();
+            Warmup.Result r = Warmup.run(transport, Duration.ofSeconds(60));
+
+            assertThat(r.failures()).isZero();
+            assertThat(r.http1()).isEqualTo(8_000);
+            assertThat(r.https1()).isEqualTo(8_000);
+            assertThat(r.h2()).isEqualTo(8_000);
+            assertThat(r.handshakes()).isEqualTo(200);
+            // The private proxy, its backend and every connection are gone: the process holds the descriptors it
+            // held before (give or take the JIT's and the JDK's own few).
+            await().atMost(Duration.ofSeconds(10))
+                   .untilAsserted(() -> assertThat(openFiles()).isLessThanOrEqualTo(fdsBefore + 8));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = Transport.Kind.class, names = "NIO")
+    void aBudgetTooShortStopsItEarlyAndCleanly(Transport.Kind kind) {
+        try (Transport transport = Transport.create(kind, 1)) {
+            Warmup.Result r = Warmup.run(transport, Duration.ofMillis(1));
+
+            assertThat(r.requests()).isLessThan(8_000);
+            assertThat(r.took()).isLessThan(Duration.ofSeconds(30));
+        }
+    }
+
+    private static long openFiles() throws Exception {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.count();
+        }
+    }
+}
