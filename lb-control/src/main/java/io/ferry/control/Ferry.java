@@ -23,6 +23,7 @@ import io.ferry.l4.TcpProxyConfig;
 import io.ferry.l4.Transport;
 import io.ferry.l7.http.HttpProxy;
 import io.ferry.l7.http.HttpProxyConfig;
+import io.ferry.l7.route.RoutePolicy;
 import io.ferry.l7.tls.SelfSignedCertificates;
 import io.ferry.l7.tls.TlsCertificate;
 import io.ferry.l7.tls.TlsContexts;
@@ -138,7 +139,11 @@ public final class Ferry implements AutoCloseable {
         SnapshotCompiler compiler = new SnapshotCompiler(
                 new ServiceCompiler(nodePortAddresses(options.nodePortAddresses), options.nodeName),
                 httpProxy == null ? null : new IngressCompiler(options.ingressClass,
-                                                               options.watchIngressWithoutClass),
+                                                               options.watchIngressWithoutClass,
+                                                               RoutePolicy.builder()
+                                                                          .maxFails(options.upstreamMaxFails)
+                                                                          .failTimeout(options.upstreamFailTimeout)
+                                                                          .build()),
                 tlsCompiler);
         InetSocketAddress dnsAt = options.dnsAddress != null ? options.dnsAddress
                 : options.demo ? new InetSocketAddress(InetAddress.getLoopbackAddress(), 10053) : null;

@@ -162,6 +162,18 @@ public final class FerryMain implements Callable<Integer> {
                           + "(default: ${DEFAULT-VALUE}).")
     Duration warmup;
 
+    @Option(names = "--upstream-max-fails", paramLabel = "N", defaultValue = "1",
+            description = "Passive health of Ingress routes (nginx's max_fails): failed tries in a row after which "
+                          + "an endpoint is skipped for --upstream-fail-timeout; 0 turns it off "
+                          + "(default: ${DEFAULT-VALUE}).")
+    int upstreamMaxFails;
+
+    @Option(names = "--upstream-fail-timeout", paramLabel = "DURATION", defaultValue = "10s",
+            converter = DurationConverter.class,
+            description = "How long an endpoint that failed --upstream-max-fails times is skipped (nginx's "
+                          + "fail_timeout); 0 for never (default: ${DEFAULT-VALUE}).")
+    Duration upstreamFailTimeout;
+
     @Option(names = "--kubernetes",
             description = "Watch the cluster Ferry runs in (its service account), like kube-proxy in a DaemonSet.")
     boolean kubernetes;
@@ -255,6 +267,8 @@ public final class FerryMain implements Callable<Integer> {
                                              .upstreamKeepaliveTimeout(upstreamKeepaliveTimeout)
                                              .upstreamKeepaliveRequests(upstreamKeepaliveRequests)
                                              .warmup(warmup)
+                                             .upstreamMaxFails(upstreamMaxFails)
+                                             .upstreamFailTimeout(upstreamFailTimeout)
                                              .kubernetes(kubernetes)
                                              .kubeconfig(kubeconfig);
         publishStatusAddresses.forEach(b::addPublishStatusAddress);

@@ -3,6 +3,7 @@ package io.ferry.control;
 import static java.util.Objects.requireNonNull;
 
 import io.ferry.l4.Transport;
+import io.ferry.l7.route.RoutePolicy;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -48,6 +49,8 @@ public final class FerryOptions {
     final Duration upstreamKeepaliveTimeout;
     final int upstreamKeepaliveRequests;
     final Duration warmup;
+    final int upstreamMaxFails;
+    final Duration upstreamFailTimeout;
     final boolean kubernetes;
     final Path kubeconfig;
     final List<String> publishStatusAddresses;
@@ -85,6 +88,8 @@ public final class FerryOptions {
         this.upstreamKeepaliveTimeout = b.upstreamKeepaliveTimeout;
         this.upstreamKeepaliveRequests = b.upstreamKeepaliveRequests;
         this.warmup = b.warmup;
+        this.upstreamMaxFails = b.upstreamMaxFails;
+        this.upstreamFailTimeout = b.upstreamFailTimeout;
         this.kubernetes = b.kubernetes;
         this.kubeconfig = b.kubeconfig;
         this.publishStatusAddresses = List.copyOf(b.publishStatusAddresses);
@@ -144,6 +149,8 @@ public final class FerryOptions {
         private Duration upstreamKeepaliveTimeout = Duration.ofSeconds(60);
         private int upstreamKeepaliveRequests = 10_000;
         private Duration warmup = Duration.ZERO;
+        private int upstreamMaxFails = RoutePolicy.DEFAULT_MAX_FAILS;
+        private Duration upstreamFailTimeout = RoutePolicy.DEFAULT_FAIL_TIMEOUT;
         private boolean kubernetes;
         private Path kubeconfig;
         private final List<String> publishStatusAddresses = new ArrayList<>();
@@ -371,6 +378,29 @@ public final class FerryOptions {
                 throw new IllegalArgumentException("warmup: " + d + " (expected: >= 0)");
             }
             this.warmup = d;
+            return this;
+        }
+
+        /**
+         * Passive health of the edge proxy's routes, nginx's {@code max_fails} (1): failed tries in a row after
+         * which an endpoint is skipped for {@link #upstreamFailTimeout}; {@code 0} turns it off. An Ingress's
+         * {@code upstream-max-fails} annotation overrides it for its routes.
+         */
+        public Builder upstreamMaxFails(int fails) {
+            if (fails < 0) {
+                throw new IllegalArgumentException("upstream-max-fails: " + fails + " (expected: >= 0)");
+            }
+            this.upstreamMaxFails = fails;
+            return this;
+        }
+
+        /**
+         * How long the edge proxy skips an endpoint that failed {@link #upstreamMaxFails} times, nginx's
+         * {@code fail_timeout} (10 s); {@code 0}: never skipped. The {@code upstream-fail-timeout} annotation
+         * overrides it.
+         */
+        public Builder upstreamFailTimeout(Duration d) {
+            this.upstreamFailTimeout = nonNegative("upstream-fail-timeout", d);
             return this;
         }
 

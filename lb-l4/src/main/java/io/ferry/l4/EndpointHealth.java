@@ -5,7 +5,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Passive health of one endpoint, as nginx's {@code max_fails} and {@code fail_timeout}: after {@code maxFails}
  * failed connects in a row the endpoint is skipped by new connections for {@code failTimeout}, then tried again.
- * One success clears the count.
+ * One success clears the count. A {@code maxFails} of {@code 0} turns the accounting off, as nginx's
+ * {@code max_fails=0}: failures are not counted and never make the endpoint unavailable.
  *
  * <p>Shared by every event loop and carried from one table to the next for the same endpoint of the same Service
  * port, so that a swap does not forget a dead endpoint. Lock-free: an atomic counter and a volatile deadline.
@@ -23,11 +24,14 @@ public final class EndpointHealth {
 
     /**
      * Records a failed connect at {@code nowNanos}; the {@code maxFails}-th in a row makes the endpoint unavailable
-     * for {@code failTimeoutNanos}.
+     * for {@code failTimeoutNanos}. With {@code maxFails} {@code 0} (or less) nothing is recorded.
      *
      * @return whether this failure made the endpoint unavailable
      */
     public boolean failed(long nowNanos, int maxFails, long failTimeoutNanos) {
+        if (maxFails <= 0) {
+            return false; // nginx's max_fails=0: no accounting (without this, every failure would reach ">= 0")
+        }
         if (failures.incrementAndGet() >= maxFails && failTimeoutNanos > 0) {
             failures.set(0);
             skippedUntilNanos = nowNanos + failTimeoutNanos;

@@ -67,7 +67,8 @@ final class IngressAnnotations {
     private static final Set<String> SUPPORTED = Set.of(
             "rewrite-target", "use-regex", "ssl-redirect", "force-ssl-redirect", "proxy-connect-timeout",
             "proxy-read-timeout", "proxy-send-timeout", "proxy-body-size", "whitelist-source-range",
-            "allowlist-source-range", "backend-protocol", "load-balance");
+            "allowlist-source-range", "backend-protocol", "load-balance", "upstream-max-fails",
+            "upstream-fail-timeout");
 
     private Duration connectTimeout;
     private Duration readTimeout;
@@ -80,6 +81,8 @@ final class IngressAnnotations {
     private SourceRanges allowedSources;
     private String backendProtocol;
     private LoadBalance loadBalance = LoadBalance.ROUND_ROBIN;
+    private Integer maxFails;
+    private Duration failTimeout;
     private final List<String> refusals = new ArrayList<>();
     private final List<String> problems = new ArrayList<>();
     private final List<String> unsupported = new ArrayList<>();
@@ -128,6 +131,8 @@ final class IngressAnnotations {
         a.allowedSources = a.sourceRanges(ours);
         a.backendProtocol = a.backendProtocol(ours);
         a.loadBalance = a.loadBalance(ours);
+        a.maxFails = a.maxFails(ours);
+        a.failTimeout = a.failTimeout(ours);
         return a;
     }
 
@@ -147,7 +152,9 @@ final class IngressAnnotations {
                                                                                       : defaults.forceSslRedirect())
                                            .allowedSources(allowedSources != null ? allowedSources
                                                                                   : defaults.allowedSources())
-                                           .backendProtocol(defaults.backendProtocol());
+                                           .backendProtocol(defaults.backendProtocol())
+                                           .maxFails(maxFails != null ? maxFails : defaults.maxFails())
+                                           .failTimeout(failTimeout != null ? failTimeout : defaults.failTimeout());
         BackendProtocol protocol = backendProtocol == null ? null : policyProtocol();
         if (protocol != null) {
             b.backendProtocol(protocol);
@@ -216,18 +223,59 @@ final class IngressAnnotations {
         if (value == null) {
             return null;
         }
-        if (INTEGER.matcher(value).matches()) {
-            try {
-                long seconds = Long.parseLong(value);
-                if (seconds > 0 && seconds <= Integer.MAX_VALUE) {
-                    return Duration.ofSeconds(seconds);
-                }
-            } catch (NumberFormatException e) {
-                // too long: reported below
-            }
+        Long seconds = wholeNumber(value);
+        if (seconds != null && seconds > 0 && seconds <= Integer.MAX_VALUE) {
+            return Duration.ofSeconds(seconds);
         }
         invalid(name, value, "whole seconds above 0 without a unit, such as 60");
         return null;
+    }
+
+    /**
+     * {@code upstream-max-fails}, nginx's {@code max_fails}: ingress-nginx (up to 0.20, which rendered it into the
+     * upstream's {@code server} lines) read it with {@code strconv.Atoi}; {@code 0} turns passive health off.
+     */
+    private Integer maxFails(Map<String, String> ours) {
+        String value = ours.get("upstream-max-fails");
+        if (value == null) {
+            return null;
+        }
+        Long n = wholeNumber(value);
+        if (n != null && n >= 0 && n <= Integer.MAX_VALUE) {
+            return n.intValue();
+        }
+        invalid("upstream-max-fails", value, "a whole number of failed tries, 0 or more; 0 turns passive health "
+                                             + "off");
+        return null;
+    }
+
+    /**
+     * {@code upstream-fail-timeout}, nginx's {@code fail_timeout}: whole seconds without a unit, read with
+     * {@code strconv.Atoi} as ingress-nginx did ({@code "30s"} was ignored there too); {@code 0}: never skipped.
+     */
+    private Duration failTimeout(Map<String, String> ours) {
+        String value = ours.get("upstream-fail-timeout");
+        if (value == null) {
+            return null;
+        }
+        Long seconds = wholeNumber(value);
+        if (seconds != null && seconds >= 0 && seconds <= Integer.MAX_VALUE) {
+            return Duration.ofSeconds(seconds);
+        }
+        invalid("upstream-fail-timeout", value, "whole seconds without a unit, 0 or more, such as 10");
+        return null;
+    }
+
+    /** Go's {@code strconv.Atoi} syntax (an optional sign, then digits), or {@code null}. */
+    private static Long wholeNumber(String value) {
+        if (!INTEGER.matcher(value).matches()) {
+            return null;
+        }
+        try {
+            return Long.parseLong(value);
+        } catch (NumberFormatException e) {
+            return null; // too long
+        }
     }
 
     private Long size(Map<String, String> ours, String name) {

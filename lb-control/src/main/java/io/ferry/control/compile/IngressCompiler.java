@@ -30,6 +30,7 @@ import io.ferry.l7.route.RouteStats;
 import io.ferry.l7.route.RoutePolicy;
 import io.netty.util.NetUtil;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
@@ -111,7 +112,7 @@ public final class IngressCompiler {
     private final boolean watchWithoutClass;
     private final RoutePolicy defaults;
     private volatile Map<String, EwmaBalancer> lastEwma = Map.of();
-    private volatile Map<InetSocketAddress, EndpointHealth> lastHealth = Map.of();
+    private volatile Map<HealthKey, EndpointHealth> lastHealth = Map.of();
     // The counters of each route of the last compile, by route name (control thread only): carried to the next.
     private Map<String, RouteStats> routeStats = Map.of();
 
@@ -124,7 +125,8 @@ public final class IngressCompiler {
      * @param ingressClass the IngressClass name Ferry serves ({@code --ingress-class}, default
      *                     {@value #DEFAULT_CLASS})
      * @param watchIngressWithoutClass also serve Ingresses with no class ({@code --watch-ingress-without-class})
-     * @param defaults the policy of a route whose Ingress has no annotation (timeouts, body size, redirects)
+     * @param defaults the policy of a route whose Ingress has no annotation (timeouts, body size, redirects,
+     *                 passive health: {@code --upstream-max-fails}, {@code --upstream-fail-timeout})
      */
     public IngressCompiler(String ingressClass, boolean watchIngressWithoutClass, RoutePolicy defaults) {
         this.ingressClass = requireNonNull(ingressClass, "ingressClass");
@@ -361,8 +363,8 @@ public final class IngressCompiler {
                     }
                 }
             }
-            Backend backend = backends.get(c.backend(), c.annotations().loadBalance());
             RoutePolicy built = policy.build();
+            Backend backend = backends.get(c.backend(), c.annotations().loadBalance(), built);
             String routeName = c.key() + ':' + c.host() + c.path();
             Route route = Route.of(routeName, backend, built, statsFor(routeName, nextStats));
             planned.add(new PlannedPath(c.host(), type, c.path(), route));
@@ -371,23 +373,22 @@ public final class IngressCompiler {
         Map<String, Route> hostDefaultRoutes = new LinkedHashMap<>();
         for (DefaultCandidate d : hostDefaults.values()) {
             String routeName = d.key() + ':' + d.host() + " defaultBackend";
-            Route route = Route.of(routeName,
-                                   backends.get(d.backend(), d.annotations().loadBalance()),
-                                   d.backend().protocolOf(d.annotations(), d.annotations().applyTo(defaults))
-                                    .build(),
-                                   statsFor(routeName, nextStats));
+            RoutePolicy policy = d.backend().protocolOf(d.annotations(), d.annotations().applyTo(defaults)).build();
+            Route route = Route.of(routeName, backends.get(d.backend(), d.annotations().loadBalance(), policy),
+                                   policy, statsFor(routeName, nextStats));
             hostDefaultRoutes.put(d.host(), route);
             views.add(view(Kind.HOST_DEFAULT, route, d.host(), null, null, d.key()));
         }
         Route defaultRoute = null;
         if (tableDefault != null) {
             String routeName = tableDefault.key() + " defaultBackend";
+            RoutePolicy policy = tableDefault.backend().protocolOf(tableDefault.annotations(),
+                                                                   tableDefault.annotations().applyTo(defaults))
+                                             .build();
             defaultRoute = Route.of(routeName,
-                                    backends.get(tableDefault.backend(), tableDefault.annotations().loadBalance()),
-                                    tableDefault.backend().protocolOf(tableDefault.annotations(),
-                                                                      tableDefault.annotations().applyTo(defaults))
-                                                .build(),
-                                    statsFor(routeName, nextStats));
+                                    backends.get(tableDefault.backend(), tableDefault.annotations().loadBalance(),
+                                                 policy),
+                                    policy, statsFor(routeName, nextStats));
             views.add(view(Kind.DEFAULT, defaultRoute, null, null, null, tableDefault.key()));
         }
         views.sort(Comparator.comparing((RouteView v) -> v.host() == null ? "" : v.host())
@@ -544,24 +545,35 @@ public final class IngressCompiler {
         private final Map<String, Backend> built = new HashMap<>();
         private final Map<String, EwmaBalancer> ewma = new HashMap<>();
 
-        /** Passive health by endpoint address, shared by every route to it and carried across compiles. */
-        private final Map<InetSocketAddress, EndpointHealth> previousHealth;
-        private final Map<InetSocketAddress, EndpointHealth> health = new HashMap<>();
+        /**
+         * Passive health by endpoint address and setting, shared by every route to the address with the same
+         * {@code upstream-max-fails} and {@code upstream-fail-timeout}, and carried across compiles.
+         */
+        private final Map<HealthKey, EndpointHealth> previousHealth;
+        private final Map<HealthKey, EndpointHealth> health = new HashMap<>();
 
-        Backends(Map<String, EwmaBalancer> previousEwma, Map<InetSocketAddress, EndpointHealth> previousHealth) {
+        Backends(Map<String, EwmaBalancer> previousEwma, Map<HealthKey, EndpointHealth> previousHealth) {
             this.previousEwma = previousEwma;
             this.previousHealth = previousHealth;
         }
 
-        private EndpointHealth health(InetSocketAddress address) {
-            return health.computeIfAbsent(address, a -> {
-                EndpointHealth h = previousHealth.get(a);
+        private EndpointHealth health(HealthKey key) {
+            return health.computeIfAbsent(key, k -> {
+                EndpointHealth h = previousHealth.get(k);
                 return h != null ? h : new EndpointHealth();
             });
         }
 
-        Backend get(BackendRef ref, IngressAnnotations.LoadBalance lb) {
-            String cacheKey = ref.name() + ' ' + lb + ' ' + ref.endpoints().size() + ' ' + ref.endpoints().hashCode();
+        /**
+         * The backend of {@code ref} balanced by {@code lb}, for routes with {@code policy}'s passive health
+         * setting: routes that count failures differently get backends of their own, so that an endpoint one route
+         * ejected is not skipped by a route with {@code upstream-max-fails: 0}, nor by one that tolerates more.
+         */
+        Backend get(BackendRef ref, IngressAnnotations.LoadBalance lb, RoutePolicy policy) {
+            int maxFails = policy.maxFails();
+            Duration failTimeout = policy.failTimeout();
+            String cacheKey = ref.name() + ' ' + lb + ' ' + maxFails + ' ' + failTimeout + ' ' + ref.endpoints().size()
+                              + ' ' + ref.endpoints().hashCode();
             Backend existing = built.get(cacheKey);
             if (existing != null && existing.endpoints().equals(ref.endpoints())) {
                 return existing;
@@ -576,7 +588,7 @@ public final class IngressCompiler {
             }
             Backend backend = Backend.builder(ref.name(), ref.endpoints(), balancer)
                                      .stats(UNCOUNTED)
-                                     .health(this::health)
+                                     .health(a -> health(new HealthKey(a, maxFails, failTimeout)))
                                      .build();
             built.put(cacheKey, backend);
             return backend;
@@ -586,9 +598,13 @@ public final class IngressCompiler {
             return Map.copyOf(ewma);
         }
 
-        Map<InetSocketAddress, EndpointHealth> health() {
+        Map<HealthKey, EndpointHealth> health() {
             return Map.copyOf(health);
         }
+    }
+
+    /** What one {@link EndpointHealth} counts for: an endpoint, under one max-fails and fail-timeout setting. */
+    private record HealthKey(InetSocketAddress address, int maxFails, Duration failTimeout) {
     }
 
     private static PathType pathType(String text) {

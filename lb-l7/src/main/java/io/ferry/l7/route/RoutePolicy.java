@@ -121,7 +121,7 @@ public final class RoutePolicy {
     /**
      * Passive health, nginx's {@code max_fails}: failed tries in a row (refused or timed-out connects, new
      * connections that break before the response head; not read timeouts) after which an endpoint is skipped for
-     * {@link #failTimeout()}.
+     * {@link #failTimeout()}; {@code 0}: failures are not counted and no endpoint is ever skipped for them.
      */
     public int maxFails() {
         return maxFails;
@@ -138,7 +138,8 @@ public final class RoutePolicy {
                + ", body " + maxBodySize + (rewriteTarget != null ? ", rewrite " + rewritePattern + " -> "
                                                                      + rewriteTarget : "")
                + ", sources " + allowedSources + ", ssl-redirect " + sslRedirect
-               + (forceSslRedirect ? ", force-ssl-redirect" : "") + ", " + backendProtocol + ')';
+               + (forceSslRedirect ? ", force-ssl-redirect" : "") + ", " + backendProtocol
+               + ", max-fails " + maxFails + ", fail-timeout " + failTimeout + ')';
     }
 
     /** Builds a {@link RoutePolicy}; starts from ingress-nginx's defaults. */
@@ -215,10 +216,10 @@ public final class RoutePolicy {
             return this;
         }
 
-        /** nginx's {@code max_fails}; at least 1. */
+        /** nginx's {@code max_fails}; {@code 0} turns passive health off, as {@code max_fails=0} does. */
         public Builder maxFails(int fails) {
-            if (fails < 1) {
-                throw new IllegalArgumentException("maxFails: " + fails + " (expected: >= 1)");
+            if (fails < 0) {
+                throw new IllegalArgumentException("maxFails: " + fails + " (expected: >= 0)");
             }
             maxFails = fails;
             return this;
