@@ -16,7 +16,9 @@ import java.util.concurrent.atomic.LongAdder;
  * one {@code long[]} of every slot. Like {@code LongAdder}, it spreads contended writers over more cells: when an
  * atomic update of a cell fails because another thread got there first, the cells double (up to the number of
  * CPUs, rounded up to a power of two) and each thread then adds to the cell its id hashes to. The old cells stay
- * in the grown array, so a thread still adding to one loses nothing; a cell is never copied or dropped.
+ * in the grown array, so a thread still adding to one loses nothing; a cell is never copied or dropped. Where
+ * {@code LongAdder} gives a thread that collides with another a new hash of its own, this (having no per-thread
+ * state) draws a new hash seed for the object once the cells can grow no more, until its writers land apart.
  *
  * <p>So {@link #add} is lock-free, never loses an update, and allocates only on the object's first add and the
  * few times contention first grows its cells (at most log2 of the CPU count). {@link #sum} adds up the cells: a
@@ -46,6 +48,11 @@ public final class StripedCounters {
     }
 
     private final int slots;
+    /**
+     * Odd multiplier of the thread hash. Written without synchronisation: a racing reader sees the old seed or the
+     * new one, and both are valid.
+     */
+    private int seed = 0x9E3779B9;
     /** Null until the first add; then a power-of-two number of cells of {@code slots} longs (or more) each. */
     private volatile long[][] cells;
 
@@ -73,7 +80,7 @@ public final class StripedCounters {
         if (cs == null) {
             cs = firstCells();
         }
-        long[] cell = cs.length == 1 ? cs[0] : cs[probe() & (cs.length - 1)];
+        long[] cell = cs.length == 1 ? cs[0] : cs[index(cs.length)];
         long v = (long) LONGS.getVolatile(cell, slot);
         if (!LONGS.compareAndSet(cell, slot, v, v + delta)) {
             contended(cs, slot, delta);
@@ -120,9 +127,13 @@ public final class StripedCounters {
             long[][] witness = (long[][]) CELLS.compareAndExchange(this, cs, grown);
             cs = witness == cs ? grown : witness;
         } else {
-            cs = cells;
+            int x = seed; // xorshift: a new seed, odd so that the hash stays a bijection of the thread id
+            x ^= x << 13;
+            x ^= x >>> 17;
+            x ^= x << 5;
+            seed = x | 1;
         }
-        LONGS.getAndAdd(cs[probe() & (cs.length - 1)], slot, delta);
+        LONGS.getAndAdd(cs[index(cs.length)], slot, delta);
     }
 
     /** The number of CPUs rounded up to a power of two. */
@@ -130,9 +141,9 @@ public final class StripedCounters {
         return cpus <= 1 ? 1 : Integer.highestOneBit(cpus - 1) << 1;
     }
 
-    /** This thread's hash: its id, spread by the golden-ratio multiplier so consecutive ids land apart. */
+    /** This thread's cell of {@code length} (a power of two): the high bits of its id times the seed. */
     @SuppressWarnings("deprecation") // Thread.threadId() is Java 19+
-    private static int probe() {
-        return (int) ((Thread.currentThread().getId() * 0x9E3779B97F4A7C15L) >>> 32);
+    private int index(int length) {
+        return ((int) Thread.currentThread().getId() * seed >>> 16) & (length - 1);
     }
 }
