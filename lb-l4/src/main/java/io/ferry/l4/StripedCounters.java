@@ -13,10 +13,11 @@ import java.util.concurrent.atomic.LongAdder;
  * <p>It does what one {@link LongAdder} per slot would, at a fraction of the memory when, as in a table of
  * thousands of Services and Ingress routes, most objects are never used: an object that was never added to holds
  * no storage at all (24 bytes in all, against 32 bytes per {@code LongAdder}), and the first {@link #add} allocates
- * one {@code long[]} of every slot. Like {@code LongAdder}, it spreads contended writers over more cells: when an
- * atomic update of a cell fails because another thread got there first, the cells double (up to the number of
- * CPUs, rounded up to a power of two) and each thread then adds to the cell its id hashes to. The old cells stay
- * in the grown array, so a thread still adding to one loses nothing; a cell is never copied or dropped. Where
+ * one {@code long[]} of every slot, the base cell. Like {@code LongAdder}, it spreads contended writers over more
+ * cells: when an atomic update fails because another thread got there first, two cells padded against false
+ * sharing are added (then four, up to the number of CPUs rounded up to a power of two), and from then on each
+ * thread adds to the padded cell its id hashes to. The base cell stays in the array (a thread that read the array
+ * before it grew may still add to it), so no add is lost; a cell is never copied or dropped. Where
  * {@code LongAdder} gives a thread that collides with another a new hash of its own, this (having no per-thread
  * state) draws a new hash seed for the object once the cells can grow no more, until its writers land apart.
  *
@@ -29,13 +30,15 @@ public final class StripedCounters {
     private static final VarHandle CELLS;
     private static final VarHandle LONGS = MethodHandles.arrayElementVarHandle(long[].class);
 
-    /** The most cells an object gets: enough for every CPU to have one when their threads' ids hash apart. */
-    private static final int MAX_CELLS = cellsFor(Runtime.getRuntime().availableProcessors());
+    /**
+     * The most padded cells an object gets: enough for every CPU to have one when their threads' ids hash apart
+     * (and two at least, so that a preempted writer on one CPU does not make the cells grow for nothing).
+     */
+    private static final int MAX_CELLS = Math.max(2, cellsFor(Runtime.getRuntime().availableProcessors()));
 
     /**
-     * {@code long}s of padding after the slots of a cell made for a contended object, so that two cells allocated
-     * one after the other do not share a cache line (the first cell, the only one of an uncontended object, has
-     * none).
+     * {@code long}s (a cache line) of padding before and after the slots of a padded cell, so that neither its slots
+     * nor its header (its length, read on every add) share a cache line with another cell's slots.
      */
     private static final int PAD = 8;
 
@@ -53,7 +56,10 @@ public final class StripedCounters {
      * new one, and both are valid.
      */
     private int seed = 0x9E3779B9;
-    /** Null until the first add; then a power-of-two number of cells of {@code slots} longs (or more) each. */
+    /**
+     * Null until the first add; then the base cell ({@code slots} longs) alone, or followed by a power of two of
+     * padded cells ({@code PAD + slots + PAD} longs, slot {@code i} at {@code PAD + i}).
+     */
     private volatile long[][] cells;
 
     /**
@@ -80,9 +86,17 @@ public final class StripedCounters {
         if (cs == null) {
             cs = firstCells();
         }
-        long[] cell = cs.length == 1 ? cs[0] : cs[index(cs.length)];
-        long v = (long) LONGS.getVolatile(cell, slot);
-        if (!LONGS.compareAndSet(cell, slot, v, v + delta)) {
+        long[] cell;
+        int i;
+        if (cs.length == 1) {
+            cell = cs[0];
+            i = slot;
+        } else {
+            cell = cs[1 + index(cs.length - 1)];
+            i = PAD + slot;
+        }
+        long v = (long) LONGS.getVolatile(cell, i);
+        if (!LONGS.compareAndSet(cell, i, v, v + delta)) {
             contended(cs, slot, delta);
         }
     }
@@ -99,9 +113,9 @@ public final class StripedCounters {
         if (cs == null) {
             return 0;
         }
-        long sum = 0;
-        for (long[] cell : cs) {
-            sum += (long) LONGS.getVolatile(cell, slot);
+        long sum = (long) LONGS.getVolatile(cs[0], slot);
+        for (int c = 1; c < cs.length; c++) {
+            sum += (long) LONGS.getVolatile(cs[c], PAD + slot);
         }
         return sum;
     }
@@ -113,16 +127,18 @@ public final class StripedCounters {
     }
 
     /**
-     * The slow path after a failed update of a cell: doubles the cells (if they may still grow and nobody did so
-     * meanwhile), then adds unconditionally to this thread's cell of whatever cells are current.
+     * The slow path after a failed update of a cell: adds padded cells or doubles them (if they may still grow and
+     * nobody did so meanwhile), else draws a new seed; then adds unconditionally to this thread's padded cell of
+     * whatever cells are current.
      */
     private void contended(long[][] seen, int slot, long delta) {
         long[][] cs = seen;
-        if (cs.length < MAX_CELLS) {
-            long[][] grown = new long[cs.length << 1][];
+        int padded = cs.length - 1;
+        if (padded < MAX_CELLS) {
+            long[][] grown = new long[1 + Math.max(2, padded << 1)][];
             System.arraycopy(cs, 0, grown, 0, cs.length);
-            for (int i = cs.length; i < grown.length; i++) {
-                grown[i] = new long[slots + PAD];
+            for (int c = cs.length; c < grown.length; c++) {
+                grown[c] = new long[PAD + slots + PAD];
             }
             long[][] witness = (long[][]) CELLS.compareAndExchange(this, cs, grown);
             cs = witness == cs ? grown : witness;
@@ -133,7 +149,7 @@ public final class StripedCounters {
             x ^= x << 5;
             seed = x | 1;
         }
-        LONGS.getAndAdd(cs[index(cs.length)], slot, delta);
+        LONGS.getAndAdd(cs[1 + index(cs.length - 1)], PAD + slot, delta);
     }
 
     /** The number of CPUs rounded up to a power of two. */
@@ -141,7 +157,7 @@ public final class StripedCounters {
         return cpus <= 1 ? 1 : Integer.highestOneBit(cpus - 1) << 1;
     }
 
-    /** This thread's cell of {@code length} (a power of two): the high bits of its id times the seed. */
+    /** This thread's padded cell of {@code length} (a power of two): the high bits of its id times the seed. */
     @SuppressWarnings("deprecation") // Thread.threadId() is Java 19+
     private int index(int length) {
         return ((int) Thread.currentThread().getId() * seed >>> 16) & (length - 1);
