@@ -103,6 +103,7 @@ public final class Ferry implements AutoCloseable {
         serviceProxy = new ServiceProxy(transport, TcpProxyConfig.builder()
                                                                  .connectTimeout(options.tcpConnectTimeout)
                                                                  .idleTimeout(options.tcpIdleTimeout)
+                                                                 .bufferSize(options.tcpBufferSize)
                                                                  .build());
         started.add(serviceProxy);
         udpProxy = new UdpProxy(transport, UdpProxyConfig.builder().idleTimeout(options.udpIdleTimeout).build());

@@ -74,6 +74,11 @@ public final class FerryMain implements Callable<Integer> {
             description = "Close TCP connections idle this long; 0 for never (default: ${DEFAULT-VALUE}).")
     Duration tcpIdleTimeout;
 
+    @Option(names = "--tcp-buffer-size", paramLabel = "BYTES", defaultValue = "524288",
+            description = "Bytes a TCP Service connection holds per direction, read from one side and not yet taken "
+                          + "by the other, before it stops reading that side (default: ${DEFAULT-VALUE}).")
+    int tcpBufferSize;
+
     @Option(names = "--dns-address", paramLabel = "HOST:PORT",
             description = "Serve cluster DNS (UDP and TCP) here; off unless set (--demo: 127.0.0.1:10053).")
     String dnsAddress;
@@ -246,6 +251,7 @@ public final class FerryMain implements Callable<Integer> {
                                              .ioThreads(ioThreads)
                                              .tcpConnectTimeout(tcpConnectTimeout)
                                              .tcpIdleTimeout(tcpIdleTimeout)
+                                             .tcpBufferSize(tcpBufferSize)
                                              .udpIdleTimeout(udpIdleTimeout)
                                              .dnsAddress(dnsAddress == null ? null : hostPort(dnsAddress, -1))
                                              .clusterDomain(clusterDomain)

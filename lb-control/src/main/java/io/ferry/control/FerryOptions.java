@@ -2,6 +2,7 @@ package io.ferry.control;
 
 import static java.util.Objects.requireNonNull;
 
+import io.ferry.l4.TcpProxyConfig;
 import io.ferry.l4.Transport;
 import io.ferry.l7.route.RoutePolicy;
 import java.net.InetAddress;
@@ -29,6 +30,7 @@ public final class FerryOptions {
     final int ioThreads;
     final Duration tcpConnectTimeout;
     final Duration tcpIdleTimeout;
+    final int tcpBufferSize;
     final Duration udpIdleTimeout;
     final InetSocketAddress dnsAddress;
     final String clusterDomain;
@@ -68,6 +70,7 @@ public final class FerryOptions {
         this.ioThreads = b.ioThreads;
         this.tcpConnectTimeout = b.tcpConnectTimeout;
         this.tcpIdleTimeout = b.tcpIdleTimeout;
+        this.tcpBufferSize = b.tcpBufferSize;
         this.udpIdleTimeout = b.udpIdleTimeout;
         this.dnsAddress = b.dnsAddress;
         this.clusterDomain = b.clusterDomain;
@@ -129,6 +132,7 @@ public final class FerryOptions {
         private int ioThreads;
         private Duration tcpConnectTimeout = Duration.ofSeconds(5);
         private Duration tcpIdleTimeout = Duration.ofHours(1);
+        private int tcpBufferSize = TcpProxyConfig.DEFAULT_BUFFER_SIZE;
         private Duration udpIdleTimeout = Duration.ofSeconds(30);
         private InetSocketAddress dnsAddress;
         private String clusterDomain = "cluster.local";
@@ -260,6 +264,13 @@ public final class FerryOptions {
                 throw new IllegalArgumentException("conntrack-udp-timeout: " + d + " (expected: > 0)");
             }
             this.udpIdleTimeout = d;
+            return this;
+        }
+
+        /** Bytes a TCP relay holds per direction before it stops reading ({@code TcpProxyConfig#bufferSize}). */
+        public Builder tcpBufferSize(int bytes) {
+            TcpProxyConfig.builder().bufferSize(bytes); // the same check, the same message
+            this.tcpBufferSize = bytes;
             return this;
         }
 

@@ -7,6 +7,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.EventLoop;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.util.concurrent.EventExecutor;
@@ -36,6 +37,7 @@ public final class ServiceProxy implements AutoCloseable {
 
     private final Transport transport;
     private final TcpProxyConfig config;
+    private final WriteBufferWaterMark waterMark;
     private final ProxyStats stats = new ProxyStats();
     private volatile L4Table table = L4Table.EMPTY;
 
@@ -50,6 +52,7 @@ public final class ServiceProxy implements AutoCloseable {
     public ServiceProxy(Transport transport, TcpProxyConfig config) {
         this.transport = requireNonNull(transport, "transport");
         this.config = requireNonNull(config, "config");
+        this.waterMark = new WriteBufferWaterMark(config.bufferSize() / 2, config.bufferSize());
     }
 
     /** The table new connections are routed by. Read once per connection, on an event loop. */
@@ -63,6 +66,11 @@ public final class ServiceProxy implements AutoCloseable {
 
     public TcpProxyConfig config() {
         return config;
+    }
+
+    /** Both legs' write buffer bounds: {@link TcpProxyConfig#bufferSize()} and half of it. */
+    WriteBufferWaterMark waterMark() {
+        return waterMark;
     }
 
     public ProxyStats stats() {
@@ -171,6 +179,7 @@ public final class ServiceProxy implements AutoCloseable {
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.SO_KEEPALIVE, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark())
                 .childHandler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
