@@ -2,12 +2,7 @@ package io.ferry.l7.http;
 
 import io.ferry.l4.IdleTimeoutHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInitializer;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
-import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
@@ -15,9 +10,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * After the TLS handshake, builds the rest of an HTTPS connection's pipeline for the protocol ALPN agreed on:
- * {@code h2} gets Netty's HTTP/2 frame codec and a multiplexer whose every stream is a child channel running its
- * own {@link HttpFrontendHandler} behind {@link Http2StreamFrameToHttpObjectCodec} (so streams are proxied
- * independently, each with its own flow-control window and backpressure); anything else gets HTTP/1.1.
+ * {@code h2} gets {@link Http2Frontend}, Netty's HTTP/2 connection handler with a frame listener that gives every
+ * stream its own {@link HttpFrontendHandler} (so streams are proxied independently, each with its own flow-control
+ * window and backpressure, without a child channel per stream); anything else gets HTTP/1.1.
  *
  * <p>The HTTP/2 limits a public edge needs: at most {@value #MAX_CONCURRENT_STREAMS} concurrent streams, a header
  * list limit, and Netty's rapid-reset guard (at most {@value #MAX_RST_FRAMES} RST_STREAMs per
@@ -46,7 +41,7 @@ final class AlpnHandler extends ApplicationProtocolNegotiationHandler {
         if (ApplicationProtocolNames.HTTP_2.equals(protocol)) {
             proxy.stats().h2Connections.increment();
             // Connection-level frames (SETTINGS, PING, WINDOW_UPDATE) must always be read; each stream has its own
-            // flow-control window and reads on demand.
+            // flow-control window and is read on demand (Http2FrontendStream).
             ctx.channel().config().setAutoRead(true);
             Http2Settings settings = Http2Settings.defaultSettings()
                                                   .maxConcurrentStreams(MAX_CONCURRENT_STREAMS)
@@ -56,27 +51,17 @@ final class AlpnHandler extends ApplicationProtocolNegotiationHandler {
                           // Streams answered in one turn of the event loop leave in one TLS record and one write.
                           .addLast("h2-flush", new FlushConsolidationHandler(
                                   FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true))
-                          .addLast("h2", Http2FrameCodecBuilder.forServer()
-                                                             .initialSettings(settings)
-                                                             .validateHeaders(true)
-                                                             .decoderEnforceMaxRstFramesPerWindow(
-                                                                     MAX_RST_FRAMES, RST_WINDOW_SECONDS)
-                                                             .build())
-                          .addLast("h2-streams", new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
-                              @Override
-                              protected void initChannel(Http2StreamChannel ch) {
-                                  ch.config().setAutoRead(false);
-                                  ch.pipeline().addLast("h2-http", new Http2StreamFrameToHttpObjectCodec(true))
-                                               .addLast("proxy", new HttpFrontendHandler(proxy, "https", localPort,
-                                                                                         true));
-                              }
-                          }))
+                          .addLast("h2", new Http2Frontend.Builder(proxy, localPort)
+                                                   .settings(settings)
+                                                   .headerValidation(true)
+                                                   .maxRstFramesPerWindow(MAX_RST_FRAMES, RST_WINDOW_SECONDS)
+                                                   .build())
                           .addLast("h2-guard", new Http2ConnectionGuard(proxy.stats()));
         } else {
             // The handler starts reading as soon as it is added: the connection is already active.
             ctx.pipeline().addLast("http", proxy.newServerCodec())
                           .addLast("drain", new DrainHandler(proxy::isDraining))
-                          .addLast("proxy", new HttpFrontendHandler(proxy, "https", localPort, false));
+                          .addLast("proxy", new HttpFrontendHandler(proxy, "https", localPort));
         }
     }
 }

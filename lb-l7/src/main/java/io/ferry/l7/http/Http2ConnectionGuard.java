@@ -3,7 +3,7 @@ package io.ferry.l7.http;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http2.Http2CodecUtil;
-import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2ConnectionHandler;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 
@@ -26,7 +26,7 @@ final class Http2ConnectionGuard extends ChannelInboundHandlerAdapter {
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof IdleStateEvent) {
-            Http2FrameCodec codec = ctx.pipeline().get(Http2FrameCodec.class);
+            Http2ConnectionHandler codec = ctx.pipeline().get(Http2ConnectionHandler.class);
             if (codec == null || codec.connection().numActiveStreams() == 0) {
                 ctx.close();
             }

@@ -47,8 +47,8 @@ import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The client side of the edge proxy: one instance per client connection, after {@link Http1ServerCodec} (or, for
- * an HTTP/2 stream, {@code Http2StreamFrameToHttpObjectCodec}).
+ * The client side of the edge proxy: one instance per client connection, after {@link Http1ServerCodec}, or per
+ * HTTP/2 stream, driven by its {@link Http2FrontendStream}.
  *
  * <p>The life of a request: the head arrives; it is checked (framing, Host, path), the path normalized, the live
  * {@code HttpRouteTable} consulted once; the {@link Route}'s policy is applied (allowed sources, redirects, body
@@ -91,6 +91,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     private final String localPortText;
 
     private final boolean h2;
+    /** The HTTP/2 stream this handler serves, or null on an HTTP/1.1 connection. */
+    private final Http2FrontendStream stream;
+    /** The client connection's context (an HTTP/2 stream's: its connection's, shared by its streams). */
     private ChannelHandlerContext ctx;
     private boolean started;
     private String clientIp;
@@ -108,41 +111,50 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     private Upstream upstream;
 
     HttpFrontendHandler(HttpProxy proxy, String scheme, int localPort) {
-        this(proxy, scheme, localPort, false);
+        this(proxy, scheme, localPort, null);
     }
 
     /**
      * @param scheme {@code http} or {@code https}: what {@code X-Forwarded-Proto} says and which redirects and
      *               checks apply
-     * @param h2 whether the channel is one HTTP/2 stream (a child of the connection, behind
-     *           {@code Http2StreamFrameToHttpObjectCodec}) rather than an HTTP/1.1 connection
+     * @param stream the HTTP/2 stream served ({@link Http2Frontend} hands its frames over as HTTP/1 objects), or
+     *               null for an HTTP/1.1 connection, where this is the pipeline's last handler
      */
-    HttpFrontendHandler(HttpProxy proxy, String scheme, int localPort, boolean h2) {
+    HttpFrontendHandler(HttpProxy proxy, String scheme, int localPort, Http2FrontendStream stream) {
         this.proxy = proxy;
         this.stats = proxy.stats();
         this.config = proxy.config();
         this.scheme = scheme;
         this.localPort = localPort;
         this.localPortText = Integer.toString(localPort);
-        this.h2 = h2;
+        this.stream = stream;
+        this.h2 = stream != null;
+        if (stream != null) {
+            this.ctx = stream.connectionContext();
+        }
     }
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
-        if (ctx.channel().isActive()) {
+        if (clientActive()) {
             // Added after the connection came up: HTTP/1.1 chosen by ALPN once TLS was done.
-            start(ctx);
+            start();
         }
     }
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-        start(ctx);
+        start();
         ctx.fireChannelActive();
     }
 
-    private void start(ChannelHandlerContext ctx) {
+    /** An HTTP/2 stream's HEADERS opened it. */
+    void streamStarted() {
+        start();
+    }
+
+    private void start() {
         if (started) {
             return;
         }
@@ -157,13 +169,18 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         clientIp = remote.getAddress().getHostAddress();
         lastClientActivity = System.nanoTime();
         armTimerBy(lastClientActivity + idleLimit());
-        ctx.read();
+        clientRead();
     }
 
     // ---- client side ----------------------------------------------------------------------------------------
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        clientMessage(msg);
+    }
+
+    /** A message from the client's codec (or, for an HTTP/2 stream, from {@link Http2FrontendStream}). */
+    void clientMessage(Object msg) {
         lastClientActivity = System.nanoTime();
         if (switched) {
             // Bytes the client sent after its upgrade request, set free when the HTTP codec left.
@@ -207,6 +224,10 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
+        clientReadComplete();
+    }
+
+    void clientReadComplete() {
         Exchange e = ex;
         if (e == null || switched) {
             return;
@@ -216,24 +237,34 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         if (!e.requestComplete && !closing) {
             if (e.local) {
-                ctx.read(); // keep discarding
+                clientRead(); // keep discarding
             } else if (e.headSent && upstream != null && upstream.channel().isWritable()) {
-                ctx.read();
+                clientRead();
             }
         }
     }
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        clientWritabilityChanged();
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    void clientWritabilityChanged() {
         Exchange e = ex;
         if (e != null && upstream != null) {
-            upstream.channel().config().setAutoRead(ctx.channel().isWritable());
+            upstream.channel().config().setAutoRead(clientWritable());
         }
-        ctx.fireChannelWritabilityChanged();
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        clientClosed();
+        ctx.fireChannelInactive();
+    }
+
+    /** The client connection (or HTTP/2 stream) is gone. */
+    void clientClosed() {
         stats.activeConnections.decrement();
         cancelTimer();
         releaseAll(queued);
@@ -255,13 +286,12 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                 c.release(false);
             }
         }
-        ctx.fireChannelInactive();
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         // Bytes from the client that broke the connection (a reset, mostly): close; nothing else is affected.
-        ctx.close();
+        clientClose();
     }
 
     private void startExchange(HttpRequest req) {
@@ -481,7 +511,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             // One read stays pending while the response is awaited, so that a client that goes away is noticed
             // (NIO reports an end of stream only to a read). What it brings, if anything, is pipelined and waits
             // in the queue; no further read is made until this exchange is done.
-            ctx.read();
+            clientRead();
         }
     }
 
@@ -531,7 +561,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                     }
                 });
         b.connect(address).addListener((ChannelFuture f) -> {
-            if (ex != e || closing && !ctx.channel().isActive()) {
+            if (ex != e || closing && !clientActive()) {
                 if (f.isSuccess()) {
                     f.channel().close();
                 }
@@ -570,7 +600,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         int connectTimeout = (int) Math.min(Integer.MAX_VALUE, e.route.policy().connectTimeout().toMillis());
         pool.connection(address, ctx.channel().eventLoop(), connectTimeout).addListener((ChannelFuture f) -> {
-            if (ex != e || closing && !ctx.channel().isActive()) {
+            if (ex != e || closing && !clientActive()) {
                 return; // the connection stays for other streams
             }
             if (!f.isSuccess()) {
@@ -581,7 +611,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
             H2cUpstreamPool.openStream(f.channel()).addListener((Future<Http2StreamChannel> sf) -> {
-                if (ex != e || closing && !ctx.channel().isActive()) {
+                if (ex != e || closing && !clientActive()) {
                     if (sf.isSuccess()) {
                         sf.getNow().close();
                     }
@@ -619,7 +649,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         e.lastUpstreamActivity = System.nanoTime();
         armTimerBy(e.lastUpstreamActivity + exchangeLimit(e));
         if (!e.requestComplete && u.isWritable()) {
-            ctx.read();
+            clientRead();
         }
     }
 
@@ -627,7 +657,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     private void retryOrFail(Exchange e, int status, boolean sent) {
         Backend backend = e.route.backend();
         boolean safe = !sent || e.idempotent && e.requestBodyBytes == 0;
-        if (safe && ctx.channel().isActive()) {
+        if (safe && clientActive()) {
             if (sent && e.reused) {
                 // A kept-alive connection the server had closed: the same endpoint on a new connection.
                 stats.retries.increment();
@@ -709,7 +739,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             stats.bytesToClients.add(n);
             e.route.stats().bytesToClient(n);
             e.responseComplete = true;
-            ctx.write(new DefaultLastHttpContent(full.content(), full.trailingHeaders()), ctx.voidPromise());
+            clientWrite(new DefaultLastHttpContent(full.content(), full.trailingHeaders()));
             responseDone(e);
         } else if (msg instanceof HttpResponse) {
             upstreamHead(c, (HttpResponse) msg);
@@ -731,7 +761,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             e.responseBytes += n;
             stats.bytesToClients.add(n);
             e.route.stats().bytesToClient(n);
-            ctx.write(content, ctx.voidPromise());
+            clientWrite(content);
             if (content instanceof LastHttpContent) {
                 e.responseComplete = true;
                 responseDone(e);
@@ -763,7 +793,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             e.skipLast = c instanceof UpstreamConnection;
             if (code == 100 && e.expectContinue && !e.continueSent) {
                 e.continueSent = true;
-                ctx.writeAndFlush(LocalResponses.continue100(), ctx.voidPromise());
+                clientWrite(LocalResponses.continue100());
+                clientFlush();
             }
             return;
         }
@@ -807,13 +838,13 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             rh.set(ForwardedHeaders.STRICT_TRANSPORT_SECURITY, HttpProxyConfig.HSTS_VALUE);
         }
         countResponse(e, code);
-        ctx.write(out, ctx.voidPromise());
+        clientWrite(out);
     }
 
     void upstreamReadComplete(Upstream c) {
-        ctx.flush();
+        clientFlush();
         Exchange e = ex;
-        if (e != null && upstream == c && !ctx.channel().isWritable()) {
+        if (e != null && upstream == c && !clientWritable()) {
             c.channel().config().setAutoRead(false);
         }
     }
@@ -822,7 +853,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         Exchange e = ex;
         if (e != null && upstream == c && c.channel().isWritable() && !e.requestComplete) {
             e.lastUpstreamActivity = System.nanoTime(); // it drained: the client body timeout counts from now
-            ctx.read();
+            clientRead();
         }
     }
 
@@ -854,7 +885,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     private void responseDone(Exchange e) {
         // The last part is out: flush now, the upstream's read-complete no longer reaches this handler.
-        ctx.flush();
+        clientFlush();
         Upstream c = upstream;
         upstream = null;
         Backend backend = e.route.backend();
@@ -885,7 +916,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         FullHttpResponse out = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS,
                                                            Unpooled.EMPTY_BUFFER, rh,
                                                            ForwardedHeaders.UNVALIDATED.newHeaders());
-        ctx.writeAndFlush(out, ctx.voidPromise());
+        clientWrite(out);
+        clientFlush();
         log(e);
         cancelTimer();
         ex = null;
@@ -954,12 +986,13 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         if (config.hsts() && "https".equals(scheme)) {
             r.headers().set(ForwardedHeaders.STRICT_TRANSPORT_SECURITY, HttpProxyConfig.HSTS_VALUE);
         }
-        ctx.writeAndFlush(r, ctx.voidPromise());
+        clientWrite(r);
+        clientFlush();
         if (closing || e.requestComplete) {
             finishExchange();
         } else {
             // The rest of the request body is read and dropped; too much of it closes the connection.
-            ctx.read();
+            clientRead();
         }
     }
 
@@ -969,8 +1002,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         log(e);
         lastClientActivity = System.nanoTime();
         if (h2) {
-            // One request per stream: the response's end closed the stream.
-            ctx.flush();
+            // One request per stream: the response's end ends the stream.
+            stream.responseEnded(e.requestComplete);
             return;
         }
         if (!e.keepAlive || closing) {
@@ -986,7 +1019,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         drainQueued();
         if (ex == null && !closing) {
             armTimerBy(lastClientActivity + idleLimit());
-            ctx.read();
+            clientRead();
         }
     }
 
@@ -1025,8 +1058,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             dropUpstream(e);
         }
         // What was written goes out first: a client of a cut response sees as much of it as there was.
-        ctx.flush();
-        ctx.close();
+        clientFlush();
+        clientClose();
     }
 
     // ---- timeouts ----------------------------------------------------------------------------------------------
@@ -1068,7 +1101,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     private void onTimer() {
         timer = null;
-        if (switched || !ctx.channel().isActive()) {
+        if (switched || !clientActive()) {
             return;
         }
         long now = System.nanoTime();
@@ -1076,7 +1109,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         if (e == null) {
             long deadline = lastClientActivity + idleLimit();
             if (now - deadline >= 0) {
-                ctx.close(); // an idle keep-alive connection, or a request head that never finished
+                clientClose(); // an idle keep-alive connection, or a request head that never finished
             } else {
                 armTimerBy(deadline);
             }
@@ -1086,7 +1119,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             // Answered; the rest of the request body is being discarded, unless the client stopped sending it.
             long deadline = lastClientActivity + idleLimit();
             if (now - deadline >= 0) {
-                ctx.close();
+                clientClose();
             } else {
                 armTimerBy(deadline);
             }
@@ -1129,7 +1162,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
      * Host, as with ingress-nginx).
      */
     private boolean misdirected(String host) {
-        Channel conn = h2 ? ctx.channel().parent() : ctx.channel();
+        Channel conn = ctx.channel();
         TlsCertificate chosen = conn.attr(SniCertificateHandler.CERTIFICATE).get();
         if (chosen == null || !Boolean.TRUE.equals(conn.attr(SniCertificateHandler.SNI_SENT).get())) {
             return false;
@@ -1140,6 +1173,48 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     private void log(Exchange e) {
         if (proxy.accessLogEnabled()) {
             proxy.log(AccessLogFormat.line(clientIp, e));
+        }
+    }
+
+    // ---- the client side, an HTTP/1.1 connection or an HTTP/2 stream ---------------------------------------------
+
+    private void clientRead() {
+        if (h2) {
+            stream.read();
+        } else {
+            ctx.read();
+        }
+    }
+
+    private void clientWrite(Object msg) {
+        if (h2) {
+            stream.write(msg);
+        } else {
+            ctx.write(msg, ctx.voidPromise());
+        }
+    }
+
+    private void clientFlush() {
+        if (h2) {
+            stream.flush();
+        } else {
+            ctx.flush();
+        }
+    }
+
+    private boolean clientActive() {
+        return h2 ? stream.isActive() : ctx.channel().isActive();
+    }
+
+    private boolean clientWritable() {
+        return h2 ? stream.isWritable() : ctx.channel().isWritable();
+    }
+
+    private void clientClose() {
+        if (h2) {
+            stream.close();
+        } else {
+            ctx.close();
         }
     }
 

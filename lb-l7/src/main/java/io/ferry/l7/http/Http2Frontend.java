@@ -1,0 +1,242 @@
+package io.ferry.l7.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http2.AbstractHttp2ConnectionHandlerBuilder;
+import io.netty.handler.codec.http2.Http2Connection;
+import io.netty.handler.codec.http2.Http2ConnectionAdapter;
+import io.netty.handler.codec.http2.Http2ConnectionDecoder;
+import io.netty.handler.codec.http2.Http2ConnectionEncoder;
+import io.netty.handler.codec.http2.Http2ConnectionHandler;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2FrameAdapter;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.HttpConversionUtil;
+import java.util.ArrayList;
+
+/**
+ * The HTTP/2 front end of one client connection: Netty's connection handler (frame codec, HPACK, flow control,
+ * stream states and the protocol's limits) with a frame listener that maps each stream straight onto an
+ * {@link HttpFrontendHandler} through an {@link Http2FrontendStream}: no child channel, pipeline or frame object
+ * per stream. A request's HEADERS become one {@code HttpRequest} (a {@code FullHttpRequest} when they end the
+ * stream), its DATA frames {@code HttpContent}s and its trailing HEADERS a {@code LastHttpContent}, converted as
+ * Netty's {@code Http2StreamFrameToHttpObjectCodec} does; the response goes back the other way, written through the
+ * connection's encoder.
+ *
+ * <p>Flow control is per stream and on demand, as with Netty's child channels: a DATA frame's bytes are given back
+ * to the client's window only when the stream's handler has taken the frame, which it does while its upstream
+ * takes the body. A stream's writability is the connection's and the stream's window's together.
+ *
+ * <p>Confined to the connection's event loop.
+ */
+final class Http2Frontend extends Http2ConnectionHandler {
+
+    private final HttpProxy proxy;
+    private final int localPort;
+    private final Http2Connection.PropertyKey streamKey;
+    /** Streams that were given something during the current read: their handlers get a read-complete at its end. */
+    private final ArrayList<Http2FrontendStream> readThisTurn = new ArrayList<>(8);
+    private ChannelHandlerContext ctx;
+
+    private Http2Frontend(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings,
+                          HttpProxy proxy, int localPort) {
+        super(decoder, encoder, settings);
+        this.proxy = proxy;
+        this.localPort = localPort;
+        this.streamKey = connection().newKey();
+        connection().addListener(new Http2ConnectionAdapter() {
+            @Override
+            public void onStreamClosed(Http2Stream stream) {
+                Http2FrontendStream s = stream.getProperty(streamKey);
+                if (s != null) {
+                    s.closed();
+                }
+            }
+        });
+        connection().remote().flowController().listener(stream -> {
+            Http2FrontendStream s = stream.getProperty(streamKey);
+            if (s != null) {
+                s.writabilityChanged();
+            }
+        });
+        decoder.frameListener(new FrameListener());
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
+        this.ctx = ctx;
+        super.handlerAdded(ctx);
+    }
+
+    ChannelHandlerContext context() {
+        return ctx;
+    }
+
+    HttpProxy proxy() {
+        return proxy;
+    }
+
+    /** Sends what the encoder holds (flow-controlled DATA included) and flushes the connection. */
+    void flushConnection() {
+        flush(ctx);
+    }
+
+    void noteRead(Http2FrontendStream s) {
+        if (!s.inReadList) {
+            s.inReadList = true;
+            readThisTurn.add(s);
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
+        ArrayList<Http2FrontendStream> list = readThisTurn;
+        // Handlers may read from a stream that was just given its last frame, or reset one: index loop, no iterator.
+        for (int i = 0; i < list.size(); i++) {
+            Http2FrontendStream s = list.get(i);
+            s.inReadList = false;
+            s.readComplete();
+        }
+        list.clear();
+        super.channelReadComplete(ctx);
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
+        super.channelWritabilityChanged(ctx);
+        if (connection().numActiveStreams() > 0) {
+            connection().forEachActiveStream(stream -> {
+                Http2FrontendStream s = stream.getProperty(streamKey);
+                if (s != null) {
+                    s.writabilityChanged();
+                }
+                return true;
+            });
+        }
+    }
+
+    @Override
+    protected void onConnectionError(ChannelHandlerContext ctx, boolean outbound, Throwable cause,
+                                     Http2Exception http2Ex) {
+        if (!outbound) {
+            ctx.fireExceptionCaught(cause); // counted by Http2ConnectionGuard
+        }
+        super.onConnectionError(ctx, outbound, cause, http2Ex);
+    }
+
+    /** Resets {@code stream} with {@code error} (unless it is closed already) and flushes. */
+    void reset(Http2Stream stream, Http2Error error) {
+        if (stream.state() != Http2Stream.State.CLOSED) {
+            resetStream(ctx, stream.id(), error.code(), ctx.voidPromise());
+            flushConnection();
+        }
+    }
+
+    private final class FrameListener extends Http2FrameAdapter {
+
+        @Override
+        public void onHeadersRead(ChannelHandlerContext ctx, int streamId, Http2Headers headers, int streamDependency,
+                                  short weight, boolean exclusive, int padding, boolean endStream)
+                throws Http2Exception {
+            onHeadersRead(ctx, streamId, headers, padding, endStream);
+        }
+
+        @Override
+        public void onHeadersRead(ChannelHandlerContext ctx, int streamId, Http2Headers headers, int padding,
+                                  boolean endStream) throws Http2Exception {
+            Http2Stream stream = connection().stream(streamId);
+            if (stream == null) {
+                return;
+            }
+            Http2FrontendStream s = stream.getProperty(streamKey);
+            if (s == null) {
+                HttpRequest req;
+                try {
+                    if (endStream) {
+                        req = HttpConversionUtil.toFullHttpRequest(streamId, headers, Unpooled.EMPTY_BUFFER, true);
+                    } else {
+                        req = HttpConversionUtil.toHttpRequest(streamId, headers, true);
+                        if (!HttpUtil.isContentLengthSet(req)) {
+                            req.headers().add(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+                        }
+                    }
+                } catch (Http2Exception e) {
+                    throw e;
+                } catch (RuntimeException e) {
+                    // No :method, a method or header HTTP/1.1 cannot carry: this stream is refused, not the connection.
+                    throw Http2Exception.streamError(streamId, Http2Error.PROTOCOL_ERROR, e, "malformed request head");
+                }
+                s = new Http2FrontendStream(Http2Frontend.this, stream, localPort);
+                stream.setProperty(streamKey, s);
+                s.start();
+                s.received(req);
+            } else {
+                // Trailers: they end the stream.
+                LastHttpContent last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, true);
+                HttpConversionUtil.addHttp2ToHttpHeaders(streamId, headers, last.trailingHeaders(),
+                                                         io.netty.handler.codec.http.HttpVersion.HTTP_1_1, true, true);
+                s.received(last);
+            }
+        }
+
+        @Override
+        public int onDataRead(ChannelHandlerContext ctx, int streamId, ByteBuf data, int padding, boolean endOfStream) {
+            Http2Stream stream = connection().stream(streamId);
+            Http2FrontendStream s = stream == null ? null : stream.getProperty(streamKey);
+            if (s == null) {
+                return data.readableBytes() + padding;
+            }
+            data.retain();
+            s.received(endOfStream ? new DefaultLastHttpContent(data, true) : new DefaultHttpContent(data));
+            // The padding is not the application's: given back now. The data's bytes when the handler takes them.
+            return padding;
+        }
+    }
+
+    /** Builds an {@link Http2Frontend} with the settings and limits of {@link AlpnHandler}. */
+    static final class Builder extends AbstractHttp2ConnectionHandlerBuilder<Http2Frontend, Builder> {
+
+        private final HttpProxy proxy;
+        private final int localPort;
+
+        Builder(HttpProxy proxy, int localPort) {
+            this.proxy = proxy;
+            this.localPort = localPort;
+            server(true);
+        }
+
+        Builder settings(Http2Settings settings) {
+            return initialSettings(settings);
+        }
+
+        Builder headerValidation(boolean validate) {
+            return validateHeaders(validate);
+        }
+
+        Builder maxRstFramesPerWindow(int frames, int seconds) {
+            return decoderEnforceMaxRstFramesPerWindow(frames, seconds);
+        }
+
+        @Override
+        public Http2Frontend build() {
+            return super.build();
+        }
+
+        @Override
+        protected Http2Frontend build(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder,
+                                      Http2Settings initialSettings) {
+            return new Http2Frontend(decoder, encoder, initialSettings, proxy, localPort);
+        }
+    }
+}

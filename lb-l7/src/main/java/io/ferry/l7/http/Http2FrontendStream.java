@@ -1,0 +1,258 @@
+package io.ferry.l7.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.Http2ConnectionEncoder;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.HttpConversionUtil;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.internal.logging.InternalLogger;
+import io.netty.util.internal.logging.InternalLoggerFactory;
+import java.util.ArrayDeque;
+
+/**
+ * One HTTP/2 stream of an {@link Http2Frontend} connection, as its {@link HttpFrontendHandler} sees it: what a child
+ * channel was, without the channel. The handler reads from it on demand ({@link #read()}), and what arrives while
+ * it does not wait is queued, its bytes kept out of the client's flow-control window until taken. It writes HTTP/1
+ * objects ({@link #write}), which go out as HEADERS and DATA frames through the connection's encoder, and
+ * {@link #close()} resets the stream.
+ *
+ * <p>The stream's end reaches the handler ({@code clientClosed}) in a task of the event loop, never from inside one
+ * of the handler's own calls: a write that ends the stream can close it during the flush that follows.
+ *
+ * <p>Confined to the connection's event loop.
+ */
+final class Http2FrontendStream implements Runnable {
+
+    private static final InternalLogger logger = InternalLoggerFactory.getInstance(Http2FrontendStream.class);
+
+    private final Http2Frontend connection;
+    private final Http2Stream stream;
+    private final ChannelHandlerContext ctx;
+    private final Http2ConnectionEncoder encoder;
+    private final HttpFrontendHandler handler;
+    /** Frames that arrived while the handler did not want to read. */
+    private ArrayDeque<Object> inbound;
+    private boolean readPending;
+    /** Whether the stream is in the connection's list of streams that were read this turn. */
+    boolean inReadList;
+    private boolean closed;
+    private boolean closeDelivered;
+    private boolean taskScheduled;
+
+    Http2FrontendStream(Http2Frontend connection, Http2Stream stream, int localPort) {
+        this.connection = connection;
+        this.stream = stream;
+        this.ctx = connection.context();
+        this.encoder = connection.encoder();
+        this.handler = new HttpFrontendHandler(connection.proxy(), "https", localPort, this);
+    }
+
+    void start() {
+        handler.streamStarted();
+    }
+
+    // ---- what the connection hands over --------------------------------------------------------------------------
+
+    /** A request head, body part or trailers for this stream, in order. */
+    void received(Object msg) {
+        if (closed) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        if (readPending && (inbound == null || inbound.isEmpty())) {
+            deliver(msg);
+            connection.noteRead(this);
+        } else {
+            if (inbound == null) {
+                inbound = new ArrayDeque<>(4);
+            }
+            inbound.add(msg);
+        }
+    }
+
+    /** The end of the connection's read: the handler's read-complete; it asks again if it wants more. */
+    void readComplete() {
+        readPending = false;
+        if (!closeDelivered) {
+            handler.clientReadComplete();
+        }
+    }
+
+    void writabilityChanged() {
+        if (!closeDelivered) {
+            handler.clientWritabilityChanged();
+        }
+    }
+
+    /** The stream closed (ended both ways, or reset by either side). */
+    void closed() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (inbound != null) {
+            for (Object m; (m = inbound.poll()) != null; ) {
+                ReferenceCountUtil.release(m);
+            }
+        }
+        schedule();
+    }
+
+    private void schedule() {
+        if (!taskScheduled) {
+            taskScheduled = true;
+            ctx.executor().execute(this);
+        }
+    }
+
+    @Override
+    public void run() {
+        taskScheduled = false;
+        if (closed) {
+            if (!closeDelivered) {
+                closeDelivered = true;
+                handler.clientClosed();
+            }
+            return;
+        }
+        if (readPending && inbound != null && !inbound.isEmpty()) {
+            for (Object m; readPending && (m = inbound.poll()) != null; ) {
+                deliver(m);
+            }
+            readPending = false;
+            if (!closeDelivered) {
+                handler.clientReadComplete();
+            }
+            connection.flushConnection(); // the window updates for what was taken
+        }
+    }
+
+    private void deliver(Object msg) {
+        int n = msg instanceof HttpContent ? ((HttpContent) msg).content().readableBytes() : 0;
+        try {
+            handler.clientMessage(msg);
+        } catch (Throwable t) {
+            logger.warn("HTTP/2 stream {} failed", stream.id(), t);
+            close();
+            return;
+        }
+        if (n > 0) {
+            try {
+                connection.connection().local().flowController().consumeBytes(stream, n);
+            } catch (Http2Exception e) {
+                connection.reset(stream, Http2Error.INTERNAL_ERROR);
+            }
+        }
+    }
+
+    // ---- what the handler does ---------------------------------------------------------------------------------
+
+    /** Asks for what arrives next (or is queued): handed over in a later task or read, never from inside this call. */
+    void read() {
+        readPending = true;
+        if (inbound != null && !inbound.isEmpty()) {
+            schedule();
+        }
+    }
+
+    boolean isActive() {
+        return !closed && stream.state() != Http2Stream.State.CLOSED && ctx.channel().isActive();
+    }
+
+    boolean isWritable() {
+        return ctx.channel().isWritable() && encoder.flowController().isWritable(stream);
+    }
+
+    ChannelHandlerContext connectionContext() {
+        return ctx;
+    }
+
+    /** Writes a response head, body part or trailers as HEADERS and DATA frames; flushed by {@link #flush()}. */
+    void write(Object msg) {
+        if (closed || stream.state() == Http2Stream.State.CLOSED) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        int id = stream.id();
+        if (msg instanceof HttpResponse) {
+            HttpResponse r = (HttpResponse) msg;
+            Http2Headers headers = HttpConversionUtil.toHttp2Headers(r, false);
+            boolean informational = r.status().codeClass() == HttpStatusClass.INFORMATIONAL;
+            if (msg instanceof FullHttpResponse) {
+                FullHttpResponse full = (FullHttpResponse) msg;
+                boolean nothingMore = !informational && !full.content().isReadable()
+                                      && full.trailingHeaders().isEmpty();
+                encoder.writeHeaders(ctx, id, headers, 0, nothingMore, ctx.voidPromise());
+                if (informational || nothingMore) {
+                    full.release();
+                } else {
+                    writeLast(id, full.content(), full.trailingHeaders());
+                }
+            } else {
+                encoder.writeHeaders(ctx, id, headers, 0, false, ctx.voidPromise());
+            }
+            return;
+        }
+        if (msg instanceof LastHttpContent) {
+            LastHttpContent last = (LastHttpContent) msg;
+            writeLast(id, last.content(), last.trailingHeaders());
+        } else if (msg instanceof HttpContent) {
+            encoder.writeData(ctx, id, ((HttpContent) msg).content(), 0, false, ctx.voidPromise());
+        } else {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    /** Takes over {@code content}. */
+    private void writeLast(int id, ByteBuf content, HttpHeaders trailers) {
+        if (trailers.isEmpty()) {
+            encoder.writeData(ctx, id, content, 0, true, ctx.voidPromise());
+            return;
+        }
+        if (content.isReadable()) {
+            encoder.writeData(ctx, id, content, 0, false, ctx.voidPromise());
+        } else {
+            content.release();
+        }
+        encoder.writeHeaders(ctx, id, HttpConversionUtil.toHttp2Headers(trailers, false), 0, true,
+                             ctx.voidPromise());
+    }
+
+    void flush() {
+        connection.flushConnection();
+    }
+
+    /**
+     * The response is all written. If the client is still sending its request (the proxy answered early), it is
+     * asked to stop with a reset carrying NO_ERROR (RFC 9113, section 8.1), once the response has left.
+     */
+    void responseEnded(boolean requestComplete) {
+        flush();
+        if (!requestComplete && !closed && stream.state() == Http2Stream.State.OPEN
+            && !encoder.flowController().hasFlowControlled(stream)) {
+            connection.reset(stream, Http2Error.NO_ERROR);
+        }
+    }
+
+    /** Resets the stream (CANCEL), as closing a child channel does. */
+    void close() {
+        if (!closed) {
+            connection.reset(stream, Http2Error.CANCEL);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Http2FrontendStream(" + ctx.channel() + ", stream " + stream.id() + ')';
+    }
+}
