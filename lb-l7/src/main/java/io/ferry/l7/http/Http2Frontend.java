@@ -1,16 +1,19 @@
 package io.ferry.l7.http;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.DefaultHttpContent;
-import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http2.AbstractHttp2ConnectionHandlerBuilder;
+import io.netty.handler.codec.http2.DefaultHttp2Connection;
+import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2ConnectionAdapter;
 import io.netty.handler.codec.http2.Http2ConnectionDecoder;
@@ -23,6 +26,8 @@ import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.codec.http2.HttpConversionUtil;
+import io.netty.handler.codec.http2.UniformStreamByteDistributor;
+
 import java.util.ArrayList;
 
 /**
@@ -185,7 +190,7 @@ final class Http2Frontend extends Http2ConnectionHandler {
                 // Trailers: they end the stream.
                 LastHttpContent last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, true);
                 HttpConversionUtil.addHttp2ToHttpHeaders(streamId, headers, last.trailingHeaders(),
-                                                         io.netty.handler.codec.http.HttpVersion.HTTP_1_1, true, true);
+                                                         HttpVersion.HTTP_1_1, true, true);
                 s.received(last);
             }
         }
@@ -213,7 +218,12 @@ final class Http2Frontend extends Http2ConnectionHandler {
         Builder(HttpProxy proxy, int localPort) {
             this.proxy = proxy;
             this.localPort = localPort;
-            server(true);
+            // Streams share the connection's window evenly: RFC 9113 deprecated the priority tree that Netty's
+            // default (weighted fair queue) keeps per stream, and nginx and HAProxy ignore it too.
+            Http2Connection connection = new DefaultHttp2Connection(true);
+            connection.remote().flowController(
+                    new DefaultHttp2RemoteFlowController(connection, new UniformStreamByteDistributor(connection)));
+            connection(connection);
         }
 
         Builder settings(Http2Settings settings) {
