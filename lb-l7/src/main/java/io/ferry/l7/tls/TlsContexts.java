@@ -13,9 +13,18 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.handler.ssl.SupportedCipherSuiteFilter;
+import java.io.IOException;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.SecureRandom;
+import java.security.cert.CertificateException;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.List;
+import javax.crypto.spec.PBEParameterSpec;
+import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.X509TrustManager;
 
 /**
  * Builds the edge's server {@link SslContext}s, one policy for all of them.
@@ -113,6 +122,56 @@ public final class TlsContexts {
         return server(KeyMaterial.parse(certChainPem, keyPem), provider);
     }
 
+    /** Salts for the key stores of {@link #keyManagers}. */
+    private static final SecureRandom SALTS = new SecureRandom();
+
+    /**
+     * The server contexts' trust manager: clients are never asked for a certificate, so no CA list is loaded or
+     * sent. Without it, each context would get the JDK's default one, and OpenSSL would be handed the ~140 system CAs
+     * as the names to send in a certificate request: 60 % of the cost of building a context (about 9 of 15 ms),
+     * paid for every TLS Secret.
+     */
+    private static final X509TrustManager NO_CLIENT_CERTIFICATES = new X509TrustManager() {
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+            throw new CertificateException("client certificates are not accepted");
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+            throw new CertificateException("a server context does not verify servers");
+        }
+
+        @Override
+        public X509Certificate[] getAcceptedIssuers() {
+            return new X509Certificate[0];
+        }
+    };
+
+    /**
+     * The key managers of a server context, made here rather than by Netty: Netty puts the key in a PKCS#12 key
+     * store protected by the JDK's default, PBKDF2 with 10,000 iterations, paid twice (to store it, then to read it
+     * back): about 5 of the 8 ms a context costs, for every TLS Secret. The store lives in memory for the length of
+     * this call and its password is empty, so its protection is nominal either way: one iteration.
+     */
+    private static KeyManagerFactory keyManagers(KeyMaterial material) throws SSLException {
+        try {
+            char[] password = new char[0];
+            byte[] salt = new byte[16];
+            SALTS.nextBytes(salt);
+            KeyStore store = KeyStore.getInstance("PKCS12");
+            store.load(null, null);
+            store.setEntry("key", new KeyStore.PrivateKeyEntry(material.key(), material.chain()),
+                           new KeyStore.PasswordProtection(password, "PBEWithHmacSHA256AndAES_256",
+                                                           new PBEParameterSpec(salt, 1)));
+            KeyManagerFactory factory = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            factory.init(store, password);
+            return factory;
+        } catch (GeneralSecurityException | IOException e) {
+            throw new SSLException("cannot hold the key: " + e.getMessage(), e);
+        }
+    }
+
     static SslContext server(KeyMaterial material, SslProvider provider) {
         requireNonNull(provider, "provider");
         if (provider == SslProvider.OPENSSL_REFCNT) {
@@ -121,8 +180,9 @@ public final class TlsContexts {
         }
         SslContext context;
         try {
-            context = SslContextBuilder.forServer(material.key(), material.chain())
+            context = SslContextBuilder.forServer(keyManagers(material))
                                     .sslProvider(provider)
+                                    .trustManager(NO_CLIENT_CERTIFICATES)
                                     .protocols(PROTOCOLS)
                                     .ciphers(CIPHER_SUITES, SupportedCipherSuiteFilter.INSTANCE)
                                     .applicationProtocolConfig(ALPN)
