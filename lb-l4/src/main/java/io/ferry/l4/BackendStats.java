@@ -20,14 +20,37 @@ public final class BackendStats {
 
     private final StripedCounters counts = new StripedCounters(7);
 
-    final Counter connections = new Counter(counts, CONNECTIONS);
-    final Counter active = new Counter(counts, ACTIVE);
-    final Counter bytesFromClients = new Counter(counts, BYTES_FROM_CLIENTS);
-    final Counter bytesToClients = new Counter(counts, BYTES_TO_CLIENTS);
-    final Counter noEndpointRejects = new Counter(counts, NO_ENDPOINT_REJECTS);
-    final Counter connectFailures = new Counter(counts, CONNECT_FAILURES);
     final LatencyHistogram connectLatency = new LatencyHistogram();
-    final Counter retries = new Counter(counts, RETRIES);
+
+    // The relay handlers' writes: methods on the shared storage, so that a Service port costs no object per counter.
+
+    void addConnections(long n) {
+        counts.add(CONNECTIONS, n);
+    }
+
+    void addActive(long n) {
+        counts.add(ACTIVE, n);
+    }
+
+    void addBytesFromClients(long n) {
+        counts.add(BYTES_FROM_CLIENTS, n);
+    }
+
+    void addBytesToClients(long n) {
+        counts.add(BYTES_TO_CLIENTS, n);
+    }
+
+    void addNoEndpointRejects(long n) {
+        counts.add(NO_ENDPOINT_REJECTS, n);
+    }
+
+    void addConnectFailures(long n) {
+        counts.add(CONNECT_FAILURES, n);
+    }
+
+    void addRetries(long n) {
+        counts.add(RETRIES, n);
+    }
 
     /** Connections accepted for this Service port. */
     public long connections() {
@@ -65,32 +88,5 @@ public final class BackendStats {
     /** Connect attempts to this Service port's endpoints that failed. */
     public long connectFailures() {
         return counts.sum(CONNECT_FAILURES);
-    }
-
-    /**
-     * One slot of the shared counters, with the {@code LongAdder} methods the relay handlers call on the fields
-     * ({@code backendStats.connections.increment()}), so they write into the shared storage unchanged.
-     */
-    static final class Counter {
-
-        private final StripedCounters counts;
-        private final int slot;
-
-        Counter(StripedCounters counts, int slot) {
-            this.counts = counts;
-            this.slot = slot;
-        }
-
-        void increment() {
-            counts.add(slot, 1);
-        }
-
-        void decrement() {
-            counts.add(slot, -1);
-        }
-
-        void add(long n) {
-            counts.add(slot, n);
-        }
     }
 }

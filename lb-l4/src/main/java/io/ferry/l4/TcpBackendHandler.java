@@ -31,7 +31,7 @@ final class TcpBackendHandler extends ChannelInboundHandlerAdapter {
         if (msg instanceof ByteBuf) {
             int n = ((ByteBuf) msg).readableBytes();
             stats.bytesToClients.add(n);
-            backendStats.bytesToClients.add(n);
+            backendStats.addBytesToClients(n);
         }
         inbound.write(msg, inbound.voidPromise());
     }

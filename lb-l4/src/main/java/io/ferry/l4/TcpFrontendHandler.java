@@ -64,13 +64,13 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
         Backend b = proxy.table().lookup(key);
         if (b != null) {
             backendStats = b.stats();
-            backendStats.connections.increment();
-            backendStats.active.increment();
+            backendStats.addConnections(1);
+            backendStats.addActive(1);
         }
         if (b == null || b.isEmpty()) {
             stats.noEndpointRejects.increment();
             if (b != null) {
-                backendStats.noEndpointRejects.increment();
+                backendStats.addNoEndpointRejects(1);
             }
             Relay.reset(ctx.channel());
             return;
@@ -157,7 +157,7 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
             } else {
                 releaseEndpoint();
                 stats.connectFailures.increment();
-                backendStats.connectFailures.increment();
+                backendStats.addConnectFailures(1);
                 if (backend.health(index).failed(System.nanoTime(), proxy.config().maxFails(),
                                                  proxy.config().failTimeout().toNanos())) {
                     stats.endpointsSkipped.increment();
@@ -184,7 +184,7 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
                 chosen = next; // every endpoint left is skipped: try the next one anyway
             }
             stats.retries.increment();
-            backendStats.retries.increment();
+            backendStats.addRetries(1);
             connect(ctx, chosen);
         } else {
             stats.upstreamUnreachable.increment();
@@ -198,7 +198,7 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
             int n = ((ByteBuf) msg).readableBytes();
             stats.bytesFromClients.add(n);
             if (backendStats != null) {
-                backendStats.bytesFromClients.add(n);
+                backendStats.addBytesFromClients(n);
             }
         }
         if (outbound != null) {
@@ -260,7 +260,7 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
         releaseEndpoint();
         stats.active.decrement();
         if (backendStats != null) {
-            backendStats.active.decrement();
+            backendStats.addActive(-1);
         }
         if (pending != null) {
             for (Object m; (m = pending.poll()) != null; ) {

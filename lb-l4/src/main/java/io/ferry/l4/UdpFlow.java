@@ -74,8 +74,8 @@ final class UdpFlow extends ChannelInboundHandlerAdapter {
         backend.balancer().acquire(backend, index);
         stats.flowsCreated.increment();
         stats.flowsActive.increment();
-        backendStats.connections.increment();
-        backendStats.active.increment();
+        backendStats.addConnections(1);
+        backendStats.addActive(1);
         Channel ch;
         try {
             ch = listener.proxy().newUpstreamChannel();
@@ -120,7 +120,7 @@ final class UdpFlow extends ChannelInboundHandlerAdapter {
             return; // closed for another reason first
         }
         stats.upstreamConnectFailures.increment();
-        backendStats.connectFailures.increment();
+        backendStats.addConnectFailures(1);
         if (logger.isDebugEnabled()) {
             logger.debug("UDP flow {} -> {}: cannot open the upstream socket: {}", client, endpoint, cause.toString());
         }
@@ -133,7 +133,7 @@ final class UdpFlow extends ChannelInboundHandlerAdapter {
             content.release();
             return;
         }
-        backendStats.bytesFromClients.add(bytes);
+        backendStats.addBytesFromClients(bytes);
         listener.touch(this);
         if (connected) {
             send(content);
@@ -180,7 +180,7 @@ final class UdpFlow extends ChannelInboundHandlerAdapter {
             content.release();
             return;
         }
-        backendStats.bytesToClients.add(n);
+        backendStats.addBytesToClients(n);
         if (!answered) {
             answered = true;
             backend.health(index).succeeded();
@@ -225,7 +225,7 @@ final class UdpFlow extends ChannelInboundHandlerAdapter {
             backend.affinity().touch(pinnedClient);
         }
         stats.flowsActive.decrement();
-        backendStats.active.decrement();
+        backendStats.addActive(-1);
         if (pending != null) {
             for (ByteBuf buf; (buf = pending.poll()) != null; ) {
                 buf.release();

@@ -123,7 +123,7 @@ final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
         if (backend == null || backend.isEmpty()) {
             stats.noEndpointDrops.increment();
             if (backend != null) {
-                backend.stats().noEndpointRejects.increment();
+                backend.stats().addNoEndpointRejects(1);
             }
             return null;
         }

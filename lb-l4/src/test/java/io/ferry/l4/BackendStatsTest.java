@@ -9,16 +9,16 @@ class BackendStatsTest {
     @Test
     void eachFieldCountsIntoItsOwnCounter() {
         BackendStats s = new BackendStats();
-        s.connections.increment();
-        s.connections.increment();
-        s.active.increment();
-        s.active.increment();
-        s.active.decrement();
-        s.bytesFromClients.add(100);
-        s.bytesToClients.add(2_000);
-        s.noEndpointRejects.increment();
-        s.connectFailures.add(3);
-        s.retries.increment();
+        s.addConnections(1);
+        s.addConnections(1);
+        s.addActive(1);
+        s.addActive(1);
+        s.addActive(-1);
+        s.addBytesFromClients(100);
+        s.addBytesToClients(2_000);
+        s.addNoEndpointRejects(1);
+        s.addConnectFailures(3);
+        s.addRetries(1);
         s.connectLatency.observe(1_000_000);
         assertThat(s.connections()).isEqualTo(2);
         assertThat(s.active()).isEqualTo(1);
@@ -38,11 +38,11 @@ class BackendStatsTest {
         BackendStats s = new BackendStats();
         StripedCountersTest.hammer(threads, t -> {
             for (int i = 0; i < perThread; i++) {
-                s.connections.increment();
-                s.active.increment();
-                s.bytesFromClients.add(10);
-                s.bytesToClients.add(t);
-                s.active.decrement();
+                s.addConnections(1);
+                s.addActive(1);
+                s.addBytesFromClients(10);
+                s.addBytesToClients(t);
+                s.addActive(-1);
             }
         });
         assertThat(s.connections()).isEqualTo((long) threads * perThread);
