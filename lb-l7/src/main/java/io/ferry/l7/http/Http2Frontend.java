@@ -47,6 +47,9 @@ import java.util.ArrayList;
  */
 final class Http2Frontend extends Http2ConnectionHandler {
 
+    /** The connection's receive window: what all of its streams may have in flight to the proxy together. */
+    static final int CONNECTION_WINDOW = 1024 * 1024;
+
     private final HttpProxy proxy;
     private final int localPort;
     private final Http2Connection.PropertyKey streamKey;
@@ -68,6 +71,14 @@ final class Http2Frontend extends Http2ConnectionHandler {
                     s.closed();
                 }
             }
+
+            @Override
+            public void onStreamHalfClosed(Http2Stream stream) {
+                Http2FrontendStream s = stream.getProperty(streamKey);
+                if (s != null && stream.state() == Http2Stream.State.HALF_CLOSED_LOCAL) {
+                    s.halfClosedLocally();
+                }
+            }
         });
         connection().remote().flowController().listener(stream -> {
             Http2FrontendStream s = stream.getProperty(streamKey);
@@ -81,7 +92,28 @@ final class Http2Frontend extends Http2ConnectionHandler {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) throws Exception {
         this.ctx = ctx;
-        super.handlerAdded(ctx);
+        super.handlerAdded(ctx); // sends the preface (SETTINGS) if the channel is active
+        if (ctx.channel().isActive()) {
+            expandConnectionWindow();
+        }
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) throws Exception {
+        super.channelActive(ctx); // sends the preface
+        expandConnectionWindow();
+    }
+
+    /**
+     * A stream's window stays at 64 KiB; the connection's is raised to {@link #CONNECTION_WINDOW} (Envoy's default),
+     * so that a few uploads side by side, or a stream its handler has not read yet, do not stall the others.
+     */
+    private void expandConnectionWindow() throws Http2Exception {
+        Http2Stream connectionStream = connection().connectionStream();
+        int delta = CONNECTION_WINDOW - connection().local().flowController().initialWindowSize(connectionStream);
+        if (delta > 0) {
+            connection().local().flowController().incrementWindowSize(connectionStream, delta);
+        }
     }
 
     ChannelHandlerContext context() {

@@ -18,6 +18,7 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 import java.util.ArrayDeque;
+import java.util.concurrent.RejectedExecutionException;
 
 /**
  * One HTTP/2 stream of an {@link Http2Frontend} connection, as its {@link HttpFrontendHandler} sees it: what a child
@@ -48,6 +49,8 @@ final class Http2FrontendStream implements Runnable {
     private boolean closed;
     private boolean closeDelivered;
     private boolean taskScheduled;
+    /** The response ended before the request: reset (NO_ERROR) once its last frame has left the flow controller. */
+    private boolean resetWhenSent;
 
     Http2FrontendStream(Http2Frontend connection, Http2Stream stream, int localPort) {
         this.connection = connection;
@@ -108,16 +111,33 @@ final class Http2FrontendStream implements Runnable {
         schedule();
     }
 
+    /** The stream's local side closed: its response's last frame was written. */
+    void halfClosedLocally() {
+        if (resetWhenSent) {
+            schedule(); // not from inside the flow controller's write
+        }
+    }
+
     private void schedule() {
         if (!taskScheduled) {
             taskScheduled = true;
-            ctx.executor().execute(this);
+            try {
+                ctx.executor().execute(this);
+            } catch (RejectedExecutionException e) {
+                // The event loop is shutting down: the stream's end still reaches the handler, which lets go of
+                // what it holds.
+                run();
+            }
         }
     }
 
     @Override
     public void run() {
         taskScheduled = false;
+        if (resetWhenSent && !closed && stream.state() == Http2Stream.State.HALF_CLOSED_LOCAL) {
+            resetWhenSent = false;
+            connection.reset(stream, Http2Error.NO_ERROR); // closes the stream: closed() follows
+        }
         if (closed) {
             if (!closeDelivered) {
                 closeDelivered = true;
@@ -238,9 +258,14 @@ final class Http2FrontendStream implements Runnable {
      */
     void responseEnded(boolean requestComplete) {
         flush();
-        if (!requestComplete && !closed && stream.state() == Http2Stream.State.OPEN
-            && !encoder.flowController().hasFlowControlled(stream)) {
+        if (requestComplete || closed || !stream.state().remoteSideOpen()) {
+            return;
+        }
+        if (stream.state() == Http2Stream.State.HALF_CLOSED_LOCAL) {
             connection.reset(stream, Http2Error.NO_ERROR);
+        } else {
+            // The last DATA frame waits for the client's window: the reset follows it (halfClosedLocally).
+            resetWhenSent = true;
         }
     }
 

@@ -988,7 +988,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         clientWrite(r);
         clientFlush();
-        if (closing || e.requestComplete) {
+        if (closing || e.requestComplete || h2) {
+            // An HTTP/2 stream is reset (NO_ERROR) after the response rather than read to its end.
             finishExchange();
         } else {
             // The rest of the request body is read and dropped; too much of it closes the connection.

@@ -59,7 +59,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -204,8 +203,7 @@ class Http2FrontendTest {
         aGetIsServed(c);
     }
 
-    @Disabled("Bug: after an early 413 no RST_STREAM is sent (Http2FrontendStream.responseEnded wants state OPEN, the"
-              + " stream is HALF_CLOSED_LOCAL) and the stream's unread DATA holds the connection window")
+
     @ParameterizedTest
     @EnumSource(Transport.Kind.class)
     void aBodyOverTheRouteLimitIsAnswered413ThenResetWithNoErrorAndTheConnectionTakesUploads(Transport.Kind kind)
@@ -231,8 +229,7 @@ class Http2FrontendTest {
         await().atMost(DEADLINE).until(() -> proxy.stats().activeConnections() == 0);
     }
 
-    @Disabled("Bug: an early 404 (local answer without close) has 64 KiB more of the body discarded and then the"
-              + " stream reset with CANCEL (HttpFrontendHandler.requestBody -> closeNow), not NO_ERROR")
+
     @ParameterizedTest
     @EnumSource(Transport.Kind.class)
     void anUploadToAnUnknownPathIsAnswered404ThenResetWithNoError(Transport.Kind kind) throws Exception {
