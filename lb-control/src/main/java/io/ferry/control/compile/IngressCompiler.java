@@ -31,9 +31,6 @@ import io.ferry.l7.route.RoutePolicy;
 import io.netty.util.NetUtil;
 import java.net.InetSocketAddress;
 import java.time.Duration;
-import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -90,10 +87,16 @@ import java.util.regex.PatternSyntaxException;
  * <p><b>Balancers</b>: {@code load-balance} picks {@link RoundRobinBalancer} (ingress-nginx's default) or
  * {@link EwmaBalancer}. One backend object (and balancer) is shared by every route to the same Service port with
  * the same balancer, as ingress-nginx shares one upstream. EWMA scores are handed from one compile's balancer to
- * the next one's for the same Service port — the only thing this compiler remembers between calls — so that a
- * table swap does not forget what was learnt, as ingress-nginx's balancer sync keeps them.
+ * the next one's for the same Service port, so that a table swap does not forget what was learnt, as
+ * ingress-nginx's balancer sync keeps them.
  *
- * <p>Thread-safe; meant to be called from the control thread.
+ * <p><b>Recompiles</b> cost what changed, not the whole cluster (an informer hands unchanged objects over as the same
+ * instances): a Service port whose Service, EndpointSlices and Endpoints are the same instances keeps its resolved
+ * endpoints; a backend whose endpoints are unchanged is the last compile's {@link Backend} (its balancer and
+ * passive health with it); an Ingress that is the same instance keeps its parsed annotations and creation time.
+ * The rest — rules, conflicts, regex hosts, the route table — is planned again each time.
+ *
+ * <p>Thread-safe ({@link #plan} is synchronized); meant to be called from the control thread.
  */
 public final class IngressCompiler {
 
@@ -105,16 +108,29 @@ public final class IngressCompiler {
     /** A Service port's {@code appProtocol} that means HTTP/2 cleartext (prior knowledge) to its endpoints. */
     static final String APP_PROTOCOL_H2C = "kubernetes.io/h2c";
 
-    private static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
     private static final Pattern GROUP_REFERENCE = Pattern.compile("\\$([0-9])");
 
     private final String ingressClass;
     private final boolean watchWithoutClass;
     private final RoutePolicy defaults;
-    private volatile Map<String, EwmaBalancer> lastEwma = Map.of();
-    private volatile Map<HealthKey, EndpointHealth> lastHealth = Map.of();
-    // The counters of each route of the last compile, by route name (control thread only): carried to the next.
+    // The state below is carried from one compile to the next; guarded by this.
+    // The counters of each route of the last compile, by route name.
     private Map<String, RouteStats> routeStats = Map.of();
+    // The EWMA balancer of each backend name in the last compile: a new balancer takes over its scores.
+    private Map<String, EwmaBalancer> lastEwma = Map.of();
+    // The backends of the last compile, to be reused while their endpoints are unchanged.
+    private Map<BackendKey, BuiltBackend> lastBackends = Map.of();
+    // Every distinct backend the last compile's routes use, with its key.
+    private Map<Backend, BackendKey> lastLive = new IdentityHashMap<>();
+    // The passive health of each endpoint under each setting, with the number of live backends' endpoints using it.
+    private final Map<HealthKey, SharedHealth> health = new HashMap<>();
+    // The endpoints of each Service the last compile resolved, by namespace/name.
+    private Map<String, ResolvedService> lastResolved = Map.of();
+    // The parsed annotations of each Ingress the last compile served, by instance.
+    private Map<Ingress, IngressAnnotations> lastAnnotations = new IdentityHashMap<>();
+    private final OldestFirst<Ingress> order = new OldestFirst<>();
+    // The policy made of each parsed annotations the last compile used (without and with h2c), by instance.
+    private Map<IngressAnnotations, RoutePolicy[]> lastPolicies = new IdentityHashMap<>();
 
     /** A compiler with ingress-nginx's default policy ({@link RoutePolicy#DEFAULT}). */
     public IngressCompiler(String ingressClass, boolean watchIngressWithoutClass) {
@@ -195,10 +211,10 @@ public final class IngressCompiler {
         }
     }
 
-    Plan plan(ClusterState state) {
+    synchronized Plan plan(ClusterState state) {
         requireNonNull(state, "state");
         IngressClassFilter filter = new IngressClassFilter(ingressClass, watchWithoutClass, state.ingressClasses());
-        Cluster cluster = new Cluster(state);
+        Cluster cluster = new Cluster(state, lastResolved);
         Map<String, RouteStats> nextStats = new HashMap<>();
         List<Ingress> served = new ArrayList<>();
         for (Ingress ing : state.ingresses()) {
@@ -206,7 +222,8 @@ public final class IngressCompiler {
                 served.add(ing);
             }
         }
-        sortOldestFirst(served);
+        order.sort(served);
+        Map<Ingress, IngressAnnotations> annotations = new IdentityHashMap<>(served.size() * 4 / 3 + 1);
 
         Set<ConfigProblem> problems = new LinkedHashSet<>();
         List<Candidate> candidates = new ArrayList<>();
@@ -216,9 +233,13 @@ public final class IngressCompiler {
         DefaultCandidate tableDefault = null;
 
         for (Ingress ing : served) {
-            String key = key(ing);
+            String key = order.keyOf(ing);
             String subject = "Ingress " + key;
-            IngressAnnotations ann = IngressAnnotations.parse(ing.getMetadata().getAnnotations());
+            IngressAnnotations ann = lastAnnotations.get(ing);
+            if (ann == null) {
+                ann = IngressAnnotations.parse(ing.getMetadata().getAnnotations());
+            }
+            annotations.put(ing, ann);
             if (!ann.refusals().isEmpty()) {
                 problems.add(new ConfigProblem(subject, "refused whole, nothing of it is served: "
                                                         + String.join("; ", ann.refusals())));
@@ -320,7 +341,8 @@ public final class IngressCompiler {
             }
         }
 
-        Backends backends = new Backends(lastEwma, lastHealth);
+        Backends backends = new Backends();
+        Policies policies = new Policies();
         List<PlannedPath> planned = new ArrayList<>();
         List<RouteView> views = new ArrayList<>();
         Map<String, Candidate> regexSeen = new HashMap<>();
@@ -328,7 +350,7 @@ public final class IngressCompiler {
             String subject = "Ingress " + c.key();
             boolean regex = regexHosts.contains(c.host());
             PathType type = regex ? PathType.REGEX : c.type();
-            RoutePolicy.Builder policy = c.backend().protocolOf(c.annotations(), c.annotations().applyTo(defaults));
+            RoutePolicy.Builder policy = null; // only for a rewrite; otherwise the Ingress's policy is shared
             if (regex) {
                 Pattern pattern;
                 try {
@@ -359,11 +381,12 @@ public final class IngressCompiler {
                                                                 + (groups == 1 ? "" : "s") + " (nginx refuses this); "
                                                                 + "the path is served without rewrite"));
                     } else {
-                        policy.rewrite(pattern, target);
+                        policy = c.backend().protocolOf(c.annotations(), c.annotations().applyTo(defaults))
+                                  .rewrite(pattern, target);
                     }
                 }
             }
-            RoutePolicy built = policy.build();
+            RoutePolicy built = policy != null ? policy.build() : policies.of(c.annotations(), c.backend());
             Backend backend = backends.get(c.backend(), c.annotations().loadBalance(), built);
             String routeName = c.key() + ':' + c.host() + c.path();
             Route route = Route.of(routeName, backend, built, statsFor(routeName, nextStats));
@@ -373,7 +396,7 @@ public final class IngressCompiler {
         Map<String, Route> hostDefaultRoutes = new LinkedHashMap<>();
         for (DefaultCandidate d : hostDefaults.values()) {
             String routeName = d.key() + ':' + d.host() + " defaultBackend";
-            RoutePolicy policy = d.backend().protocolOf(d.annotations(), d.annotations().applyTo(defaults)).build();
+            RoutePolicy policy = policies.of(d.annotations(), d.backend());
             Route route = Route.of(routeName, backends.get(d.backend(), d.annotations().loadBalance(), policy),
                                    policy, statsFor(routeName, nextStats));
             hostDefaultRoutes.put(d.host(), route);
@@ -382,23 +405,34 @@ public final class IngressCompiler {
         Route defaultRoute = null;
         if (tableDefault != null) {
             String routeName = tableDefault.key() + " defaultBackend";
-            RoutePolicy policy = tableDefault.backend().protocolOf(tableDefault.annotations(),
-                                                                   tableDefault.annotations().applyTo(defaults))
-                                             .build();
+            RoutePolicy policy = policies.of(tableDefault.annotations(), tableDefault.backend());
             defaultRoute = Route.of(routeName,
                                     backends.get(tableDefault.backend(), tableDefault.annotations().loadBalance(),
                                                  policy),
                                     policy, statsFor(routeName, nextStats));
             views.add(view(Kind.DEFAULT, defaultRoute, null, null, null, tableDefault.key()));
         }
-        views.sort(Comparator.comparing((RouteView v) -> v.host() == null ? "" : v.host())
-                             .thenComparing(RouteView::kind)
-                             .thenComparing(v -> v.path() == null ? "" : v.path())
-                             .thenComparing(v -> v.pathType() == null ? "" : v.pathType()));
-        lastEwma = backends.ewma();
-        lastHealth = backends.health();
+        views.sort(VIEW_ORDER);
+        backends.commit();
+        lastResolved = cluster.resolved;
+        lastAnnotations = annotations;
+        lastPolicies = policies.made;
         routeStats = nextStats;
         return new Plan(planned, hostDefaultRoutes, defaultRoute, views, List.copyOf(problems));
+    }
+
+    /** Views by host, kind, path and path type (a missing one as {@code ""}). */
+    private static final Comparator<RouteView> VIEW_ORDER = (a, b) -> {
+        int c = text(a.host()).compareTo(text(b.host()));
+        if (c == 0 && (c = a.kind().compareTo(b.kind())) == 0
+            && (c = text(a.path()).compareTo(text(b.path()))) == 0) {
+            c = text(a.pathType()).compareTo(text(b.pathType()));
+        }
+        return c;
+    };
+
+    private static String text(String s) {
+        return s == null ? "" : s;
     }
 
     /** The counters of route {@code name}: the last compile's if it had that route, else new ones. */
@@ -422,11 +456,13 @@ public final class IngressCompiler {
         private final Map<String, Service> services = new HashMap<>();
         private final Map<String, List<EndpointSlice>> slices = new HashMap<>();
         private final Map<String, Endpoints> legacy = new HashMap<>();
-        // The endpoints of each Service port resolved so far in this compile, by the port's instance: every path
-        // to the same port shares one list of Endpoint objects.
-        private final Map<ServicePort, EndpointResolver.Resolved> resolvedPorts = new IdentityHashMap<>();
+        private final Map<String, ResolvedService> previous;
+        // The Services whose endpoints this compile resolved, by namespace/name: every path to the same port shares
+        // one list of Endpoint objects, and the next compile reuses it if nothing it came from changed.
+        final Map<String, ResolvedService> resolved = new HashMap<>();
 
-        Cluster(ClusterState state) {
+        Cluster(ClusterState state, Map<String, ResolvedService> previous) {
+            this.previous = previous;
             for (Service s : state.services()) {
                 if (s.getMetadata() != null && s.getMetadata().getName() != null) {
                     services.put(namespace(s) + '/' + s.getMetadata().getName(), s);
@@ -495,15 +531,17 @@ public final class IngressCompiler {
                 return new BackendRef(name, List.of());
             }
             ServicePort port = null;
-            List<String> known = new ArrayList<>();
-            for (ServicePort p : service.getSpec().getPorts() == null ? List.<ServicePort>of()
-                                                                       : service.getSpec().getPorts()) {
-                known.add(p.getName() == null ? String.valueOf(p.getPort()) : p.getName() + '=' + p.getPort());
+            List<ServicePort> ports = service.getSpec().getPorts() == null ? List.of() : service.getSpec().getPorts();
+            for (ServicePort p : ports) {
                 if (hasNumber ? number.equals(p.getPort()) : portName.equals(p.getName())) {
                     port = p;
                 }
             }
             if (port == null) {
+                List<String> known = new ArrayList<>();
+                for (ServicePort p : ports) {
+                    known.add(p.getName() == null ? String.valueOf(p.getPort()) : p.getName() + '=' + p.getPort());
+                }
                 problems.add(new ConfigProblem(subject, where + ".service.port: " + (hasNumber ? number : portName)
                                                         + " (expected: a port of Service " + serviceKey + ": "
                                                         + (known.isEmpty() ? "it has none" : String.join(", ", known))
@@ -520,20 +558,94 @@ public final class IngressCompiler {
             if (closed) {
                 return new BackendRef(name, List.of(), h2c);
             }
-            EndpointResolver.Resolved resolved = resolvedPorts.get(port);
-            if (resolved == null) {
+            ResolvedService rs = resolved.get(serviceKey);
+            if (rs == null) {
                 List<EndpointSlice> own = slices.getOrDefault(serviceKey, List.of());
                 Endpoints old = legacy.get(serviceKey);
-                resolved = own.isEmpty() && old != null ? EndpointResolver.fromEndpoints(old, port)
-                                                        : EndpointResolver.fromSlices(own, port);
-                resolvedPorts.put(port, resolved);
+                rs = previous.get(serviceKey);
+                if (rs == null || !rs.isOf(service, own, old)) {
+                    rs = new ResolvedService(service, own, old);
+                }
+                resolved.put(serviceKey, rs);
             }
-            return new BackendRef(name, resolved.endpoints(), h2c);
+            return new BackendRef(name, rs.endpoints(port), h2c);
         }
     }
 
-    /** The backends of one compile: one per Service port and balancer, shared by every route that uses it. */
-    private static final class Backends {
+    /**
+     * The endpoints of one Service's ports, resolved from its EndpointSlices (or legacy Endpoints) as they were when
+     * resolved; reused by the next compile while the Service and those objects are the same instances.
+     */
+    private static final class ResolvedService {
+        private final Service service;
+        private final List<EndpointSlice> slices;
+        private final Endpoints legacy;
+        private final Map<ServicePort, List<Endpoint>> ports = new IdentityHashMap<>(4);
+
+        ResolvedService(Service service, List<EndpointSlice> slices, Endpoints legacy) {
+            this.service = service;
+            this.slices = slices;
+            this.legacy = legacy;
+        }
+
+        /** Whether this was resolved from exactly these instances. */
+        boolean isOf(Service service, List<EndpointSlice> slices, Endpoints legacy) {
+            if (this.service != service || this.legacy != legacy || this.slices.size() != slices.size()) {
+                return false;
+            }
+            for (int i = 0; i < slices.size(); i++) {
+                if (this.slices.get(i) != slices.get(i)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        /** The ready endpoints of {@code port}, a port of this Service. */
+        List<Endpoint> endpoints(ServicePort port) {
+            List<Endpoint> endpoints = ports.get(port);
+            if (endpoints == null) {
+                endpoints = (slices.isEmpty() && legacy != null ? EndpointResolver.fromEndpoints(legacy, port)
+                                                                : EndpointResolver.fromSlices(slices, port))
+                        .endpoints();
+                ports.put(port, endpoints);
+            }
+            return endpoints;
+        }
+    }
+
+    /**
+     * What makes two routes share a backend: the Service port, the balancer, and the passive health setting (routes
+     * that count failures differently get backends of their own, so that an endpoint one route ejected is not
+     * skipped by a route with {@code upstream-max-fails: 0}, nor by one that tolerates more). A route that must not
+     * be served has no endpoints, and a backend of its own.
+     */
+    private record BackendKey(String name, IngressAnnotations.LoadBalance lb, int maxFails, Duration failTimeout,
+                              boolean empty) {
+    }
+
+    /** A backend and the endpoint list it was built from. */
+    private record BuiltBackend(Backend backend, List<Endpoint> source) {
+        boolean hasEndpoints(List<Endpoint> endpoints) {
+            return source == endpoints || source.equals(endpoints);
+        }
+    }
+
+    /** One endpoint's passive health under one setting, and how many endpoints of live backends share it. */
+    private static final class SharedHealth {
+        final EndpointHealth health;
+        int users;
+
+        SharedHealth(EndpointHealth health) {
+            this.health = health;
+        }
+    }
+
+    /**
+     * The backends of one compile: one per {@link BackendKey}, shared by every route that uses it, and the last
+     * compile's when its endpoints are unchanged.
+     */
+    private final class Backends {
         /**
          * The counters every HTTP backend shares: the edge proxy counts per route ({@link RouteStats}) and never
          * into a backend's {@link BackendStats}, and one set per backend would be ~280 bytes each (before any
@@ -541,65 +653,103 @@ public final class IngressCompiler {
          */
         private static final BackendStats UNCOUNTED = new BackendStats();
 
-        private final Map<String, EwmaBalancer> previousEwma;
-        private final Map<String, Backend> built = new HashMap<>();
+        private final Map<BackendKey, BuiltBackend> built = new HashMap<>();
+        private final Map<Backend, BackendKey> live = new IdentityHashMap<>();
         private final Map<String, EwmaBalancer> ewma = new HashMap<>();
+        // The passive health handed to the backends built in this compile, so that they share it.
+        private final Map<HealthKey, EndpointHealth> handedOut = new HashMap<>();
 
-        /**
-         * Passive health by endpoint address and setting, shared by every route to the address with the same
-         * {@code upstream-max-fails} and {@code upstream-fail-timeout}, and carried across compiles.
-         */
-        private final Map<HealthKey, EndpointHealth> previousHealth;
-        private final Map<HealthKey, EndpointHealth> health = new HashMap<>();
-
-        Backends(Map<String, EwmaBalancer> previousEwma, Map<HealthKey, EndpointHealth> previousHealth) {
-            this.previousEwma = previousEwma;
-            this.previousHealth = previousHealth;
-        }
-
-        private EndpointHealth health(HealthKey key) {
-            return health.computeIfAbsent(key, k -> {
-                EndpointHealth h = previousHealth.get(k);
-                return h != null ? h : new EndpointHealth();
-            });
-        }
-
-        /**
-         * The backend of {@code ref} balanced by {@code lb}, for routes with {@code policy}'s passive health
-         * setting: routes that count failures differently get backends of their own, so that an endpoint one route
-         * ejected is not skipped by a route with {@code upstream-max-fails: 0}, nor by one that tolerates more.
-         */
+        /** The backend of {@code ref} balanced by {@code lb}, for routes with {@code policy}'s health setting. */
         Backend get(BackendRef ref, IngressAnnotations.LoadBalance lb, RoutePolicy policy) {
-            int maxFails = policy.maxFails();
-            Duration failTimeout = policy.failTimeout();
-            String cacheKey = ref.name() + ' ' + lb + ' ' + maxFails + ' ' + failTimeout + ' ' + ref.endpoints().size()
-                              + ' ' + ref.endpoints().hashCode();
-            Backend existing = built.get(cacheKey);
-            if (existing != null && existing.endpoints().equals(ref.endpoints())) {
-                return existing;
+            BackendKey key = new BackendKey(ref.name(), lb, policy.maxFails(), policy.failTimeout(),
+                                            ref.endpoints().isEmpty());
+            BuiltBackend b = built.get(key);
+            if (b == null || !b.hasEndpoints(ref.endpoints())) {
+                BuiltBackend last = lastBackends.get(key);
+                b = last != null && last.hasEndpoints(ref.endpoints()) ? last : build(key, ref.endpoints());
+                built.put(key, b);
+                if (lb == IngressAnnotations.LoadBalance.EWMA) {
+                    ewma.putIfAbsent(key.name(), (EwmaBalancer) b.backend().balancer());
+                }
             }
-            Balancer balancer;
-            if (lb == IngressAnnotations.LoadBalance.EWMA) {
-                EwmaBalancer b = EwmaBalancer.create(ref.endpoints(), previousEwma.get(ref.name()));
-                ewma.putIfAbsent(ref.name(), b);
-                balancer = b;
-            } else {
-                balancer = RoundRobinBalancer.create();
-            }
-            Backend backend = Backend.builder(ref.name(), ref.endpoints(), balancer)
+            live.put(b.backend(), key);
+            return b.backend();
+        }
+
+        private BuiltBackend build(BackendKey key, List<Endpoint> endpoints) {
+            Balancer balancer = key.lb() == IngressAnnotations.LoadBalance.EWMA
+                                ? EwmaBalancer.create(endpoints, lastEwma.get(key.name()))
+                                : RoundRobinBalancer.create();
+            Backend backend = Backend.builder(key.name(), endpoints, balancer)
                                      .stats(UNCOUNTED)
-                                     .health(a -> health(new HealthKey(a, maxFails, failTimeout)))
+                                     .health(a -> handedOut.computeIfAbsent(
+                                             new HealthKey(a, key.maxFails(), key.failTimeout()), k -> {
+                                                 SharedHealth h = health.get(k);
+                                                 return h != null ? h.health : new EndpointHealth();
+                                             }))
                                      .build();
-            built.put(cacheKey, backend);
-            return backend;
+            return new BuiltBackend(backend, endpoints);
         }
 
-        Map<String, EwmaBalancer> ewma() {
-            return Map.copyOf(ewma);
+        /**
+         * Makes this compile's backends the ones the next compile starts from: the passive health of the endpoints
+         * of new backends is kept, that of endpoints no live backend has any more is forgotten.
+         */
+        void commit() {
+            for (Map.Entry<Backend, BackendKey> e : live.entrySet()) {
+                if (!lastLive.containsKey(e.getKey())) {
+                    Backend b = e.getKey();
+                    for (int i = 0; i < b.size(); i++) {
+                        HealthKey k = healthKey(b, i, e.getValue());
+                        SharedHealth h = health.get(k);
+                        if (h == null) {
+                            health.put(k, h = new SharedHealth(b.health(i)));
+                        }
+                        h.users++;
+                    }
+                }
+            }
+            for (Map.Entry<Backend, BackendKey> e : lastLive.entrySet()) {
+                if (!live.containsKey(e.getKey())) {
+                    Backend b = e.getKey();
+                    for (int i = 0; i < b.size(); i++) {
+                        HealthKey k = healthKey(b, i, e.getValue());
+                        SharedHealth h = health.get(k);
+                        if (h != null && --h.users == 0) {
+                            health.remove(k);
+                        }
+                    }
+                }
+            }
+            lastLive = live;
+            lastBackends = built;
+            lastEwma = ewma;
         }
 
-        Map<HealthKey, EndpointHealth> health() {
-            return Map.copyOf(health);
+        private HealthKey healthKey(Backend b, int index, BackendKey key) {
+            return new HealthKey(b.endpoint(index).address(), key.maxFails(), key.failTimeout());
+        }
+    }
+
+    /**
+     * The route policies of one compile: one per Ingress (its annotations over the defaults) and backend protocol,
+     * shared by its routes without a rewrite, and the last compile's while its annotations are the same instance.
+     */
+    private final class Policies {
+        final Map<IngressAnnotations, RoutePolicy[]> made = new IdentityHashMap<>();
+
+        RoutePolicy of(IngressAnnotations ann, BackendRef ref) {
+            RoutePolicy[] pair = made.get(ann);
+            if (pair == null) {
+                pair = lastPolicies.get(ann);
+                made.put(ann, pair = pair != null ? pair : new RoutePolicy[2]);
+            }
+            int i = ref.h2c() ? 1 : 0;
+            RoutePolicy p = pair[i];
+            if (p == null) {
+                pair[i] = p = ref.protocolOf(ann, ann.applyTo(defaults)).build();
+            }
+            return p;
         }
     }
 
@@ -649,46 +799,27 @@ public final class IngressCompiler {
      * {@code *.} and one, and not an IP address — what the API server accepts for {@code spec.rules[].host}.
      */
     static boolean isValidHost(String host) {
-        String name = host.startsWith("*.") ? host.substring(2) : host;
-        if (name.isEmpty() || name.length() > 253 || NetUtil.isValidIpV4Address(name)) {
+        int start = host.startsWith("*.") ? 2 : 0;
+        int length = host.length() - start;
+        if (length == 0 || length > 253 || NetUtil.isValidIpV4Address(start == 0 ? host : host.substring(start))) {
             return false;
         }
-        for (String label : name.split("\\.", -1)) {
-            if (!DNS_LABEL.matcher(label).matches()) {
+        // Labels of 1-63 letters, digits and dashes, neither starting nor ending with a dash (what the regex
+        // [a-z0-9]([-a-z0-9]{0,61}[a-z0-9])? matches, by hand: this runs for every host of every compile).
+        int label = start;
+        for (int i = start; i <= host.length(); i++) {
+            char c = i == host.length() ? '.' : host.charAt(i);
+            if (c == '.') {
+                int n = i - label;
+                if (n == 0 || n > 63 || host.charAt(label) == '-' || host.charAt(i - 1) == '-') {
+                    return false;
+                }
+                label = i + 1;
+            } else if (!(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-')) {
                 return false;
             }
         }
         return true;
-    }
-
-    /**
-     * Sorts oldest first (creationTimestamp, then namespace/name), parsing each timestamp once rather than in every
-     * comparison (the parse was 5-7 % of a 10,000-Ingress compile).
-     */
-    private static void sortOldestFirst(List<Ingress> ingresses) {
-        record Keyed(Instant created, String key, Ingress ingress) {
-        }
-        List<Keyed> keyed = new ArrayList<>(ingresses.size());
-        for (Ingress ing : ingresses) {
-            keyed.add(new Keyed(created(ing), key(ing), ing));
-        }
-        keyed.sort(Comparator.comparing(Keyed::created).thenComparing(Keyed::key));
-        for (int i = 0; i < keyed.size(); i++) {
-            ingresses.set(i, keyed.get(i).ingress());
-        }
-    }
-
-    /** When the Ingress was created; one without a (readable) timestamp counts as the youngest. */
-    private static Instant created(Ingress ing) {
-        String ts = ing.getMetadata().getCreationTimestamp();
-        if (ts == null) {
-            return Instant.MAX;
-        }
-        try {
-            return OffsetDateTime.parse(ts).toInstant();
-        } catch (DateTimeParseException e) {
-            return Instant.MAX;
-        }
     }
 
     private static String namespace(HasMetadata o) {

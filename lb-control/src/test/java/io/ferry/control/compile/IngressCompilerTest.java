@@ -673,13 +673,88 @@ class IngressCompilerTest {
         IngressBuilder a = annotate(simple("a"), "load-balance", "ewma");
         Route first = route(compiler.plan(state(with(web(), a))), "myblog.devops.cn", "/");
         EwmaBalancer b1 = (EwmaBalancer) first.backend().balancer();
-        b1.observe(first.backend(), 0, 1_000_000_000L);
+        b1.observe(first.backend(), 0, 1_000_000_000L); // 10.244.0.1 is slow
         b1.observe(first.backend(), 1, 1_000L);
 
-        Route second = route(compiler.plan(state(with(web(), a))), "myblog.devops.cn", "/");
+        // The endpoints changed (their order): a new backend and balancer, which takes the scores over by address.
+        Route second = route(compiler.plan(state(FERRY, service("web", "10.96.0.10", "http", 80),
+                                                 slice("web-1", "web", "http", 8080, "10.244.0.2", "10.244.0.1"), a)),
+                             "myblog.devops.cn", "/");
+        assertThat(second.backend()).isNotSameAs(first.backend());
         assertThat(second.backend().balancer()).isNotSameAs(b1);
         for (int i = 0; i < 20; i++) {
-            assertThat(second.backend().balancer().select(second.backend(), null)).isEqualTo(1);
+            assertThat(second.backend().endpoint(second.backend().balancer().select(second.backend(), null))
+                             .address().getAddress().getHostAddress()).isEqualTo("10.244.0.2");
+        }
+    }
+
+    @Test
+    void aBackendWhoseEndpointsAreUnchangedIsReusedByTheNextCompile() {
+        Object[] objects = with(web(), simple("a"), annotate(simple("b"), "load-balance", "ewma"));
+        Plan first = compiler.plan(state(objects));
+        Plan same = compiler.plan(state(objects)); // the same instances, as an informer hands them over
+        assertThat(route(same, "myblog.devops.cn", "/").backend())
+                .isSameAs(route(first, "myblog.devops.cn", "/").backend());
+        // New instances with equal content: the endpoints are resolved again, and are equal.
+        Plan equal = compiler.plan(state(with(web(), simple("a"), annotate(simple("b"), "load-balance", "ewma"))));
+        assertThat(route(equal, "myblog.devops.cn", "/").backend())
+                .isSameAs(route(first, "myblog.devops.cn", "/").backend());
+    }
+
+    @Test
+    void aChangedSliceIsResolvedAgainAndANewBackendKeepsTheOtherEndpointsHealth() {
+        Object[] objects = with(web(), simple("a"));
+        Route first = route(compiler.plan(state(objects)), "myblog.devops.cn", "/");
+        long now = System.nanoTime();
+        int ejected = first.backend().indexOf(new java.net.InetSocketAddress("10.244.0.1", 8080));
+        first.backend().health(ejected).failed(now, 1, java.util.concurrent.TimeUnit.SECONDS.toNanos(10));
+
+        EndpointSlice grown = slice("web-1", "web", "http", 8080, "10.244.0.1", "10.244.0.2", "10.244.0.3");
+        Route second = route(compiler.plan(state(objects[0], objects[1], grown, objects[3])), "myblog.devops.cn", "/");
+        assertThat(second.backend()).isNotSameAs(first.backend());
+        assertThat(TextList.of(second.backend().endpoints()))
+                .containsExactly("10.244.0.1:8080", "10.244.0.2:8080", "10.244.0.3:8080");
+        assertThat(second.backend().health(second.backend().indexOf(new java.net.InetSocketAddress("10.244.0.1",
+                                                                                                      8080))))
+                .isSameAs(first.backend().health(ejected));
+        assertThat(second.backend().health(2).isAvailable(now)).isTrue();
+
+        // A Service that changed is resolved again even if its slices did not: its port no longer matches theirs.
+        Route third = route(compiler.plan(state(objects[0], service("web", "10.96.0.10", "web", 80), grown,
+                                                objects[3])), "myblog.devops.cn", "/");
+        assertThat(third.backend().endpoints()).isEmpty();
+    }
+
+    @Test
+    void theHealthOfAnEndpointNoBackendHasIsForgotten() {
+        Object[] objects = with(web(), simple("a"));
+        Route first = route(compiler.plan(state(objects)), "myblog.devops.cn", "/");
+        long now = System.nanoTime();
+        int ejected = first.backend().indexOf(new java.net.InetSocketAddress("10.244.0.1", 8080));
+        first.backend().health(ejected).failed(now, 1, java.util.concurrent.TimeUnit.SECONDS.toNanos(10));
+
+        compiler.plan(state(objects[0], objects[1], slice("web-1", "web", "http", 8080, "10.244.0.2"), objects[3]));
+        Route back = route(compiler.plan(state(objects)), "myblog.devops.cn", "/");
+        assertThat(back.backend().health(back.backend().indexOf(new java.net.InetSocketAddress("10.244.0.1", 8080)))
+                       .isAvailable(now)).as("a pod that left and came back starts healthy").isTrue();
+    }
+
+    @Test
+    void hostValidationMatchesTheApiServersRule() {
+        java.util.regex.Pattern label = java.util.regex.Pattern.compile("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
+        List<String> hosts = new ArrayList<>(List.of(
+                "a", "a.b", "foo.example.com", "*.example.com", "*.a", "*", "*.", "*.*.a", ".a", "a.", "a..b", "-a",
+                "a-", "a-b", "a--b", "1.2.3.4", "*.1.2.3.4", "1.2.3.4.5", "1.2.3", "A.b", "a_b", "a b", "ä.com",
+                "0", "0-0", "x".repeat(63) + ".com", "x".repeat(64) + ".com", ""));
+        hosts.add(String.join(".", java.util.Collections.nCopies(127, "a"))); // 253 characters
+        hosts.add(String.join(".", java.util.Collections.nCopies(127, "a")) + "a"); // 254
+        for (String host : hosts) {
+            String name = host.startsWith("*.") ? host.substring(2) : host;
+            boolean expected = !name.isEmpty() && name.length() <= 253
+                               && !io.netty.util.NetUtil.isValidIpV4Address(name)
+                               && java.util.Arrays.stream(name.split("\\.", -1))
+                                                  .allMatch(l -> label.matcher(l).matches());
+            assertThat(IngressCompiler.isValidHost(host)).as(host).isEqualTo(expected);
         }
     }
 

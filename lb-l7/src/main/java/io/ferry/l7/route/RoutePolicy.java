@@ -46,6 +46,7 @@ public final class RoutePolicy {
     private final BackendProtocol backendProtocol;
     private final int maxFails;
     private final Duration failTimeout;
+    private String text;
 
     private RoutePolicy(Builder b) {
         connectTimeout = b.connectTimeout;
@@ -134,6 +135,15 @@ public final class RoutePolicy {
 
     @Override
     public String toString() {
+        // Made once (the compiler's route views name the policy of every route); a race makes it twice, harmlessly.
+        String text = this.text;
+        if (text == null) {
+            this.text = text = describe();
+        }
+        return text;
+    }
+
+    private String describe() {
         return "RoutePolicy(connect " + connectTimeout + ", read " + readTimeout + ", send " + sendTimeout
                + ", body " + maxBodySize + (rewriteTarget != null ? ", rewrite " + rewritePattern + " -> "
                                                                      + rewriteTarget : "")
