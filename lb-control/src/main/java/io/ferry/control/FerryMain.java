@@ -160,7 +160,7 @@ public final class FerryMain implements Callable<Integer> {
                           + "(default: ${DEFAULT-VALUE}).")
     int upstreamKeepaliveRequests;
 
-    @Option(names = "--warmup", paramLabel = "DURATION", defaultValue = "5s", converter = DurationConverter.class,
+    @Option(names = "--warmup", paramLabel = "DURATION", defaultValue = "15s", converter = DurationConverter.class,
             description = "Before opening any listener, run HTTP/1.1, HTTPS and HTTP/2 requests and new TLS "
                           + "connections through a private copy of the edge proxy on loopback, so that the first "
                           + "clients meet compiled code; it stops at this long if it has not finished; 0 skips it "
