@@ -96,15 +96,16 @@ public final class Ferry implements AutoCloseable {
         logger.info("Transport: {} with {} event loops", transport.kind(),
                     options.ioThreads == 0 ? Runtime.getRuntime().availableProcessors() : options.ioThreads);
 
-        if (!options.warmup.isZero() && (options.httpPort >= 0 || options.httpsPort >= 0)) {
+        TcpProxyConfig tcpConfig = TcpProxyConfig.builder()
+                                                 .connectTimeout(options.tcpConnectTimeout)
+                                                 .idleTimeout(options.tcpIdleTimeout)
+                                                 .bufferSize(options.tcpBufferSize)
+                                                 .build();
+        if (!options.warmup.isZero()) {
             // Before anything listens: no client meets the interpreter.
-            Warmup.run(transport, options.warmup);
+            Warmup.run(transport, options.warmup, tcpConfig, options.httpPort >= 0 || options.httpsPort >= 0);
         }
-        serviceProxy = new ServiceProxy(transport, TcpProxyConfig.builder()
-                                                                 .connectTimeout(options.tcpConnectTimeout)
-                                                                 .idleTimeout(options.tcpIdleTimeout)
-                                                                 .bufferSize(options.tcpBufferSize)
-                                                                 .build());
+        serviceProxy = new ServiceProxy(transport, tcpConfig);
         started.add(serviceProxy);
         udpProxy = new UdpProxy(transport, UdpProxyConfig.builder().idleTimeout(options.udpIdleTimeout).build());
         started.add(udpProxy);

@@ -161,10 +161,10 @@ public final class FerryMain implements Callable<Integer> {
     int upstreamKeepaliveRequests;
 
     @Option(names = "--warmup", paramLabel = "DURATION", defaultValue = "15s", converter = DurationConverter.class,
-            description = "Before opening any listener, run HTTP/1.1, HTTPS and HTTP/2 requests and new TLS "
-                          + "connections through a private copy of the edge proxy on loopback, so that the first "
-                          + "clients meet compiled code; it stops at this long if it has not finished; 0 skips it "
-                          + "(default: ${DEFAULT-VALUE}).")
+            description = "Before opening any listener, run requests through private copies of the L4 relay and "
+                          + "(HTTP/1.1, HTTPS, HTTP/2, new TLS connections) the edge proxy on loopback, so that the "
+                          + "first clients meet compiled code; it stops at this long if it has not finished; 0 skips "
+                          + "it (default: ${DEFAULT-VALUE}).")
     Duration warmup;
 
     @Option(names = "--upstream-max-fails", paramLabel = "N", defaultValue = "1",

@@ -2,7 +2,12 @@ package io.ferry.control;
 
 import io.ferry.l4.Backend;
 import io.ferry.l4.Endpoint;
+import io.ferry.l4.L4Table;
+import io.ferry.l4.ListenerKey;
+import io.ferry.l4.Protocol;
 import io.ferry.l4.RoundRobinBalancer;
+import io.ferry.l4.ServiceProxy;
+import io.ferry.l4.TcpProxyConfig;
 import io.ferry.l4.Transport;
 import io.ferry.l7.http.HttpProxy;
 import io.ferry.l7.http.HttpProxyConfig;
@@ -70,11 +75,14 @@ import org.slf4j.LoggerFactory;
  * loopback port 0, with its own self-signed certificate and one route to a private backend, on the same transport,
  * gets — one kind after the other, in {@value #ROUNDS} rounds, from Netty clients on the same event loops —
  * {@value #REQUESTS} HTTP/2 streams over TLS, as many HTTP/1.1 keep-alive requests in clear text and over TLS, and
- * {@value #HANDSHAKES} new TLS connections. The same classes serve the real listeners afterwards, so their code
+ * {@value #HANDSHAKES} new TLS connections. A private {@link ServiceProxy} (the L4 relay, with the real one's
+ * settings) on another loopback port 0 relays {@value #L4_REQUESTS} HTTP/1.1 keep-alive requests to the same
+ * backend; without HTTP listeners that is the whole warm-up. The same classes serve the real listeners afterwards, so their code
  * is compiled. The time budget caps it all (a starved machine gets a partial warm-up, not a late start). Nothing of
- * the private proxy outlives the call: its connections are drained and closed; its stats and pools are its own.
+ * the private proxies outlives the call: their connections are drained and closed; their stats and pools are their
+ * own.
  *
- * <p>Not warmed: the L4 relay and DNS (their per-packet code is small), and balancers other than round robin.
+ * <p>Not warmed: DNS (its per-query code is small) and UDP, and balancers other than round robin.
  */
 final class Warmup {
 
@@ -87,20 +95,28 @@ final class Warmup {
     private static final int STREAMS = 10;
     /** Requests per kind: past the JIT's thresholds for the methods of the request path (C2 at ~10,000 calls). */
     private static final long REQUESTS = 8_000;
+    /**
+     * Requests through the L4 relay: each is two reads and two writes of its handlers, and most of the rest (epoll,
+     * buffers) is the code the HTTP kinds warm too.
+     */
+    private static final long L4_REQUESTS = 4_000;
     /** New TLS connections, one request each. */
     private static final long HANDSHAKES = 200;
     /** The counts are reached in this many rounds of every kind. */
     private static final int ROUNDS = 8;
 
     /** What a warm-up did. */
-    record Result(long http1, long https1, long h2, long handshakes, long failures, Duration took) {
+    record Result(long l4, long http1, long https1, long h2, long handshakes, long failures, Duration took) {
 
         long requests() {
-            return http1 + https1 + h2 + handshakes;
+            return l4 + http1 + https1 + h2 + handshakes;
         }
     }
 
     private final Transport transport;
+    private final TcpProxyConfig tcp;
+    private final boolean http;
+    private final AtomicLong l4 = new AtomicLong();
     private final AtomicLong http1 = new AtomicLong();
     private final AtomicLong https1 = new AtomicLong();
     private final AtomicLong h2 = new AtomicLong();
@@ -109,28 +125,36 @@ final class Warmup {
     /** The clients' and the backend's connections: closed at the end, so the private proxy's pooled ones go too. */
     private final ChannelGroup all = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
 
-    private Warmup(Transport transport) {
+    private Warmup(Transport transport, TcpProxyConfig tcp, boolean http) {
         this.transport = transport;
+        this.tcp = tcp;
+        this.http = http;
+    }
+
+    /** Warms the L4 relay and the edge proxy ({@link #run(Transport, Duration, TcpProxyConfig, boolean)}). */
+    static Result run(Transport transport, Duration budget) {
+        return run(transport, budget, TcpProxyConfig.builder().build(), true);
     }
 
     /**
-     * Warms the edge proxy's code for about {@code budget} on {@code transport}'s event loops; returns what it did.
-     * Failures are counted, never thrown: a warm-up that cannot run leaves Ferry cold, not down.
+     * Warms the L4 relay's code (with {@code tcp}, the real relay's settings) and, with {@code http}, the edge
+     * proxy's, for about {@code budget} on {@code transport}'s event loops; returns what it did. Failures are
+     * counted, never thrown: a warm-up that cannot run leaves Ferry cold, not down.
      */
-    static Result run(Transport transport, Duration budget) {
+    static Result run(Transport transport, Duration budget, TcpProxyConfig tcp, boolean http) {
         long start = System.nanoTime();
-        Warmup w = new Warmup(transport);
+        Warmup w = new Warmup(transport, tcp, http);
         try {
             w.drive(budget);
         } catch (Exception e) {
             w.failures.incrementAndGet();
             logger.warn("Warm-up stopped early: {}", e.toString());
         }
-        Result r = new Result(w.http1.get(), w.https1.get(), w.h2.get(), w.handshakes.get(), w.failures.get(),
-                              Duration.ofNanos(System.nanoTime() - start));
-        logger.info("Warm-up: {} requests in {} ms (HTTP/1.1 {}, HTTPS {}, HTTP/2 {}, new TLS handshakes {}; "
-                    + "{} failed)", r.requests(), r.took().toMillis(), r.http1(), r.https1(), r.h2(),
-                    r.handshakes(), r.failures());
+        Result r = new Result(w.l4.get(), w.http1.get(), w.https1.get(), w.h2.get(), w.handshakes.get(),
+                              w.failures.get(), Duration.ofNanos(System.nanoTime() - start));
+        logger.info("Warm-up: {} requests in {} ms (L4 relay {}, HTTP/1.1 {}, HTTPS {}, HTTP/2 {}, new TLS "
+                    + "handshakes {}; {} failed)", r.requests(), r.took().toMillis(), r.l4(), r.http1(), r.https1(),
+                    r.h2(), r.handshakes(), r.failures());
         return r;
     }
 
@@ -149,38 +173,55 @@ final class Warmup {
                     }
                 })
                 .bind(new InetSocketAddress(loopback, 0)).sync().channel();
-        HttpProxy proxy = new HttpProxy(transport, HttpProxyConfig.builder().accessLog(false).build());
+        Backend b = Backend.of("ferry-warmup", List.of(Endpoint.of((InetSocketAddress) backend.localAddress())),
+                               RoundRobinBalancer.create());
+        ServiceProxy relay = new ServiceProxy(transport, tcp);
+        HttpProxy proxy = http ? new HttpProxy(transport, HttpProxyConfig.builder().accessLog(false).build()) : null;
         try {
-            InetSocketAddress http = proxy.bind(new InetSocketAddress(loopback, 0));
-            proxy.applyTls(TlsTable.of(TlsCertificate.generateDefault()));
-            InetSocketAddress https = proxy.bindHttps(new InetSocketAddress(loopback, 0));
-            Backend b = Backend.of("ferry-warmup", List.of(Endpoint.of((InetSocketAddress) backend.localAddress())),
-                                   RoundRobinBalancer.create());
-            HttpRouteTable.Builder<Route> table = HttpRouteTable.builder();
-            table.add("", PathType.PREFIX, "/", Route.of("ferry-warmup", b, RoutePolicy.DEFAULT));
-            proxy.apply(table.build());
-
-            SslContext h1Tls = SslContextBuilder.forClient()
-                                                .trustManager(InsecureTrustManagerFactory.INSTANCE).build();
-            SslContext h2Tls = SslContextBuilder.forClient()
-                                                .trustManager(InsecureTrustManagerFactory.INSTANCE)
-                                                .applicationProtocolConfig(new ApplicationProtocolConfig(
-                                                        ApplicationProtocolConfig.Protocol.ALPN,
-                                                        ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
-                                                        ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
-                                                        ApplicationProtocolNames.HTTP_2))
-                                                .build();
+            relay.apply(L4Table.builder().add(ListenerKey.of(loopback, 0, Protocol.TCP), b).build());
+            InetSocketAddress tcpAt = (InetSocketAddress) relay.listeners().values().iterator().next().localAddress();
+            InetSocketAddress httpAt = null;
+            InetSocketAddress httpsAt = null;
+            SslContext h1Tls = null;
+            SslContext h2Tls = null;
+            if (http) {
+                httpAt = proxy.bind(new InetSocketAddress(loopback, 0));
+                proxy.applyTls(TlsTable.of(TlsCertificate.generateDefault()));
+                httpsAt = proxy.bindHttps(new InetSocketAddress(loopback, 0));
+                HttpRouteTable.Builder<Route> table = HttpRouteTable.builder();
+                table.add("", PathType.PREFIX, "/", Route.of("ferry-warmup", b, RoutePolicy.DEFAULT));
+                proxy.apply(table.build());
+                h1Tls = SslContextBuilder.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE).build();
+                h2Tls = SslContextBuilder.forClient()
+                                         .trustManager(InsecureTrustManagerFactory.INSTANCE)
+                                         .applicationProtocolConfig(new ApplicationProtocolConfig(
+                                                 ApplicationProtocolConfig.Protocol.ALPN,
+                                                 ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                                                 ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+                                                 ApplicationProtocolNames.HTTP_2))
+                                         .build();
+            }
+            InetSocketAddress https = httpsAt;
+            InetSocketAddress plain = httpAt;
+            SslContext h1 = h1Tls;
+            SslContext h2c = h2Tls;
             // One kind at a time (side by side, the kinds that start slowest would get the least of a starved CPU),
             // in rounds (so that every kind has had its share when the budget runs out first).
             for (int round = 0; round < ROUNDS && System.nanoTime() - deadline < 0; round++) {
-                phase(REQUESTS / ROUNDS, deadline, (left, done) -> http2(https, h2Tls, left, done));
-                phase(REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(http, null, left, http1, done));
-                phase(REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(https, h1Tls, left, https1, done));
-                phase(HANDSHAKES / ROUNDS, deadline, (left, done) -> newConnections(https, h1Tls, left, done));
+                phase(L4_REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(tcpAt, null, left, l4, done));
+                if (http) {
+                    phase(REQUESTS / ROUNDS, deadline, (left, done) -> http2(https, h2c, left, done));
+                    phase(REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(plain, null, left, http1, done));
+                    phase(REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(https, h1, left, https1, done));
+                    phase(HANDSHAKES / ROUNDS, deadline, (left, done) -> newConnections(https, h1, left, done));
+                }
             }
         } finally {
-            proxy.drain();
-            proxy.close();
+            if (proxy != null) {
+                proxy.drain();
+                proxy.close();
+            }
+            relay.close();
             backend.close().sync();
             all.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         }

@@ -21,12 +21,28 @@ class WarmupTest {
             Warmup.Result r = Warmup.run(transport, Duration.ofSeconds(60));
 
             assertThat(r.failures()).isZero();
+            assertThat(r.l4()).isEqualTo(4_000);
             assertThat(r.http1()).isEqualTo(8_000);
             assertThat(r.https1()).isEqualTo(8_000);
             assertThat(r.h2()).isEqualTo(8_000);
             assertThat(r.handshakes()).isEqualTo(200);
             // The private proxy, its backend and every connection are gone: the process holds the descriptors it
             // held before (give or take the JIT's and the JDK's own few).
+            await().atMost(Duration.ofSeconds(10))
+                   .untilAsserted(() -> assertThat(openFiles()).isLessThanOrEqualTo(fdsBefore + 8));
+        }
+    }
+
+    @Test
+    void withoutHttpOnlyTheL4RelayIsWarmed() throws Exception {
+        try (Transport transport = Transport.create(Transport.Kind.best(), 1)) {
+            long fdsBefore = openFiles();
+            Warmup.Result r = Warmup.run(transport, Duration.ofSeconds(60),
+                                         io.ferry.l4.TcpProxyConfig.builder().build(), false);
+
+            assertThat(r.failures()).isZero();
+            assertThat(r.l4()).isEqualTo(4_000);
+            assertThat(r.requests()).isEqualTo(4_000);
             await().atMost(Duration.ofSeconds(10))
                    .untilAsserted(() -> assertThat(openFiles()).isLessThanOrEqualTo(fdsBefore + 8));
         }
