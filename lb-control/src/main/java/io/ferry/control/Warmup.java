@@ -25,6 +25,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
@@ -262,7 +263,8 @@ final class Warmup {
 
     /**
      * One HTTP/1.1 keep-alive connection to {@code at} (over TLS with {@code tls}) that sends a GET, and the next
-     * when it is answered, while requests are {@code left}; then it closes and counts {@code done} down.
+     * when it is answered, while requests are {@code left}; then it closes and counts {@code done} down. In clear
+     * text it closes as a load generator that stops does: one more request sent, and the connection reset.
      */
     private void keepAlive(InetSocketAddress at, SslContext tls, AtomicLong left, AtomicLong answered,
                            CountDownLatch done) {
@@ -283,6 +285,12 @@ final class Warmup {
                     private void next(ChannelHandlerContext ctx) {
                         if (take(left)) {
                             ctx.writeAndFlush(get());
+                        } else if (tls == null) {
+                            // As a load generator stops: a request in flight, then a reset. The proxy's paths for
+                            // a client gone mid-exchange (read error, upstream abandoned) get compiled here, not
+                            // under the first real load's end.
+                            ctx.channel().config().setOption(ChannelOption.SO_LINGER, 0);
+                            ctx.writeAndFlush(get()).addListener(f -> ctx.close());
                         } else {
                             ctx.close();
                         }
