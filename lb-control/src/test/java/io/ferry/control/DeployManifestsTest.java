@@ -213,6 +213,7 @@ class DeployManifestsTest {
         assertThat(options.adminPort()).isEqualTo(main.adminPort);
         assertThat(options.manifests()).isEmpty();
 
+        assertHttpProbe(ferry.getStartupProbe(), "/livez", main);
         assertHttpProbe(ferry.getLivenessProbe(), "/livez", main);
         assertHttpProbe(ferry.getReadinessProbe(), "/readyz", main);
     }
