@@ -78,10 +78,10 @@ import org.slf4j.LoggerFactory;
  * {@value #REQUESTS} HTTP/2 streams over TLS, as many HTTP/1.1 keep-alive requests in clear text and over TLS, and
  * {@value #HANDSHAKES} new TLS connections. A private {@link ServiceProxy} (the L4 relay, with the real one's
  * settings) on another loopback port 0 relays {@value #L4_REQUESTS} HTTP/1.1 keep-alive requests to the same
- * backend; without HTTP listeners that is the whole warm-up. The same classes serve the real listeners afterwards, so their code
- * is compiled. The time budget caps it all (a starved machine gets a partial warm-up, not a late start). Nothing of
- * the private proxies outlives the call: their connections are drained and closed; their stats and pools are their
- * own.
+ * backend; without HTTP listeners that is the whole warm-up. The same classes serve the real listeners afterwards,
+ * so their code is compiled. The time budget caps it all (a starved machine gets a partial warm-up, not a late
+ * start). Nothing of the private proxies outlives the call: their connections are drained and closed; their stats
+ * and pools are their own.
  *
  * <p>Not warmed: DNS (its per-query code is small) and UDP, and balancers other than round robin.
  */
@@ -181,40 +181,16 @@ final class Warmup {
         try {
             relay.apply(L4Table.builder().add(ListenerKey.of(loopback, 0, Protocol.TCP), b).build());
             InetSocketAddress tcpAt = (InetSocketAddress) relay.listeners().values().iterator().next().localAddress();
-            InetSocketAddress httpAt = null;
-            InetSocketAddress httpsAt = null;
-            SslContext h1Tls = null;
-            SslContext h2Tls = null;
-            if (http) {
-                httpAt = proxy.bind(new InetSocketAddress(loopback, 0));
-                proxy.applyTls(TlsTable.of(TlsCertificate.generateDefault()));
-                httpsAt = proxy.bindHttps(new InetSocketAddress(loopback, 0));
-                HttpRouteTable.Builder<Route> table = HttpRouteTable.builder();
-                table.add("", PathType.PREFIX, "/", Route.of("ferry-warmup", b, RoutePolicy.DEFAULT));
-                proxy.apply(table.build());
-                h1Tls = SslContextBuilder.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE).build();
-                h2Tls = SslContextBuilder.forClient()
-                                         .trustManager(InsecureTrustManagerFactory.INSTANCE)
-                                         .applicationProtocolConfig(new ApplicationProtocolConfig(
-                                                 ApplicationProtocolConfig.Protocol.ALPN,
-                                                 ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
-                                                 ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
-                                                 ApplicationProtocolNames.HTTP_2))
-                                         .build();
-            }
-            InetSocketAddress https = httpsAt;
-            InetSocketAddress plain = httpAt;
-            SslContext h1 = h1Tls;
-            SslContext h2c = h2Tls;
+            HttpTargets to = http ? HttpTargets.start(proxy, loopback, b) : null;
             // One kind at a time (side by side, the kinds that start slowest would get the least of a starved CPU),
             // in rounds (so that every kind has had its share when the budget runs out first).
             for (int round = 0; round < ROUNDS && System.nanoTime() - deadline < 0; round++) {
                 phase(L4_REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(tcpAt, null, left, l4, done));
                 if (http) {
-                    phase(REQUESTS / ROUNDS, deadline, (left, done) -> http2(https, h2c, left, done));
-                    phase(REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(plain, null, left, http1, done));
-                    phase(REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(https, h1, left, https1, done));
-                    phase(HANDSHAKES / ROUNDS, deadline, (left, done) -> newConnections(https, h1, left, done));
+                    phase(REQUESTS / ROUNDS, deadline, (left, done) -> http2(to.https, to.h2, left, done));
+                    phase(REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(to.plain, null, left, http1, done));
+                    phase(REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(to.https, to.h1, left, https1, done));
+                    phase(HANDSHAKES / ROUNDS, deadline, (left, done) -> newConnections(to.https, to.h1, left, done));
                 }
             }
         } finally {
@@ -225,6 +201,30 @@ final class Warmup {
             relay.close();
             backend.close().sync();
             all.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+    }
+
+    /** The private edge proxy's listeners, and the client TLS contexts for them (HTTP/1.1 and HTTP/2 by ALPN). */
+    private record HttpTargets(InetSocketAddress plain, InetSocketAddress https, SslContext h1, SslContext h2) {
+
+        /** Binds {@code proxy} on {@code loopback} port 0 (clear text and TLS) with one route to {@code backend}. */
+        static HttpTargets start(HttpProxy proxy, InetAddress loopback, Backend backend) throws Exception {
+            InetSocketAddress plain = proxy.bind(new InetSocketAddress(loopback, 0));
+            proxy.applyTls(TlsTable.of(TlsCertificate.generateDefault()));
+            InetSocketAddress https = proxy.bindHttps(new InetSocketAddress(loopback, 0));
+            HttpRouteTable.Builder<Route> table = HttpRouteTable.builder();
+            table.add("", PathType.PREFIX, "/", Route.of("ferry-warmup", backend, RoutePolicy.DEFAULT));
+            proxy.apply(table.build());
+            SslContext h1 = SslContextBuilder.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE).build();
+            SslContext h2 = SslContextBuilder.forClient()
+                                             .trustManager(InsecureTrustManagerFactory.INSTANCE)
+                                             .applicationProtocolConfig(new ApplicationProtocolConfig(
+                                                     ApplicationProtocolConfig.Protocol.ALPN,
+                                                     ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                                                     ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+                                                     ApplicationProtocolNames.HTTP_2))
+                                             .build();
+            return new HttpTargets(plain, https, h1, h2);
         }
     }
 

@@ -489,7 +489,7 @@ public final class IngressCompiler {
          */
         BackendRef resolve(Ingress ing, IngressBackend b, String where, boolean closed, Set<ConfigProblem> problems) {
             String ns = namespace(ing);
-            String subject = "Ingress " + key(ing);
+            String subject = "Ingress " + OldestFirst.key(ing);
             if (b == null) {
                 problems.add(new ConfigProblem(subject, where + ": missing (expected: service)"));
                 return new BackendRef(ns + "/<none>", List.of());
@@ -825,9 +825,5 @@ public final class IngressCompiler {
     private static String namespace(HasMetadata o) {
         String ns = o.getMetadata().getNamespace();
         return ns == null || ns.isEmpty() ? "default" : ns;
-    }
-
-    private static String key(Ingress ing) {
-        return namespace(ing) + '/' + ing.getMetadata().getName();
     }
 }
