@@ -56,8 +56,8 @@ public final class FerryMain implements Callable<Integer> {
             description = "How long SIGTERM waits for open connections (default: ${DEFAULT-VALUE}).")
     Duration shutdownGracePeriod;
 
-    @Option(names = "--transport", paramLabel = "auto|epoll|nio", defaultValue = "auto",
-            description = "I/O transport (default: ${DEFAULT-VALUE}: epoll where available).")
+    @Option(names = "--transport", paramLabel = "auto|io_uring|epoll|nio", defaultValue = "auto",
+            description = "I/O transport (default: ${DEFAULT-VALUE}: io_uring where the kernel allows it, else epoll).")
     String transport;
 
     @Option(names = "--io-threads", paramLabel = "N", defaultValue = "0",

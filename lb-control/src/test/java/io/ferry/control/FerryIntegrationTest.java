@@ -9,7 +9,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.ferry.l4.Transport;
 import io.ferry.l4.testing.TestBackend;
-import io.netty.channel.epoll.Epoll;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -55,7 +54,7 @@ class FerryIntegrationTest {
     }
 
     private void start(Transport.Kind kind) throws Exception {
-        assumeTrue(kind != Transport.Kind.EPOLL || Epoll.isAvailable(), "epoll not available");
+        assumeTrue(kind.isAvailable(), kind + " not available");
         ferry = Ferry.start(FerryOptions.builder()
                                         .addManifests(dir)
                                         .adminPort(0)

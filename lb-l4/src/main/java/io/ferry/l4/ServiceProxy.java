@@ -9,7 +9,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.EventLoop;
-import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.unix.UnixChannelOption;
 import io.netty.util.concurrent.EventExecutor;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -137,7 +137,7 @@ public final class ServiceProxy implements AutoCloseable {
     }
 
     /**
-     * Binds {@code key}: under epoll with {@link TcpProxyConfig#reusePort()} and several event loops, one socket per
+     * Binds {@code key}: under io_uring or epoll with {@link TcpProxyConfig#reusePort()} and several event loops, one socket per
      * event loop with {@code SO_REUSEPORT}, each accepting onto its own loop, so the kernel spreads connections
      * over the loops and a connection's accept and relay never change threads; otherwise one socket whose
      * connections go to the loops in turn.
@@ -147,7 +147,7 @@ public final class ServiceProxy implements AutoCloseable {
         for (EventExecutor e : transport.group()) {
             loops.add((EventLoop) e);
         }
-        if (transport.kind() != Transport.Kind.EPOLL || !config.reusePort() || loops.size() < 2) {
+        if (!transport.isNative() || !config.reusePort() || loops.size() < 2) {
             return List.of(bind(key, key.address(), null));
         }
         List<Channel> bound = new ArrayList<>(loops.size());
@@ -191,13 +191,13 @@ public final class ServiceProxy implements AutoCloseable {
                     }
                 });
         if (loop != null) {
-            b.group(loop, loop).option(EpollChannelOption.SO_REUSEPORT, true);
+            b.group(loop, loop).option(UnixChannelOption.SO_REUSEPORT, true);
         } else {
             b.group(transport.group());
         }
-        if (transport.kind() == Transport.Kind.EPOLL && !key.isWildcard()) {
+        if (transport.freeBindOption() != null && !key.isWildcard()) {
             // A ClusterIP need not be a local address yet (the node's route for the service CIDR may come later).
-            b.option(EpollChannelOption.IP_FREEBIND, true);
+            b.option(transport.freeBindOption(), true);
         }
         ChannelFuture f = b.bind(address).await();
         if (!f.isSuccess()) {

@@ -61,7 +61,7 @@ public final class TcpProxyConfig {
     }
 
     /**
-     * Whether each TCP listener is one {@code SO_REUSEPORT} socket per event loop (epoll only), so that accept and
+     * Whether each TCP listener is one {@code SO_REUSEPORT} socket per event loop (io_uring and epoll), so that accept and
      * relay stay on one loop; default true.
      */
     public boolean reusePort() {

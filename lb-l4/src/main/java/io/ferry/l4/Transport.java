@@ -3,11 +3,13 @@ package io.ferry.l4;
 import static java.util.Objects.requireNonNull;
 
 import io.netty.channel.ChannelFactory;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollDatagramChannel;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
@@ -18,6 +20,12 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.SocketProtocolFamily;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringChannelOption;
+import io.netty.channel.uring.IoUringDatagramChannel;
+import io.netty.channel.uring.IoUringIoHandler;
+import io.netty.channel.uring.IoUringServerSocketChannel;
+import io.netty.channel.uring.IoUringSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.Future;
 import java.net.Inet4Address;
@@ -30,34 +38,70 @@ import java.util.Locale;
  * The one {@link EventLoopGroup} of the process and the channel types that go with it.
  *
  * <p>Every listener and every upstream connection runs on this group; a downstream connection and its upstream
- * connection share one event loop. Epoll is used when its native library loads, NIO otherwise.
+ * connection share one event loop. io_uring is used where the kernel allows it, epoll where its native library
+ * loads, NIO otherwise ({@link Kind#best()}).
  */
 public final class Transport implements AutoCloseable {
 
     /** Which I/O mechanism a {@link Transport} uses. */
     public enum Kind {
+        /** Linux io_uring through Netty's native transport: the fewest system calls per request. */
+        IO_URING,
         /** Linux epoll through Netty's native transport. */
         EPOLL,
         /** The JDK's NIO selector; works everywhere. */
         NIO;
 
-        /** Epoll when its native library is usable here, NIO otherwise. */
+        /**
+         * The best kind this machine runs: io_uring where the kernel lets the process set up a ring (seccomp
+         * profiles such as Docker's default and the {@code kernel.io_uring_disabled} sysctl often forbid it), else
+         * epoll where its native library loads, else NIO.
+         */
         public static Kind best() {
-            return Epoll.isAvailable() ? EPOLL : NIO;
+            return IO_URING.isAvailable() ? IO_URING : EPOLL.isAvailable() ? EPOLL : NIO;
         }
 
-        /** Parses {@code auto}, {@code epoll} or {@code nio}, in any case. */
+        /** Whether this kind can run here. */
+        public boolean isAvailable() {
+            switch (this) {
+                case IO_URING:
+                    return IoUring.isAvailable();
+                case EPOLL:
+                    return Epoll.isAvailable();
+                default:
+                    return true;
+            }
+        }
+
+        /** Why this kind cannot run here, or {@code null}. */
+        Throwable unavailabilityCause() {
+            switch (this) {
+                case IO_URING:
+                    return IoUring.unavailabilityCause();
+                case EPOLL:
+                    return Epoll.unavailabilityCause();
+                default:
+                    return null;
+            }
+        }
+
+        /** Parses {@code auto}, {@code io_uring}, {@code epoll} or {@code nio}, in any case. */
         public static Kind parse(String name) {
             requireNonNull(name, "name");
             switch (name.toLowerCase(Locale.ROOT)) {
                 case "auto":
                     return best();
+                case "io_uring":
+                case "io-uring":
+                case "iouring":
+                    return IO_URING;
                 case "epoll":
                     return EPOLL;
                 case "nio":
                     return NIO;
                 default:
-                    throw new IllegalArgumentException("transport: " + name + " (expected: auto, epoll or nio)");
+                    throw new IllegalArgumentException("transport: " + name
+                                                       + " (expected: auto, io_uring, epoll or nio)");
             }
         }
     }
@@ -67,22 +111,24 @@ public final class Transport implements AutoCloseable {
 
     private Transport(Kind kind, int threads) {
         this.kind = kind;
-        IoHandlerFactory factory = kind == Kind.EPOLL ? new EpollRegistrationFix() : NioIoHandler.newFactory();
+        IoHandlerFactory factory = kind == Kind.EPOLL ? new EpollRegistrationFix()
+                : kind == Kind.IO_URING ? IoUringIoHandler.newFactory() : NioIoHandler.newFactory();
         this.group = new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory("ferry-io", true), factory);
     }
 
     /**
      * Creates a transport of the given kind with {@code threads} event loops ({@code 0}: the number of cores).
      *
-     * @throws IllegalStateException if epoll is asked for where it is not available
+     * @throws IllegalStateException if io_uring or epoll is asked for where it is not available
      */
     public static Transport create(Kind kind, int threads) {
         requireNonNull(kind, "kind");
         if (threads < 0) {
             throw new IllegalArgumentException("threads: " + threads + " (expected: >= 0)");
         }
-        if (kind == Kind.EPOLL && !Epoll.isAvailable()) {
-            throw new IllegalStateException("epoll is not available here", Epoll.unavailabilityCause());
+        if (!kind.isAvailable()) {
+            throw new IllegalStateException(kind.name().toLowerCase(Locale.ROOT) + " is not available here",
+                                            kind.unavailabilityCause());
         }
         return new Transport(kind, threads == 0 ? Runtime.getRuntime().availableProcessors() : threads);
     }
@@ -100,14 +146,36 @@ public final class Transport implements AutoCloseable {
         return group;
     }
 
+    /** Whether this is a native Linux transport (io_uring or epoll), which has the Linux-only socket options. */
+    public boolean isNative() {
+        return kind != Kind.NIO;
+    }
+
+    /**
+     * The {@code IP_FREEBIND} option of this transport's channels (bind to an address the node does not have
+     * yet), or {@code null} under NIO, which has none.
+     */
+    public ChannelOption<Boolean> freeBindOption() {
+        switch (kind) {
+            case IO_URING:
+                return IoUringChannelOption.IP_FREEBIND;
+            case EPOLL:
+                return EpollChannelOption.IP_FREEBIND;
+            default:
+                return null;
+        }
+    }
+
     /** The server channel type for TCP listeners. */
     public Class<? extends ServerChannel> serverChannelType() {
-        return kind == Kind.EPOLL ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+        return kind == Kind.EPOLL ? EpollServerSocketChannel.class
+               : kind == Kind.IO_URING ? IoUringServerSocketChannel.class : NioServerSocketChannel.class;
     }
 
     /** The client channel type for upstream TCP connections. */
     public Class<? extends SocketChannel> socketChannelType() {
-        return kind == Kind.EPOLL ? EpollSocketChannel.class : NioSocketChannel.class;
+        return kind == Kind.EPOLL ? EpollSocketChannel.class
+               : kind == Kind.IO_URING ? IoUringSocketChannel.class : NioSocketChannel.class;
     }
 
     /**
@@ -120,6 +188,10 @@ public final class Transport implements AutoCloseable {
         boolean v6 = remote.getAddress() instanceof Inet6Address;
         if (kind == Kind.EPOLL) {
             return v4 ? EPOLL_V4 : v6 ? EPOLL_V6 : EpollSocketChannel::new;
+        }
+        if (kind == Kind.IO_URING) {
+            // Netty's io_uring channel takes no family: it opens the dual-stack socket, IPv4 where IPv6 is off.
+            return IoUringSocketChannel::new;
         }
         return v4 ? NIO_V4 : v6 ? NIO_V6 : NioSocketChannel::new;
     }
@@ -135,7 +207,8 @@ public final class Transport implements AutoCloseable {
 
     /** The channel type for UDP listeners and upstream UDP sockets. */
     public Class<? extends DatagramChannel> datagramChannelType() {
-        return kind == Kind.EPOLL ? EpollDatagramChannel.class : NioDatagramChannel.class;
+        return kind == Kind.EPOLL ? EpollDatagramChannel.class
+               : kind == Kind.IO_URING ? IoUringDatagramChannel.class : NioDatagramChannel.class;
     }
 
     /** Shuts the event loops down without a quiet period; returns when they have stopped. */

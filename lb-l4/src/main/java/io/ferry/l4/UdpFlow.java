@@ -151,9 +151,9 @@ final class UdpFlow extends ChannelInboundHandlerAdapter {
     }
 
     private void send(ByteBuf content) {
-        // The socket is connected, so the payload goes as it is: no envelope, no copy.
+        // The socket is connected, so the payload goes as it is: no envelope, and no copy but forQueue's.
         if (upstream.isWritable()) {
-            upstream.writeAndFlush(content, upstream.voidPromise());
+            upstream.writeAndFlush(listener.proxy().forQueue(content, upstream.alloc()), upstream.voidPromise());
         } else {
             stats.sendDrops.increment();
             content.release();

@@ -181,7 +181,7 @@ final class UdpListenerHandler extends ChannelInboundHandlerAdapter {
     void sendToClient(ByteBuf content, InetSocketAddress client) {
         Channel ch = channel;
         if (ch.isWritable()) {
-            ch.writeAndFlush(new DatagramPacket(content, client), ch.voidPromise());
+            ch.writeAndFlush(new DatagramPacket(proxy.forQueue(content, ch.alloc()), client), ch.voidPromise());
         } else {
             stats.sendDrops.increment();
             content.release();

@@ -4,6 +4,7 @@ import static java.util.Objects.requireNonNull;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufHolder;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelConfig;
@@ -14,7 +15,6 @@ import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.MessageSizeEstimator;
 import io.netty.channel.ReflectiveChannelFactory;
 import io.netty.channel.WriteBufferWaterMark;
-import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.socket.DatagramChannel;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -78,7 +78,11 @@ public final class UdpProxy implements AutoCloseable {
         }
     };
 
+    /** Unused room past which {@link #forQueue} copies a datagram into a buffer of its own size. */
+    private static final int QUEUE_SLACK = 1024;
+
     private final Transport transport;
+    private final boolean sendsQueue;
     private final UdpProxyConfig config;
     private final UdpStats stats = new UdpStats();
     private final ChannelFactory<? extends DatagramChannel> channelFactory;
@@ -100,6 +104,7 @@ public final class UdpProxy implements AutoCloseable {
     public UdpProxy(Transport transport, UdpProxyConfig config) {
         this.transport = requireNonNull(transport, "transport");
         this.config = requireNonNull(config, "config");
+        this.sendsQueue = transport.kind() == Transport.Kind.IO_URING;
         this.channelFactory = new ReflectiveChannelFactory<>(transport.datagramChannelType());
         // One byte more than the largest datagram relayed: a datagram that fills it was larger, and is dropped.
         FixedRecvByteBufAllocator allocator = new FixedRecvByteBufAllocator(config.maxDatagramSize() + 1);
@@ -210,9 +215,9 @@ public final class UdpProxy implements AutoCloseable {
                 .option(ChannelOption.MESSAGE_SIZE_ESTIMATOR, CAPACITY_ESTIMATOR)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, LISTENER_WATER_MARK)
                 .handler(handler);
-        if (transport.kind() == Transport.Kind.EPOLL && !key.isWildcard()) {
+        if (transport.freeBindOption() != null && !key.isWildcard()) {
             // A ClusterIP need not be a local address yet (the node's route for the service CIDR may come later).
-            b.option(EpollChannelOption.IP_FREEBIND, true);
+            b.option(transport.freeBindOption(), true);
         }
         ChannelFuture f = b.bind(key.address()).await();
         if (!f.isSuccess()) {
@@ -227,6 +232,26 @@ public final class UdpProxy implements AutoCloseable {
      *
      * @throws io.netty.channel.ChannelException if the socket cannot be created
      */
+    /**
+     * {@code content}, about to be sent, in a buffer that fits it where sends queue: io_uring completes every send
+     * later, so a burst of datagrams waits in the outbound buffer, each counted (and pinned) at its read buffer's
+     * capacity, and a few dozen small replies would cross the high water mark and be dropped. Epoll sends at once;
+     * there {@code content} goes as it is. Takes ownership of {@code content}.
+     */
+    ByteBuf forQueue(ByteBuf content, ByteBufAllocator alloc) {
+        int n = content.readableBytes();
+        if (!sendsQueue || content.capacity() - n <= QUEUE_SLACK) {
+            return content;
+        }
+        ByteBuf copy = alloc.directBuffer(n, n);
+        try {
+            copy.writeBytes(content);
+        } finally {
+            content.release();
+        }
+        return copy;
+    }
+
     Channel newUpstreamChannel() {
         Channel ch = channelFactory.newChannel();
         ChannelConfig c = ch.config();

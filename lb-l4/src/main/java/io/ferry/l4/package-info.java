@@ -3,7 +3,7 @@
  *
  * <p>Starting points:
  * <ul>
- *   <li>{@link io.ferry.l4.Transport} — the one event loop group (epoll when available, NIO otherwise) that every
+ *   <li>{@link io.ferry.l4.Transport} — the one event loop group (io_uring, else epoll, else NIO) that every
  *       listener and upstream connection shares.</li>
  *   <li>{@link io.ferry.l4.L4Table} — immutable map from a listener ({@link io.ferry.l4.ListenerKey}) to the
  *       {@link io.ferry.l4.Backend} (a Service port: its {@link io.ferry.l4.Endpoint}s and a

@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.ferry.l4.testing.TestBackend;
-import io.netty.channel.epoll.Epoll;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -220,7 +219,7 @@ class LeastConnectionsBalancerTest {
     @ParameterizedTest
     @EnumSource(Transport.Kind.class)
     void theProxyCountsOpenConnections(Transport.Kind kind) throws Exception {
-        assumeTrue(kind != Transport.Kind.EPOLL || Epoll.isAvailable(), "epoll not available");
+        assumeTrue(kind.isAvailable(), kind + " not available");
         Transport transport = Transport.create(kind, 2);
         closeables.add(transport);
         ServiceProxy proxy = new ServiceProxy(transport, TcpProxyConfig.DEFAULT);

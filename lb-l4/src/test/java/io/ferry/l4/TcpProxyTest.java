@@ -50,7 +50,7 @@ class TcpProxyTest {
     }
 
     private void startProxy(Transport.Kind kind, TcpProxyConfig config) {
-        assumeTrue(kind != Transport.Kind.EPOLL || Epoll.isAvailable(), "epoll not available");
+        assumeTrue(kind.isAvailable(), kind + " not available");
         Transport transport = Transport.create(kind, 2);
         closeables.add(transport);
         proxy = new ServiceProxy(transport, config);

@@ -8,7 +8,6 @@ import io.ferry.control.Ferry;
 import io.ferry.control.FerryOptions;
 import io.ferry.l4.Transport;
 import io.ferry.l4.testing.TestBackend;
-import io.netty.channel.epoll.Epoll;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -70,7 +69,7 @@ class MetricsTest {
     }
 
     private void start(Transport.Kind kind, int httpPort) throws Exception {
-        assumeTrue(kind != Transport.Kind.EPOLL || Epoll.isAvailable(), "epoll not available");
+        assumeTrue(kind.isAvailable(), kind + " not available");
         ferry = Ferry.start(FerryOptions.builder()
                                         .addManifests(dir)
                                         .adminPort(0)

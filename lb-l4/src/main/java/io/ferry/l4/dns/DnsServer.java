@@ -13,6 +13,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.unix.UnixChannelOption;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
@@ -35,9 +36,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>{@link #start(Transport, DnsServerConfig)} binds and returns a server that answers SERVFAIL until the first
  * {@link #apply(DnsTable)}. {@code apply} publishes a table with one volatile write: each query reads the table
- * once, so a query is answered wholly from one table, and the next query sees the new one. On epoll there is one
- * UDP socket per event loop ({@code SO_REUSEPORT}), so the kernel spreads queries over every loop; on NIO one
- * socket. TCP connections are accepted on the transport's group. {@code start}, {@code apply} and {@code close}
+ * once, so a query is answered wholly from one table, and the next query sees the new one. On io_uring and epoll
+ * there is one UDP socket per event loop ({@code SO_REUSEPORT}), so the kernel spreads queries over every loop; on
+ * NIO one socket. TCP connections are accepted on the transport's group. {@code start}, {@code apply} and {@code close}
  * are for the control thread; they never run on an event loop.
  */
 public final class DnsServer implements AutoCloseable {
@@ -124,7 +125,7 @@ public final class DnsServer implements AutoCloseable {
             }
             forwarders = Map.copyOf(map);
         }
-        boolean reusePort = transport.kind() == Transport.Kind.EPOLL;
+        boolean reusePort = transport.isNative();
         InetSocketAddress wanted = config.address();
         for (int attempt = 1; ; attempt++) {
             Channel first = bindUdp(loops.get(0), wanted, reusePort);
@@ -158,7 +159,7 @@ public final class DnsServer implements AutoCloseable {
                 .channel(transport.datagramChannelType())
                 .handler(new DnsUdpHandler(this));
         if (reusePort) {
-            b.option(EpollChannelOption.SO_REUSEPORT, true);
+            b.option(UnixChannelOption.SO_REUSEPORT, true);
         }
         if (transport.kind() == Transport.Kind.EPOLL) {
             // recvmmsg: up to RECV_BATCH queries per system call, each in a MAX_QUERY slot of one buffer. Netty stops

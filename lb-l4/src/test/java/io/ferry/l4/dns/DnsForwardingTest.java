@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.ferry.l4.Transport;
-import io.netty.channel.epoll.Epoll;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -40,7 +39,7 @@ class DnsForwardingTest {
     }
 
     private void start(Transport.Kind kind, List<InetSocketAddress> upstreams, Duration timeout) throws Exception {
-        assumeTrue(kind != Transport.Kind.EPOLL || Epoll.isAvailable(), "epoll not available");
+        assumeTrue(kind.isAvailable(), kind + " not available");
         Transport transport = Transport.create(kind, 2);
         closeables.add(transport);
         server = DnsServer.start(transport, DnsServerConfig.builder(new InetSocketAddress("127.0.0.1", 0))

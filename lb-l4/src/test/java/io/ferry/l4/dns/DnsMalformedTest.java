@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.ferry.l4.Transport;
-import io.netty.channel.epoll.Epoll;
 import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
@@ -41,7 +40,7 @@ class DnsMalformedTest {
     }
 
     private void start(Transport.Kind kind) throws Exception {
-        assumeTrue(kind != Transport.Kind.EPOLL || Epoll.isAvailable(), "epoll not available");
+        assumeTrue(kind.isAvailable(), kind + " not available");
         Transport transport = Transport.create(kind, 2);
         closeables.add(transport);
         server = DnsServer.start(transport, DnsServerConfig.builder(new InetSocketAddress("127.0.0.1", 0)).build());

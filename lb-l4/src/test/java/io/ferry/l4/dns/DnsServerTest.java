@@ -5,7 +5,6 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.ferry.l4.Transport;
-import io.netty.channel.epoll.Epoll;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -82,7 +81,7 @@ class DnsServerTest {
     }
 
     private void start(Transport.Kind kind, DnsServerConfig.Builder config) throws Exception {
-        assumeTrue(kind != Transport.Kind.EPOLL || Epoll.isAvailable(), "epoll not available");
+        assumeTrue(kind.isAvailable(), kind + " not available");
         Transport transport = Transport.create(kind, 2);
         closeables.add(transport);
         server = DnsServer.start(transport, config.build());

@@ -7,7 +7,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.ferry.l4.Transport;
-import io.netty.channel.epoll.Epoll;
 import java.io.IOException;
 import java.net.DatagramPacket;
 import java.net.DatagramSocket;
@@ -50,7 +49,7 @@ class DnsUdpBatchTest {
     }
 
     private void start(Transport.Kind kind) throws Exception {
-        assumeTrue(kind != Transport.Kind.EPOLL || Epoll.isAvailable(), "epoll not available");
+        assumeTrue(kind.isAvailable(), kind + " not available");
         Transport transport = Transport.create(kind, 1);
         closeables.add(transport);
         server = DnsServer.start(transport, DnsServerConfig.builder(new InetSocketAddress("127.0.0.1", 0)).build());

@@ -12,7 +12,6 @@ import io.ferry.l7.route.HttpRouteTable;
 import io.ferry.l7.route.PathType;
 import io.ferry.l7.route.Route;
 import io.ferry.l7.route.RoutePolicy;
-import io.netty.channel.epoll.Epoll;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -43,7 +42,7 @@ final class ProxyHarness implements AfterEachCallback {
     }
 
     HttpProxy start(Transport.Kind kind, HttpProxyConfig config) throws IOException {
-        assumeTrue(kind != Transport.Kind.EPOLL || Epoll.isAvailable(), "epoll not available");
+        assumeTrue(kind.isAvailable(), kind + " not available");
         Transport transport = closeLater(Transport.create(kind, 2));
         proxy = closeLater(new HttpProxy(transport, config));
         address = proxy.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));

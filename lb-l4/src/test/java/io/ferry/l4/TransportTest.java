@@ -1,0 +1,67 @@
+package io.ferry.l4;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.netty.channel.Channel;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.uring.IoUringDatagramChannel;
+import io.netty.channel.uring.IoUringServerSocketChannel;
+import io.netty.channel.uring.IoUringSocketChannel;
+import java.net.InetSocketAddress;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class TransportTest {
+
+    @Test
+    void parsesEveryNameInAnyCase() {
+        assertThat(Transport.Kind.parse("io_uring")).isEqualTo(Transport.Kind.IO_URING);
+        assertThat(Transport.Kind.parse("IO-URING")).isEqualTo(Transport.Kind.IO_URING);
+        assertThat(Transport.Kind.parse("Epoll")).isEqualTo(Transport.Kind.EPOLL);
+        assertThat(Transport.Kind.parse("nio")).isEqualTo(Transport.Kind.NIO);
+        assertThat(Transport.Kind.parse("auto")).isEqualTo(Transport.Kind.best());
+        assertThatThrownBy(() -> Transport.Kind.parse("kqueue"))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("expected: auto, io_uring, epoll or nio");
+    }
+
+    @Test
+    void bestPrefersIoUringThenEpollThenNio() {
+        Transport.Kind best = Transport.Kind.best();
+        if (Transport.Kind.IO_URING.isAvailable()) {
+            assertThat(best).isEqualTo(Transport.Kind.IO_URING);
+        } else if (Transport.Kind.EPOLL.isAvailable()) {
+            assertThat(best).isEqualTo(Transport.Kind.EPOLL);
+        } else {
+            assertThat(best).isEqualTo(Transport.Kind.NIO);
+        }
+        assertThat(Transport.Kind.NIO.isAvailable()).isTrue();
+    }
+
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void eachKindHandsOutItsOwnChannelTypesAndOptions(Transport.Kind kind) {
+        assumeTrue(kind.isAvailable(), kind + " not available");
+        try (Transport transport = Transport.create(kind, 1)) {
+            assertThat(transport.kind()).isEqualTo(kind);
+            assertThat(transport.isNative()).isEqualTo(kind != Transport.Kind.NIO);
+            assertThat(transport.freeBindOption() != null).isEqualTo(kind != Transport.Kind.NIO);
+            switch (kind) {
+                case IO_URING -> {
+                    assertThat(transport.serverChannelType()).isEqualTo(IoUringServerSocketChannel.class);
+                    assertThat(transport.socketChannelType()).isEqualTo(IoUringSocketChannel.class);
+                    assertThat(transport.datagramChannelType()).isEqualTo(IoUringDatagramChannel.class);
+                    Channel ch = transport.socketChannelFactory(new InetSocketAddress("127.0.0.1", 80)).newChannel();
+                    assertThat(ch).isInstanceOf(IoUringSocketChannel.class);
+                    ch.unsafe().closeForcibly(); // never registered: nothing but the socket to close
+                }
+                case EPOLL -> assertThat(transport.serverChannelType()).isEqualTo(EpollServerSocketChannel.class);
+                case NIO -> assertThat(transport.serverChannelType()).isEqualTo(NioServerSocketChannel.class);
+            }
+        }
+    }
+}
