@@ -435,7 +435,7 @@ TICKS=$(getconf CLK_TCK)
 # --syscalls: every system call of the proxy, and those that tell reads, writes, polling and connection churn apart.
 SYSCALL_EVENTS=raw_syscalls:sys_enter
 for sc in read recvfrom recvmsg readv write sendto sendmsg writev epoll_wait epoll_pwait epoll_pwait2 epoll_ctl \
-          accept4 connect socket close shutdown setsockopt getsockopt getsockname getpeername futex; do
+          io_uring_enter accept4 connect socket close shutdown setsockopt getsockopt getsockname getpeername futex; do
   SYSCALL_EVENTS+=",syscalls:sys_enter_$sc"
 done
 RESULTS="$RUN/out/results.jsonl"
@@ -608,8 +608,10 @@ if has_target ferry || has_dns ferry; then
   gc=$("$jcmd_bin" "${PROXY_PID[ferry]:-${DNS_PID[ferry]}}" VM.flags 2>/dev/null | grep -o -- '-XX:+Use[A-Za-z]*GC' | head -1 || true)
 fi
 tls_line=""
+transport_line=""
 if has_target ferry; then
   tls_line=$(grep -o 'TLS by [^)]*)' "$RUN/ferry/ferry.log" | head -1 || true)
+  transport_line=$(grep -o 'Transport: [A-Z_]*' "$RUN/ferry/ferry.log" | head -1 || true)
 fi
 ciphers=""
 for t in "${HTTP_TARGETS[@]}"; do
@@ -635,7 +637,7 @@ meta = {
 }
 if "$HTTP" == "1":
   meta.update({
-  "ferry": "$(first_line "$JAVA_BIN" -jar "$JAR" --version) with --io-threads 1 --no-access-log --no-hsts, JVM options: ${FERRY_JVM_OPTS:-none}${gc:+ (GC: $gc)}${tls_line:+; $tls_line}; ${FERRY_STARTUP}",
+  "ferry": "$(first_line "$JAVA_BIN" -jar "$JAR" --version) with --io-threads 1 --no-access-log --no-hsts, JVM options: ${FERRY_JVM_OPTS:-none}${gc:+ (GC: $gc)}${transport_line:+; $transport_line}${tls_line:+; $tls_line}; ${FERRY_STARTUP}",
   "nginx": "$([ "$HTTP" = 1 ] && first_line nginx -v | sed 's/^nginx version: //') (1 worker, stream module; upstream keepalive 64)",
   "haproxy": "$([ "$HTTP" = 1 ] && first_line haproxy -v | sed 's/ - https.*//') (nbthread 1; http-reuse always)",
   "wrk": "$([ "$HTTP" = 1 ] && wrk -v 2>&1 | head -1 | sed 's/ \[.*//' ) (1 thread)",
