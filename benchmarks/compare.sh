@@ -38,7 +38,7 @@
 #
 # Every load is bounded by --duration (default 10 s, after --warmup 10 s per proxy and scenario; --quick: 3 s,
 # 1 round, 1 s warm-up, no doc update) and goes only to 127.0.0.0/8. Ferry runs as `java -jar` with no JVM option
-# (--ferry-jvm-opts adds some) and is left to finish compiling its start-up code before any load. --perf records
+# (--ferry-jvm-opts adds some; --ferry-args adds Ferry flags, e.g. '--transport epoll') and is left to finish compiling its start-up code before any load. --perf records
 # each proxy's CPU profile (perf, cpu-clock) in round 1 and summarizes it (benchmarks/compare/perftop.py);
 # --syscalls counts each proxy's system calls per request in round 1 (perf stat on the syscall tracepoints). Every
 # process started here is stopped on exit; the raw outputs stay in /tmp/ferry-compare-last. Needs root for
@@ -59,6 +59,7 @@ SCENARIOS="l4-small,l4-bulk,l7-small,l7-4k,tls-small,tls-handshake,h2-small,dns"
 TARGETS="ferry,nginx,haproxy,direct,nsd,dnsmasq"
 JAVA_BIN=${JAVA_BIN:-java}
 FERRY_JVM_OPTS=${FERRY_JVM_OPTS:-}
+FERRY_ARGS=${FERRY_ARGS:-}
 JAR="$ROOT/lb-control/target/ferry.jar"
 INSTALL=1
 WRITE_DOC=1
@@ -82,6 +83,7 @@ while [ $# -gt 0 ]; do
     --proxies) TARGETS=$2; shift ;;
     --java) JAVA_BIN=$2; shift ;;
     --ferry-jvm-opts) FERRY_JVM_OPTS=$2; shift ;;
+    --ferry-args) FERRY_ARGS=$2; shift ;;
     --jar) JAR=$2; shift ;;
     --no-install) INSTALL=0 ;;
     --doc) WRITE_DOC=1 ;;
@@ -284,7 +286,7 @@ if has_target ferry; then
     --io-threads 1 --no-access-log --no-hsts \
     --http-address "${ADDR[ferry]}" --http-port $HTTP_PORT --https-port $HTTPS_PORT \
     --admin-address "${ADDR[ferry]}" --admin-port $FERRY_ADMIN_PORT \
-    --default-ssl-certificate bench/bench-tls --shutdown-grace-period 1s >"$RUN/ferry/ferry.log" 2>&1 &
+    --default-ssl-certificate bench/bench-tls --shutdown-grace-period 1s $FERRY_ARGS >"$RUN/ferry/ferry.log" 2>&1 &
   PROXY_PID[ferry]=$!; PIDS+=($!)
 fi
 
@@ -304,7 +306,7 @@ if [ "$DNS" = 1 ]; then
     taskset -c $PROXY_CPU "$JAVA_BIN" $FERRY_JVM_OPTS -jar "$JAR" --manifests "$RUN/dns/ferry/manifests" \
       --io-threads 1 --no-access-log --http-port -1 --https-port -1 \
       --admin-address "${DNS_ADDR[ferry]}" --admin-port $FERRY_DNS_ADMIN_PORT \
-      --dns-address "${DNS_ADDR[ferry]}:$DNS_PORT" --no-dns-forward --shutdown-grace-period 1s \
+      --dns-address "${DNS_ADDR[ferry]}:$DNS_PORT" --no-dns-forward --shutdown-grace-period 1s $FERRY_ARGS \
       >"$RUN/dns/ferry/ferry.log" 2>&1 &
     DNS_PID[ferry]=$!; PIDS+=($!)
   fi
@@ -637,7 +639,7 @@ meta = {
 }
 if "$HTTP" == "1":
   meta.update({
-  "ferry": "$(first_line "$JAVA_BIN" -jar "$JAR" --version) with --io-threads 1 --no-access-log --no-hsts, JVM options: ${FERRY_JVM_OPTS:-none}${gc:+ (GC: $gc)}${transport_line:+; $transport_line}${tls_line:+; $tls_line}; ${FERRY_STARTUP}",
+  "ferry": "$(first_line "$JAVA_BIN" -jar "$JAR" --version) with --io-threads 1 --no-access-log --no-hsts${FERRY_ARGS:+ $FERRY_ARGS}, JVM options: ${FERRY_JVM_OPTS:-none}${gc:+ (GC: $gc)}${transport_line:+; $transport_line}${tls_line:+; $tls_line}; ${FERRY_STARTUP}",
   "nginx": "$([ "$HTTP" = 1 ] && first_line nginx -v | sed 's/^nginx version: //') (1 worker, stream module; upstream keepalive 64)",
   "haproxy": "$([ "$HTTP" = 1 ] && first_line haproxy -v | sed 's/ - https.*//') (nbthread 1; http-reuse always)",
   "wrk": "$([ "$HTTP" = 1 ] && wrk -v 2>&1 | head -1 | sed 's/ \[.*//' ) (1 thread)",
@@ -649,7 +651,7 @@ if "$DNS" == "1":
   meta["dns"] = {
   "cpu": "$(lscpu | sed -n 's/^Model name: *//p' | head -1); servers pinned to CPU $PROXY_CPU, dnsperf to CPU $LOAD_CPU",
   "zone": "$(cat "$RUN/dns/summary.txt" 2>/dev/null)",
-  "ferry": "$(first_line "$JAVA_BIN" -jar "$JAR" --version) with --io-threads 1 --dns-address ${DNS_ADDR[ferry]}:$DNS_PORT --no-dns-forward --http-port -1 --https-port -1, JVM options: ${FERRY_JVM_OPTS:-none}${gc:+ (GC: $gc)}; ${FERRY_DNS_STARTUP}",
+  "ferry": "$(first_line "$JAVA_BIN" -jar "$JAR" --version) with --io-threads 1 --dns-address ${DNS_ADDR[ferry]}:$DNS_PORT --no-dns-forward --http-port -1 --https-port -1${FERRY_ARGS:+ $FERRY_ARGS}, JVM options: ${FERRY_JVM_OPTS:-none}${gc:+ (GC: $gc)}; ${FERRY_DNS_STARTUP}",
   "nsd": "$(has_dns nsd && first_line nsd -v) (server-count 1, no RRL)",
   "dnsmasq": "$(has_dns dnsmasq && first_line dnsmasq -v | sed 's/  Copyright.*//') (no-resolv, local=/cluster.local/, cache-size=0)",
   "dnsperf": "dnsperf $(dnsperf -h 2>&1 | sed -n 's/^Version //p') (-T 1 -c 1 -q 100 -t 2 -v, UDP)",

@@ -13,9 +13,10 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.epoll.EpollChannelOption;
-import io.netty.channel.unix.UnixChannelOption;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.unix.UnixChannelOption;
+import io.netty.channel.uring.IoUringChannelOption;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.handler.codec.LengthFieldPrepender;
 import io.netty.util.concurrent.EventExecutor;
@@ -161,11 +162,16 @@ public final class DnsServer implements AutoCloseable {
         if (reusePort) {
             b.option(UnixChannelOption.SO_REUSEPORT, true);
         }
-        if (transport.kind() == Transport.Kind.EPOLL) {
-            // recvmmsg: up to RECV_BATCH queries per system call, each in a MAX_QUERY slot of one buffer. Netty stops
-            // reading after RECV_BATCH messages (a datagram channel's maxMessagesPerRead), so the answers of one batch
-            // go out together (sendmmsg) before the next batch is read.
-            b.option(EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE, MAX_QUERY)
+        ChannelOption<Integer> payloadSize = transport.kind() == Transport.Kind.EPOLL
+                                             ? EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE
+                                             : transport.kind() == Transport.Kind.IO_URING
+                                               ? IoUringChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE : null;
+        if (payloadSize != null) {
+            // Up to RECV_BATCH queries per read, each in a MAX_QUERY slot of one buffer: one recvmmsg under epoll,
+            // RECV_BATCH recvmsg entries submitted together under io_uring. Netty stops reading after RECV_BATCH
+            // messages (a datagram channel's maxMessagesPerRead), so the answers of one batch go out together
+            // (sendmmsg; or sendmsg entries in one submission) before the next batch is read.
+            b.option(payloadSize, MAX_QUERY)
              .option(ChannelOption.RECVBUF_ALLOCATOR,
                      new FixedRecvByteBufAllocator(MAX_QUERY * RECV_BATCH).maxMessagesPerRead(RECV_BATCH));
         }
