@@ -137,9 +137,9 @@ public final class ServiceProxy implements AutoCloseable {
     }
 
     /**
-     * Binds {@code key}: under io_uring or epoll with {@link TcpProxyConfig#reusePort()} and several event loops, one socket per
-     * event loop with {@code SO_REUSEPORT}, each accepting onto its own loop, so the kernel spreads connections
-     * over the loops and a connection's accept and relay never change threads; otherwise one socket whose
+     * Binds {@code key}: under io_uring or epoll with {@link TcpProxyConfig#reusePort()} and several event loops,
+     * one socket per event loop with {@code SO_REUSEPORT}, each accepting onto its own loop, so the kernel spreads
+     * connections over the loops and a connection's accept and relay never change threads; otherwise one socket whose
      * connections go to the loops in turn.
      */
     private List<Channel> bind(ListenerKey key) throws InterruptedException, ListenerException {

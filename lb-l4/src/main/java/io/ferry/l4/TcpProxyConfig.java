@@ -61,8 +61,8 @@ public final class TcpProxyConfig {
     }
 
     /**
-     * Whether each TCP listener is one {@code SO_REUSEPORT} socket per event loop (io_uring and epoll), so that accept and
-     * relay stay on one loop; default true.
+     * Whether each TCP listener is one {@code SO_REUSEPORT} socket per event loop (io_uring and epoll), so that
+     * accept and relay stay on one loop; default true.
      */
     public boolean reusePort() {
         return reusePort;

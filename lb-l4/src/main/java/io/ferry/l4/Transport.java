@@ -63,17 +63,10 @@ public final class Transport implements AutoCloseable {
 
         /** Whether this kind can run here. */
         public boolean isAvailable() {
-            switch (this) {
-                case IO_URING:
-                    return IoUring.isAvailable();
-                case EPOLL:
-                    return Epoll.isAvailable();
-                default:
-                    return true;
-            }
+            return unavailabilityCause() == null;
         }
 
-        /** Why this kind cannot run here, or {@code null}. */
+        /** Why this kind cannot run here, or {@code null} where it can. */
         Throwable unavailabilityCause() {
             switch (this) {
                 case IO_URING:
@@ -161,6 +154,22 @@ public final class Transport implements AutoCloseable {
                 return IoUringChannelOption.IP_FREEBIND;
             case EPOLL:
                 return EpollChannelOption.IP_FREEBIND;
+            default:
+                return null;
+        }
+    }
+
+    /**
+     * The option that splits a datagram channel's read buffer into slots of a given size, so that one read takes
+     * several datagrams ({@code recvmmsg} under epoll, several {@code recvmsg} entries under io_uring), or
+     * {@code null} under NIO, which has none.
+     */
+    public ChannelOption<Integer> datagramPayloadSizeOption() {
+        switch (kind) {
+            case IO_URING:
+                return IoUringChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE;
+            case EPOLL:
+                return EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE;
             default:
                 return null;
         }

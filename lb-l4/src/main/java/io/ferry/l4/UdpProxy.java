@@ -227,12 +227,6 @@ public final class UdpProxy implements AutoCloseable {
     }
 
     /**
-     * A new, unregistered upstream socket, configured like the listeners: reads as large as the largest datagram,
-     * queued writes counted by buffer capacity. Called on event loops.
-     *
-     * @throws io.netty.channel.ChannelException if the socket cannot be created
-     */
-    /**
      * {@code content}, about to be sent, in a buffer that fits it where sends queue: io_uring completes every send
      * later, so a burst of datagrams waits in the outbound buffer, each counted (and pinned) at its read buffer's
      * capacity, and a few dozen small replies would cross the high water mark and be dropped. Epoll sends at once;
@@ -252,6 +246,12 @@ public final class UdpProxy implements AutoCloseable {
         return copy;
     }
 
+    /**
+     * A new, unregistered upstream socket, configured like the listeners: reads as large as the largest datagram,
+     * queued writes counted by buffer capacity. Called on event loops.
+     *
+     * @throws io.netty.channel.ChannelException if the socket cannot be created
+     */
     Channel newUpstreamChannel() {
         Channel ch = channelFactory.newChannel();
         ChannelConfig c = ch.config();

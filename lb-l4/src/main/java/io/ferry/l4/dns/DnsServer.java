@@ -12,11 +12,9 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.FixedRecvByteBufAllocator;
-import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.unix.UnixChannelOption;
-import io.netty.channel.uring.IoUringChannelOption;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.handler.codec.LengthFieldPrepender;
 import io.netty.util.concurrent.EventExecutor;
@@ -162,10 +160,7 @@ public final class DnsServer implements AutoCloseable {
         if (reusePort) {
             b.option(UnixChannelOption.SO_REUSEPORT, true);
         }
-        ChannelOption<Integer> payloadSize = transport.kind() == Transport.Kind.EPOLL
-                                             ? EpollChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE
-                                             : transport.kind() == Transport.Kind.IO_URING
-                                               ? IoUringChannelOption.MAX_DATAGRAM_PAYLOAD_SIZE : null;
+        ChannelOption<Integer> payloadSize = transport.datagramPayloadSizeOption();
         if (payloadSize != null) {
             // Up to RECV_BATCH queries per read, each in a MAX_QUERY slot of one buffer: one recvmmsg under epoll,
             // RECV_BATCH recvmsg entries submitted together under io_uring. Netty stops reading after RECV_BATCH
