@@ -138,6 +138,7 @@ final class ConfigDump {
         m.put("retries", s.retries());
         m.put("clientAborts", s.clientAborts());
         m.put("upgrades", s.upgrades());
+        m.put("tlsHandshakeFailures", s.tlsHandshakeFailures());
         m.put("h2Connections", s.h2Connections());
         m.put("h2Streams", s.h2Streams());
         m.put("h2ConnectionErrors", s.h2ConnectionErrors());

@@ -359,6 +359,8 @@ public final class Metrics {
                 s::connectionsRejected);
         gauge("ferry_http_connections_active", "Open HTTP/1.1 connections plus open HTTP/2 streams",
               s::activeConnections);
+        counter("ferry_tls_handshake_failures_total",
+                "HTTPS connections closed before their TLS handshake completed", s::tlsHandshakeFailures);
         counter("ferry_http2_connections_total", "HTTPS connections that chose HTTP/2 by ALPN", s::h2Connections);
         counter("ferry_http2_streams_total", "HTTP/2 streams (each one request)", s::h2Streams);
         counter("ferry_http_requests_total", "HTTP requests whose head was read", s::requests);

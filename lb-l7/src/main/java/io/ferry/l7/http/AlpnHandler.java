@@ -6,6 +6,8 @@ import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ApplicationProtocolNegotiationHandler;
+import io.netty.util.internal.logging.InternalLogger;
+import io.netty.util.internal.logging.InternalLoggerFactory;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -20,8 +22,16 @@ import java.util.concurrent.TimeUnit;
  * the client idle timeout, and protocol errors end the connection quietly ({@link Http2ConnectionGuard}). Flushes
  * of the streams are consolidated ({@link FlushConsolidationHandler}): responses that complete in the same turn of
  * the event loop share a TLS record and a {@code write}.
+ *
+ * <p>A connection that fails before the handshake completes (a bad ClientHello, a refused protocol version, the
+ * handshake timeout, a client that resets mid-handshake) is closed and counted in
+ * {@link HttpStats#tlsHandshakeFailures()}, and logged at debug level only: scanners and load generators that cut
+ * connections short must not fill the log with stack traces, as Netty's default handling would (two warnings with
+ * a stack trace each).
  */
 final class AlpnHandler extends ApplicationProtocolNegotiationHandler {
+
+    private static final InternalLogger logger = InternalLoggerFactory.getInstance(AlpnHandler.class);
 
     static final int MAX_CONCURRENT_STREAMS = 128;
     static final int MAX_RST_FRAMES = 200;
@@ -63,5 +73,36 @@ final class AlpnHandler extends ApplicationProtocolNegotiationHandler {
                           .addLast("drain", new DrainHandler(proxy::isDraining))
                           .addLast("proxy", new HttpFrontendHandler(proxy, "https", localPort));
         }
+    }
+
+    @Override
+    protected void handshakeFailure(ChannelHandlerContext ctx, Throwable cause) {
+        proxy.stats().tlsHandshakeFailures.increment();
+        if (logger.isDebugEnabled()) {
+            logger.debug("{} TLS handshake failed: {}", ctx.channel(), cause.toString());
+        }
+        ctx.close();
+    }
+
+    /**
+     * An exception before the handshake completed (the handler leaves the pipeline then): the connection is closed,
+     * which fails the handshake, so it is counted once, in {@link #handshakeFailure} or {@link #channelInactive}.
+     */
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (logger.isDebugEnabled()) {
+            logger.debug("{} closed before the TLS handshake completed: {}", ctx.channel(), cause.toString());
+        }
+        ctx.close();
+    }
+
+    /**
+     * Closed while this handler is still in the pipeline, with no handshake outcome: the connection ended before
+     * its ClientHello was complete (or was not TLS at all), so no {@code SslHandler} was ever added to report it.
+     */
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        proxy.stats().tlsHandshakeFailures.increment();
+        super.channelInactive(ctx);
     }
 }

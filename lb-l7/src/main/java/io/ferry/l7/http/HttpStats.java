@@ -14,6 +14,7 @@ public final class HttpStats {
     final LongAdder h2Streams = new LongAdder();
     final LongAdder misdirected = new LongAdder();
     final LongAdder h2ConnectionErrors = new LongAdder();
+    final LongAdder tlsHandshakeFailures = new LongAdder();
     final LongAdder activeConnections = new LongAdder();
     final LongAdder requests = new LongAdder();
     final LongAdder[] responsesByClass = new LongAdder[6];
@@ -51,6 +52,14 @@ public final class HttpStats {
     /** Client connections closed at once because their listener held {@link HttpProxyConfig#maxConnections()}. */
     public long connectionsRejected() {
         return connectionsRejected.sum();
+    }
+
+    /**
+     * HTTPS connections closed before their TLS handshake completed: a bad or refused ClientHello, no handshake
+     * within the timeout, or a client that reset or closed mid-handshake.
+     */
+    public long tlsHandshakeFailures() {
+        return tlsHandshakeFailures.sum();
     }
 
     /** HTTPS connections that chose HTTP/2 by ALPN. */

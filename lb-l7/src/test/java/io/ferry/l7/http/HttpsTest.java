@@ -2,6 +2,8 @@ package io.ferry.l7.http;
 
 import static io.ferry.l7.http.ProxyHarness.route;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import io.ferry.l4.Transport;
 import io.ferry.l4.testing.TrustAllTls;
@@ -16,6 +18,8 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -26,10 +30,15 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSocket;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.X509TrustManager;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -297,5 +306,95 @@ class HttpsTest {
             assertThat(n).as("closed by the proxy").isEqualTo(-1);
         }
         assertThat(proxy.stats().h2Connections()).isEqualTo(1);
+    }
+
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void failedHandshakesAreCountedAndClosedWhileTheListenerServesOn(Transport.Kind kind) throws Exception {
+        start(kind, TlsTable.builder(TlsCertificate.generateDefault()).build());
+        EchoServer other = h.echo("other");
+        proxy.apply(routes(route("other.test", other.address())));
+
+        // Not TLS at all: plain HTTP sent to the HTTPS port.
+        try (Socket s = new Socket(InetAddress.getLoopbackAddress(), https.getPort())) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write("GET / HTTP/1.1\r\nHost: other.test\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            assertThat(readToEndOrReset(s.getInputStream())).isEmpty();
+        }
+        awaitHandshakeFailures(1);
+        // A client that does not trust the certificate: it aborts the handshake with an alert.
+        try (SSLSocket s = (SSLSocket) SSLContext.getDefault().getSocketFactory()
+                                                 .createSocket(InetAddress.getLoopbackAddress(), https.getPort())) {
+            s.setSoTimeout(10_000);
+            assertThatThrownBy(s::startHandshake).isInstanceOf(SSLHandshakeException.class);
+        }
+        awaitHandshakeFailures(2);
+        // A client that resets in the middle of its handshake: it has the server's flight and, while it checks
+        // the certificate, its connection is reset.
+        CountDownLatch checking = new CountDownLatch(1);
+        CountDownLatch reset = new CountDownLatch(1);
+        SSLContext stalling = SSLContext.getInstance("TLS");
+        stalling.init(null, new TrustManager[] {new StallingTrustManager(checking, reset)}, null);
+        Socket raw = new Socket(InetAddress.getLoopbackAddress(), https.getPort());
+        SSLSocket tls = (SSLSocket) stalling.getSocketFactory().createSocket(raw, "other.test", https.getPort(), true);
+        CompletableFuture<Void> handshake = CompletableFuture.runAsync(() -> {
+            try {
+                tls.startHandshake();
+            } catch (IOException expected) {
+                // the socket was reset under it
+            }
+        });
+        assertThat(checking.await(10, TimeUnit.SECONDS)).isTrue();
+        raw.setSoLinger(true, 0);
+        raw.close();
+        reset.countDown();
+        handshake.get(10, TimeUnit.SECONDS);
+        awaitHandshakeFailures(3);
+        assertThat(get(null, "other.test", "/")[1]).startsWith("HTTP/1.1 200 ");
+        assertThat(proxy.stats().tlsHandshakeFailures()).isEqualTo(3);
+    }
+
+    private void awaitHandshakeFailures(long n) {
+        await().atMost(Duration.ofSeconds(10))
+               .untilAsserted(() -> assertThat(proxy.stats().tlsHandshakeFailures()).isEqualTo(n));
+    }
+
+    /** Trusts every server, after waiting, in the middle of the handshake, for {@code proceed}. */
+    private static final class StallingTrustManager implements X509TrustManager {
+        private final CountDownLatch checking;
+        private final CountDownLatch proceed;
+
+        StallingTrustManager(CountDownLatch checking, CountDownLatch proceed) {
+            this.checking = checking;
+            this.proceed = proceed;
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType) {
+            checking.countDown();
+            try {
+                proceed.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType) {
+        }
+
+        @Override
+        public X509Certificate[] getAcceptedIssuers() {
+            return new X509Certificate[0];
+        }
+    }
+
+    /** Reads until the peer closes; a reset counts as closed. */
+    private static byte[] readToEndOrReset(InputStream in) throws IOException {
+        try {
+            return in.readAllBytes();
+        } catch (SocketException reset) {
+            return new byte[0];
+        }
     }
 }
