@@ -613,7 +613,7 @@ tls_line=""
 transport_line=""
 if has_target ferry; then
   tls_line=$(grep -o 'TLS by [^)]*)' "$RUN/ferry/ferry.log" | head -1 || true)
-  transport_line=$(grep -o 'Transport: [A-Z_]*' "$RUN/ferry/ferry.log" | head -1 || true)
+  transport_line=$(grep -o 'Transport: .*' "$RUN/ferry/ferry.log" | head -1 | sed -E 's/,? (with )?[0-9]+ event loops( each)?$//' || true)
 fi
 ciphers=""
 for t in "${HTTP_TARGETS[@]}"; do

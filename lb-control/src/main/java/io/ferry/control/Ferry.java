@@ -60,7 +60,10 @@ public final class Ferry implements AutoCloseable {
 
     private final FerryOptions options;
     private final List<AutoCloseable> started = new ArrayList<>();
+    /** The HTTP edge's event loops. */
     private Transport transport;
+    /** The L4 relay's, UDP's, DNS's and the admin server's: {@link #transport} itself when the kinds agree. */
+    private Transport relayTransport;
     private ServiceProxy serviceProxy;
     private HttpProxy httpProxy;
     private ControlLoop controlLoop;
@@ -91,10 +94,20 @@ public final class Ferry implements AutoCloseable {
 
     private void startAll() throws Exception {
         Clock clock = Clock.systemUTC();
-        transport = Transport.create(options.transport, options.ioThreads);
-        started.add(transport);
-        logger.info("Transport: {} with {} event loops", transport.kind(),
-                    options.ioThreads == 0 ? Runtime.getRuntime().availableProcessors() : options.ioThreads);
+        int loops = options.ioThreads == 0 ? Runtime.getRuntime().availableProcessors() : options.ioThreads;
+        boolean http = options.httpPort >= 0 || options.httpsPort >= 0;
+        relayTransport = Transport.create(options.relayTransport, options.ioThreads);
+        started.add(relayTransport);
+        if (http && options.transport != options.relayTransport) {
+            // The edge on its own event loops: their kind cannot be mixed with the relay's in one loop.
+            transport = Transport.create(options.transport, options.ioThreads, "ferry-http");
+            started.add(transport);
+            logger.info("Transport: {} for the L4 relay, UDP and DNS, {} for the HTTP edge, {} event loops each",
+                        relayTransport.kind(), transport.kind(), loops);
+        } else {
+            transport = relayTransport;
+            logger.info("Transport: {} with {} event loops", transport.kind(), loops);
+        }
 
         TcpProxyConfig tcpConfig = TcpProxyConfig.builder()
                                                  .connectTimeout(options.tcpConnectTimeout)
@@ -103,11 +116,11 @@ public final class Ferry implements AutoCloseable {
                                                  .build();
         if (!options.warmup.isZero()) {
             // Before anything listens: no client meets the interpreter.
-            Warmup.run(transport, options.warmup, tcpConfig, options.httpPort >= 0 || options.httpsPort >= 0);
+            Warmup.run(relayTransport, http ? transport : null, options.warmup, tcpConfig);
         }
-        serviceProxy = new ServiceProxy(transport, tcpConfig);
+        serviceProxy = new ServiceProxy(relayTransport, tcpConfig);
         started.add(serviceProxy);
-        udpProxy = new UdpProxy(transport, UdpProxyConfig.builder().idleTimeout(options.udpIdleTimeout).build());
+        udpProxy = new UdpProxy(relayTransport, UdpProxyConfig.builder().idleTimeout(options.udpIdleTimeout).build());
         started.add(udpProxy);
         TlsCompiler tlsCompiler = null;
         if (options.httpPort >= 0 || options.httpsPort >= 0) {
@@ -154,7 +167,7 @@ public final class Ferry implements AutoCloseable {
         }
         dataplane = new Dataplane(serviceProxy, httpProxy);
         controlLoop = new ControlLoop(compiler, dataplane, options.minSyncPeriod, clock);
-        healthChecks = new HealthCheckServer(transport, nodePortAddresses(options.nodePortAddresses), () -> {
+        healthChecks = new HealthCheckServer(relayTransport, nodePortAddresses(options.nodePortAddresses), () -> {
             java.time.Instant pending = controlLoop.pendingSince();
             return pending == null
                    || java.time.Duration.between(pending, clock.instant()).compareTo(options.healthzTimeout) <= 0;
@@ -166,7 +179,7 @@ public final class Ferry implements AutoCloseable {
             List<InetSocketAddress> upstreams = !options.dnsForward ? List.of()
                     : options.dnsUpstreams != null ? options.dnsUpstreams
                     : DnsServerConfig.nameservers(Path.of("/etc/resolv.conf"));
-            dnsServer = DnsServer.start(transport, DnsServerConfig.builder(dnsAt).upstreams(upstreams).build());
+            dnsServer = DnsServer.start(relayTransport, DnsServerConfig.builder(dnsAt).upstreams(upstreams).build());
             started.add(dnsServer);
             dataplane.dnsServer(dnsServer);
             logger.info("Cluster DNS for {} on {} (UDP and TCP); other names {}", options.clusterDomain,
@@ -174,7 +187,7 @@ public final class Ferry implements AutoCloseable {
         }
         started.add(controlLoop);
 
-        admin = AdminServer.start(transport, new InetSocketAddress(options.adminAddress, options.adminPort),
+        admin = AdminServer.start(relayTransport, new InetSocketAddress(options.adminAddress, options.adminPort),
                                   controlLoop, serviceProxy, () -> draining, options.healthzTimeout, clock);
         started.add(admin);
         logger.info("Admin server on http://{}:{}/ (healthz, livez, readyz, config_dump)",
@@ -212,7 +225,7 @@ public final class Ferry implements AutoCloseable {
         }
         List<Path> paths = new ArrayList<>(options.manifests);
         if (options.demo) {
-            started.add(DemoBackends.start(transport));
+            started.add(DemoBackends.start(relayTransport));
             paths.add(demoManifests());
             paths.add(demoSecret());
         }

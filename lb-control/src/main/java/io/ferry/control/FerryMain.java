@@ -57,7 +57,8 @@ public final class FerryMain implements Callable<Integer> {
     Duration shutdownGracePeriod;
 
     @Option(names = "--transport", paramLabel = "auto|io_uring|epoll|nio", defaultValue = "auto",
-            description = "I/O transport (default: ${DEFAULT-VALUE}: io_uring where the kernel allows it, else epoll).")
+            description = "I/O transport of every listener (default: ${DEFAULT-VALUE}: the HTTP edge on io_uring where "
+                          + "the kernel allows it, the L4 relay, UDP and DNS on epoll).")
     String transport;
 
     @Option(names = "--io-threads", paramLabel = "N", defaultValue = "0",
@@ -241,42 +242,43 @@ public final class FerryMain implements Callable<Integer> {
     }
 
     FerryOptions options() throws Exception {
-        FerryOptions.Builder b = FerryOptions.builder()
-                                             .demo(demo)
-                                             .adminAddress(InetAddress.getByName(adminAddress))
-                                             .adminPort(adminPort)
-                                             .serviceCidr(Cidr.parse(serviceCidr))
-                                             .shutdownGracePeriod(shutdownGracePeriod)
-                                             .transport(Transport.Kind.parse(transport))
-                                             .ioThreads(ioThreads)
-                                             .tcpConnectTimeout(tcpConnectTimeout)
-                                             .tcpIdleTimeout(tcpIdleTimeout)
-                                             .tcpBufferSize(tcpBufferSize)
-                                             .udpIdleTimeout(udpIdleTimeout)
-                                             .dnsAddress(dnsAddress == null ? null : hostPort(dnsAddress, -1))
-                                             .clusterDomain(clusterDomain)
-                                             .dnsTtl(dnsTtl)
-                                             .dnsUpstreams(dnsUpstreams == null ? null
-                                                           : dnsUpstreams.stream().map(u -> hostPort(u, 53))
-                                                                         .toList())
-                                             .dnsForward(dnsForward)
-                                             .minSyncPeriod(minSyncPeriod)
-                                             .httpAddress(InetAddress.getByName(httpAddress))
-                                             .httpPort(httpPort)
-                                             .ingressClass(ingressClass)
-                                             .watchIngressWithoutClass(watchIngressWithoutClass)
-                                             .accessLog(accessLog)
-                                             .httpsPort(httpsPort)
-                                             .defaultSslCertificate(defaultSslCertificate)
-                                             .hsts(hsts)
-                                             .upstreamKeepaliveConnections(upstreamKeepaliveConnections)
-                                             .upstreamKeepaliveTimeout(upstreamKeepaliveTimeout)
-                                             .upstreamKeepaliveRequests(upstreamKeepaliveRequests)
-                                             .warmup(warmup)
-                                             .upstreamMaxFails(upstreamMaxFails)
-                                             .upstreamFailTimeout(upstreamFailTimeout)
-                                             .kubernetes(kubernetes)
-                                             .kubeconfig(kubeconfig);
+        FerryOptions.Builder b = FerryOptions.builder();
+        if (!"auto".equalsIgnoreCase(transport)) {
+            b.transport(Transport.Kind.parse(transport));
+        }
+        b.demo(demo)
+         .adminAddress(InetAddress.getByName(adminAddress))
+         .adminPort(adminPort)
+         .serviceCidr(Cidr.parse(serviceCidr))
+         .shutdownGracePeriod(shutdownGracePeriod)
+         .ioThreads(ioThreads)
+         .tcpConnectTimeout(tcpConnectTimeout)
+         .tcpIdleTimeout(tcpIdleTimeout)
+         .tcpBufferSize(tcpBufferSize)
+         .udpIdleTimeout(udpIdleTimeout)
+         .dnsAddress(dnsAddress == null ? null : hostPort(dnsAddress, -1))
+         .clusterDomain(clusterDomain)
+         .dnsTtl(dnsTtl)
+         .dnsUpstreams(dnsUpstreams == null ? null
+                                            : dnsUpstreams.stream().map(u -> hostPort(u, 53)).toList())
+         .dnsForward(dnsForward)
+         .minSyncPeriod(minSyncPeriod)
+         .httpAddress(InetAddress.getByName(httpAddress))
+         .httpPort(httpPort)
+         .ingressClass(ingressClass)
+         .watchIngressWithoutClass(watchIngressWithoutClass)
+         .accessLog(accessLog)
+         .httpsPort(httpsPort)
+         .defaultSslCertificate(defaultSslCertificate)
+         .hsts(hsts)
+         .upstreamKeepaliveConnections(upstreamKeepaliveConnections)
+         .upstreamKeepaliveTimeout(upstreamKeepaliveTimeout)
+         .upstreamKeepaliveRequests(upstreamKeepaliveRequests)
+         .warmup(warmup)
+         .upstreamMaxFails(upstreamMaxFails)
+         .upstreamFailTimeout(upstreamFailTimeout)
+         .kubernetes(kubernetes)
+         .kubeconfig(kubeconfig);
         publishStatusAddresses.forEach(b::addPublishStatusAddress);
         manifests.forEach(b::addManifests);
         nodePortAddresses.forEach(c -> b.addNodePortAddresses(Cidr.parse(c)));

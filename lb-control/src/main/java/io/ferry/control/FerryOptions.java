@@ -27,6 +27,7 @@ public final class FerryOptions {
     final Cidr serviceCidr;
     final Duration shutdownGracePeriod;
     final Transport.Kind transport;
+    final Transport.Kind relayTransport;
     final int ioThreads;
     final Duration tcpConnectTimeout;
     final Duration tcpIdleTimeout;
@@ -67,6 +68,7 @@ public final class FerryOptions {
         this.serviceCidr = b.serviceCidr;
         this.shutdownGracePeriod = b.shutdownGracePeriod;
         this.transport = b.transport;
+        this.relayTransport = b.relayTransport;
         this.ioThreads = b.ioThreads;
         this.tcpConnectTimeout = b.tcpConnectTimeout;
         this.tcpIdleTimeout = b.tcpIdleTimeout;
@@ -129,6 +131,7 @@ public final class FerryOptions {
         private Cidr serviceCidr = Cidr.parse("10.96.0.0/12");
         private Duration shutdownGracePeriod = Duration.ofSeconds(30);
         private Transport.Kind transport = Transport.Kind.best();
+        private Transport.Kind relayTransport = Transport.Kind.bestForRelay();
         private int ioThreads;
         private Duration tcpConnectTimeout = Duration.ofSeconds(5);
         private Duration tcpIdleTimeout = Duration.ofHours(1);
@@ -206,8 +209,13 @@ public final class FerryOptions {
             return this;
         }
 
+        /**
+         * One transport for everything. Without this call the HTTP edge runs on {@link Transport.Kind#best()} and
+         * the L4 relay, UDP, DNS, health checks and the admin server on {@link Transport.Kind#bestForRelay()}.
+         */
         public Builder transport(Transport.Kind transport) {
             this.transport = requireNonNull(transport, "transport");
+            this.relayTransport = transport;
             return this;
         }
 

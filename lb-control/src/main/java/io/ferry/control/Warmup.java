@@ -73,11 +73,11 @@ import org.slf4j.LoggerFactory;
  * seconds for its handshakes; on a busy node, long enough for clients with deadlines to give up, and for
  * {@code h2load -D} to hang (a client it connects after its duration has ended is never stopped). nginx and
  * HAProxy have no such phase. So Ferry goes through it before anyone can connect: a private {@link HttpProxy} on
- * loopback port 0, with its own self-signed certificate and one route to a private backend, on the same transport,
+ * loopback port 0, with its own self-signed certificate and one route to a private backend, on the edge's transport,
  * gets — one kind after the other, in {@value #ROUNDS} rounds, from Netty clients on the same event loops —
  * {@value #REQUESTS} HTTP/2 streams over TLS, as many HTTP/1.1 keep-alive requests in clear text and over TLS, and
  * {@value #HANDSHAKES} new TLS connections. A private {@link ServiceProxy} (the L4 relay, with the real one's
- * settings) on another loopback port 0 relays {@value #L4_REQUESTS} HTTP/1.1 keep-alive requests to the same
+ * settings, on the relay's transport) on another loopback port 0 relays {@value #L4_REQUESTS} HTTP/1.1 keep-alive requests to the same
  * backend; without HTTP listeners that is the whole warm-up. The same classes serve the real listeners afterwards,
  * so their code is compiled. The time budget caps it all (a starved machine gets a partial warm-up, not a late
  * start). Nothing of the private proxies outlives the call: their connections are drained and closed; their stats
@@ -114,7 +114,10 @@ final class Warmup {
         }
     }
 
-    private final Transport transport;
+    /** The L4 relay's event loops, and its clients'. */
+    private final Transport relayTransport;
+    /** The edge proxy's, its clients' and the backend's ({@link #relayTransport} without HTTP). */
+    private final Transport httpTransport;
     private final TcpProxyConfig tcp;
     private final boolean http;
     private final AtomicLong l4 = new AtomicLong();
@@ -126,25 +129,27 @@ final class Warmup {
     /** The clients' and the backend's connections: closed at the end, so the private proxy's pooled ones go too. */
     private final ChannelGroup all = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
 
-    private Warmup(Transport transport, TcpProxyConfig tcp, boolean http) {
-        this.transport = transport;
+    private Warmup(Transport relayTransport, Transport httpTransport, TcpProxyConfig tcp) {
+        this.relayTransport = relayTransport;
+        this.httpTransport = httpTransport == null ? relayTransport : httpTransport;
         this.tcp = tcp;
-        this.http = http;
+        this.http = httpTransport != null;
     }
 
     /** Warms the L4 relay and the edge proxy ({@link #run(Transport, Duration, TcpProxyConfig, boolean)}). */
     static Result run(Transport transport, Duration budget) {
-        return run(transport, budget, TcpProxyConfig.builder().build(), true);
+        return run(transport, transport, budget, TcpProxyConfig.builder().build());
     }
 
     /**
-     * Warms the L4 relay's code (with {@code tcp}, the real relay's settings) and, with {@code http}, the edge
-     * proxy's, for about {@code budget} on {@code transport}'s event loops; returns what it did. Failures are
-     * counted, never thrown: a warm-up that cannot run leaves Ferry cold, not down.
+     * Warms the L4 relay's code on {@code relayTransport} (with {@code tcp}, the real relay's settings) and, unless
+     * {@code httpTransport} is {@code null}, the edge proxy's on {@code httpTransport} (which may be the same), for
+     * about {@code budget}; returns what it did. Failures are counted, never thrown: a warm-up that cannot run
+     * leaves Ferry cold, not down.
      */
-    static Result run(Transport transport, Duration budget, TcpProxyConfig tcp, boolean http) {
+    static Result run(Transport relayTransport, Transport httpTransport, Duration budget, TcpProxyConfig tcp) {
         long start = System.nanoTime();
-        Warmup w = new Warmup(transport, tcp, http);
+        Warmup w = new Warmup(relayTransport, httpTransport, tcp);
         try {
             w.drive(budget);
         } catch (Exception e) {
@@ -163,8 +168,8 @@ final class Warmup {
         long deadline = System.nanoTime() + budget.toNanos();
         InetAddress loopback = InetAddress.getLoopbackAddress();
         Channel backend = new ServerBootstrap()
-                .group(transport.group())
-                .channel(transport.serverChannelType())
+                .group(httpTransport.group())
+                .channel(httpTransport.serverChannelType())
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
@@ -176,8 +181,8 @@ final class Warmup {
                 .bind(new InetSocketAddress(loopback, 0)).sync().channel();
         Backend b = Backend.of("ferry-warmup", List.of(Endpoint.of((InetSocketAddress) backend.localAddress())),
                                RoundRobinBalancer.create());
-        ServiceProxy relay = new ServiceProxy(transport, tcp);
-        HttpProxy proxy = http ? new HttpProxy(transport, HttpProxyConfig.builder().accessLog(false).build()) : null;
+        ServiceProxy relay = new ServiceProxy(relayTransport, tcp);
+        HttpProxy proxy = http ? new HttpProxy(httpTransport, HttpProxyConfig.builder().accessLog(false).build()) : null;
         try {
             relay.apply(L4Table.builder().add(ListenerKey.of(loopback, 0, Protocol.TCP), b).build());
             InetSocketAddress tcpAt = (InetSocketAddress) relay.listeners().values().iterator().next().localAddress();
@@ -185,11 +190,11 @@ final class Warmup {
             // One kind at a time (side by side, the kinds that start slowest would get the least of a starved CPU),
             // in rounds (so that every kind has had its share when the budget runs out first).
             for (int round = 0; round < ROUNDS && System.nanoTime() - deadline < 0; round++) {
-                phase(L4_REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(tcpAt, null, left, l4, done));
+                phase(L4_REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(relayTransport, tcpAt, null, left, l4, done));
                 if (http) {
                     phase(REQUESTS / ROUNDS, deadline, (left, done) -> http2(to.https, to.h2, left, done));
-                    phase(REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(to.plain, null, left, http1, done));
-                    phase(REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(to.https, to.h1, left, https1, done));
+                    phase(REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(httpTransport, to.plain, null, left, http1, done));
+                    phase(REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(httpTransport, to.https, to.h1, left, https1, done));
                     phase(HANDSHAKES / ROUNDS, deadline, (left, done) -> newConnections(to.https, to.h1, left, done));
                 }
             }
@@ -266,9 +271,9 @@ final class Warmup {
      * when it is answered, while requests are {@code left}; then it closes and counts {@code done} down. In clear
      * text it closes as a load generator that stops does: one more request sent, and the connection reset.
      */
-    private void keepAlive(InetSocketAddress at, SslContext tls, AtomicLong left, AtomicLong answered,
+    private void keepAlive(Transport on, InetSocketAddress at, SslContext tls, AtomicLong left, AtomicLong answered,
                            CountDownLatch done) {
-        connect(at, tls, done, ch -> ch.pipeline().addLast(
+        connect(on, at, tls, done, ch -> ch.pipeline().addLast(
                 new HttpClientCodec(), new HttpObjectAggregator(64 * 1024),
                 new SimpleChannelInboundHandler<FullHttpResponse>() {
                     @Override
@@ -317,7 +322,7 @@ final class Warmup {
                 newConnections(at, tls, left, done); // the next one, from the closing connection's loop
             }
         };
-        connect(at, tls, one, ch -> ch.pipeline().addLast(
+        connect(httpTransport, at, tls, one, ch -> ch.pipeline().addLast(
                 new HttpClientCodec(), new HttpObjectAggregator(64 * 1024),
                 new SimpleChannelInboundHandler<FullHttpResponse>() {
                     @Override
@@ -346,7 +351,7 @@ final class Warmup {
      * that ends, while requests are {@code left}.
      */
     private void http2(InetSocketAddress at, SslContext tls, AtomicLong left, CountDownLatch done) {
-        connect(at, tls, done, ch -> ch.pipeline().addLast(
+        connect(httpTransport, at, tls, done, ch -> ch.pipeline().addLast(
                 Http2FrameCodecBuilder.forClient().build(),
                 new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()),
                 new ChannelInboundHandlerAdapter() {
@@ -411,12 +416,12 @@ final class Warmup {
         }
     }
 
-    /** Connects to {@code at} with {@code tls} (if any) first; {@code done} counts down when the connection ends. */
-    private void connect(InetSocketAddress at, SslContext tls, CountDownLatch done,
+    /** Connects to {@code at} from {@code on}'s event loops, with {@code tls} (if any) first; {@code done} counts down when the connection ends. */
+    private void connect(Transport on, InetSocketAddress at, SslContext tls, CountDownLatch done,
                          Consumer<Channel> handlers) {
         new Bootstrap()
-                .group(transport.group())
-                .channelFactory(transport.socketChannelFactory(at))
+                .group(on.group())
+                .channelFactory(on.socketChannelFactory(at))
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {

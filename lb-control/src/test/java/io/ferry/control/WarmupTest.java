@@ -37,14 +37,30 @@ class WarmupTest {
     void withoutHttpOnlyTheL4RelayIsWarmed() throws Exception {
         try (Transport transport = Transport.create(Transport.Kind.best(), 1)) {
             long fdsBefore = openFiles();
-            Warmup.Result r = Warmup.run(transport, Duration.ofSeconds(60),
-                                         io.ferry.l4.TcpProxyConfig.builder().build(), false);
+            Warmup.Result r = Warmup.run(transport, null, Duration.ofSeconds(60),
+                                         io.ferry.l4.TcpProxyConfig.builder().build());
 
             assertThat(r.failures()).isZero();
             assertThat(r.l4()).isEqualTo(4_000);
             assertThat(r.requests()).isEqualTo(4_000);
             await().atMost(Duration.ofSeconds(10))
                    .untilAsserted(() -> assertThat(openFiles()).isLessThanOrEqualTo(fdsBefore + 8));
+        }
+    }
+
+    @Test
+    void theRelayAndTheEdgeMayRunOnTransportsOfTheirOwn() throws Exception {
+        // As Ferry runs by default (the relay on epoll, the edge on io_uring); NIO for the edge where the two agree.
+        Transport.Kind relayKind = Transport.Kind.bestForRelay();
+        Transport.Kind httpKind = Transport.Kind.best() != relayKind ? Transport.Kind.best() : Transport.Kind.NIO;
+        try (Transport relay = Transport.create(relayKind, 1);
+             Transport edge = Transport.create(httpKind, 1, "ferry-http")) {
+            Warmup.Result r = Warmup.run(relay, edge, Duration.ofSeconds(60), io.ferry.l4.TcpProxyConfig.builder().build());
+
+            assertThat(r.failures()).isZero();
+            assertThat(r.l4()).isEqualTo(4_000);
+            assertThat(r.h2()).isEqualTo(8_000);
+            assertThat(r.handshakes()).isEqualTo(200);
         }
     }
 

@@ -42,6 +42,12 @@ class TransportTest {
         assertThat(Transport.Kind.NIO.isAvailable()).isTrue();
     }
 
+    @Test
+    void theRelayPrefersEpoll() {
+        assertThat(Transport.Kind.bestForRelay())
+                .isEqualTo(Transport.Kind.EPOLL.isAvailable() ? Transport.Kind.EPOLL : Transport.Kind.best());
+    }
+
     @ParameterizedTest
     @EnumSource(Transport.Kind.class)
     void eachKindHandsOutItsOwnChannelTypesAndOptions(Transport.Kind kind) {
