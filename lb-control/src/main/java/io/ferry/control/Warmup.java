@@ -73,14 +73,14 @@ import org.slf4j.LoggerFactory;
  * seconds for its handshakes; on a busy node, long enough for clients with deadlines to give up, and for
  * {@code h2load -D} to hang (a client it connects after its duration has ended is never stopped). nginx and
  * HAProxy have no such phase. So Ferry goes through it before anyone can connect: a private {@link HttpProxy} on
- * loopback port 0, with its own self-signed certificate and one route to a private backend, on the edge's transport,
- * gets — one kind after the other, in {@value #ROUNDS} rounds, from Netty clients on the same event loops —
- * {@value #REQUESTS} HTTP/2 streams over TLS, as many HTTP/1.1 keep-alive requests in clear text and over TLS, and
- * {@value #HANDSHAKES} new TLS connections. A private {@link ServiceProxy} (the L4 relay, with the real one's
- * settings, on the relay's transport) on another loopback port 0 relays {@value #L4_REQUESTS} HTTP/1.1 keep-alive requests to the same
- * backend; without HTTP listeners that is the whole warm-up. The same classes serve the real listeners afterwards,
- * so their code is compiled. The time budget caps it all (a starved machine gets a partial warm-up, not a late
- * start). Nothing of the private proxies outlives the call: their connections are drained and closed; their stats
+ * loopback port 0, with its own self-signed certificate and one route to a private backend, on the edge's
+ * transport, gets — one kind after the other, in {@value #ROUNDS} rounds, from Netty clients on the same event
+ * loops — {@value #H2_REQUESTS} HTTP/2 streams over TLS, {@value #REQUESTS} HTTP/1.1 keep-alive requests in clear
+ * text and as many over TLS, and {@value #HANDSHAKES} new TLS connections. A private {@link ServiceProxy} (the L4
+ * relay, with the real one's settings, on the relay's transport) on another loopback port 0 relays
+ * {@value #L4_REQUESTS} HTTP/1.1 keep-alive requests to the same backend; without HTTP listeners that is the
+ * whole warm-up. The same classes serve the real listeners afterwards, so their code is compiled. The time budget
+ * caps it all (a starved machine gets a partial warm-up, not a late start). Nothing of the private proxies outlives the call: their connections are drained and closed; their stats
  * and pools are their own.
  *
  * <p>Not warmed: DNS (its per-query code is small) and UDP, and balancers other than round robin.
@@ -96,6 +96,13 @@ final class Warmup {
     private static final int STREAMS = 10;
     /** Requests per kind: past the JIT's thresholds for the methods of the request path (C2 at ~10,000 calls). */
     private static final long REQUESTS = 8_000;
+    /**
+     * HTTP/2 streams: four times the others. HTTP/2 has the most code per request (frames, HPACK, flow control, the
+     * conversions to and from HTTP/1), and 8,000 streams left much of it to be compiled under the first real load:
+     * pinned to one CPU, the first 4 s of {@code h2load -c64 -m10} ran at 105-109 µs of CPU per request instead of
+     * 25, and the next 4 s at 64. With 32,000 they ran at 72 and 35, for 3 s more of warm-up.
+     */
+    private static final long H2_REQUESTS = 32_000;
     /**
      * Requests through the L4 relay: each is two reads and two writes of its handlers, and most of the rest (epoll,
      * buffers) is the code the HTTP kinds warm too.
@@ -192,7 +199,7 @@ final class Warmup {
             for (int round = 0; round < ROUNDS && System.nanoTime() - deadline < 0; round++) {
                 phase(L4_REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(relayTransport, tcpAt, null, left, l4, done));
                 if (http) {
-                    phase(REQUESTS / ROUNDS, deadline, (left, done) -> http2(to.https, to.h2, left, done));
+                    phase(H2_REQUESTS / ROUNDS, deadline, (left, done) -> http2(to.https, to.h2, left, done));
                     phase(REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(httpTransport, to.plain, null, left, http1, done));
                     phase(REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(httpTransport, to.https, to.h1, left, https1, done));
                     phase(HANDSHAKES / ROUNDS, deadline, (left, done) -> newConnections(to.https, to.h1, left, done));

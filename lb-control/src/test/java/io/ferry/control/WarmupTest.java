@@ -24,7 +24,7 @@ class WarmupTest {
             assertThat(r.l4()).isEqualTo(4_000);
             assertThat(r.http1()).isEqualTo(8_000);
             assertThat(r.https1()).isEqualTo(8_000);
-            assertThat(r.h2()).isEqualTo(8_000);
+            assertThat(r.h2()).isEqualTo(32_000);
             assertThat(r.handshakes()).isEqualTo(200);
             // The private proxy, its backend and every connection are gone: the process holds the descriptors it
             // held before (give or take the JIT's and the JDK's own few).
@@ -59,7 +59,7 @@ class WarmupTest {
 
             assertThat(r.failures()).isZero();
             assertThat(r.l4()).isEqualTo(4_000);
-            assertThat(r.h2()).isEqualTo(8_000);
+            assertThat(r.h2()).isEqualTo(32_000);
             assertThat(r.handshakes()).isEqualTo(200);
         }
     }
