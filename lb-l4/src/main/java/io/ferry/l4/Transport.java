@@ -33,6 +33,9 @@ import java.net.Inet6Address;
 import java.net.InetSocketAddress;
 import java.nio.channels.spi.SelectorProvider;
 import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * An {@link EventLoopGroup} of one I/O kind and the channel types that go with it.
@@ -110,6 +113,10 @@ public final class Transport implements AutoCloseable {
             }
         }
     }
+
+    private static final Logger logger = LoggerFactory.getLogger(Transport.class);
+    /** How long {@link #close()} waits for the event loops to report that they stopped. */
+    private static final long CLOSE_WAIT_SECONDS = 10;
 
     private final Kind kind;
     private final EventLoopGroup group;
@@ -245,8 +252,12 @@ public final class Transport implements AutoCloseable {
     /** Shuts the event loops down without a quiet period; returns when they have stopped. */
     @Override
     public void close() {
-        Future<?> f = group.shutdownGracefully(0, 5, java.util.concurrent.TimeUnit.SECONDS);
-        f.awaitUninterruptibly();
+        Future<?> f = group.shutdownGracefully(0, 5, TimeUnit.SECONDS);
+        // Bounded: the event loops stop within the 5 s above, and a termination that is never reported must not
+        // keep the process from exiting (the event-loop threads are daemons).
+        if (!f.awaitUninterruptibly(CLOSE_WAIT_SECONDS, TimeUnit.SECONDS)) {
+            logger.warn("{}: event loops not reported terminated after {} s; going on", this, CLOSE_WAIT_SECONDS);
+        }
     }
 
     @Override
