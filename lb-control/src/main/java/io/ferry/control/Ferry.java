@@ -94,7 +94,6 @@ public final class Ferry implements AutoCloseable {
 
     private void startAll() throws Exception {
         Clock clock = Clock.systemUTC();
-        int loops = options.ioThreads == 0 ? Runtime.getRuntime().availableProcessors() : options.ioThreads;
         boolean http = options.httpPort >= 0 || options.httpsPort >= 0;
         relayTransport = Transport.create(options.relayTransport, options.ioThreads);
         started.add(relayTransport);
@@ -103,10 +102,10 @@ public final class Ferry implements AutoCloseable {
             transport = Transport.create(options.transport, options.ioThreads, "ferry-http");
             started.add(transport);
             logger.info("Transport: {} for the L4 relay, UDP and DNS, {} for the HTTP edge, {} event loops each",
-                        relayTransport.kind(), transport.kind(), loops);
+                        relayTransport.kind(), transport.kind(), relayTransport.eventLoops());
         } else {
             transport = relayTransport;
-            logger.info("Transport: {} with {} event loops", transport.kind(), loops);
+            logger.info("Transport: {} with {} event loops", transport.kind(), transport.eventLoops());
         }
 
         TcpProxyConfig tcpConfig = TcpProxyConfig.builder()

@@ -80,8 +80,8 @@ import org.slf4j.LoggerFactory;
  * relay, with the real one's settings, on the relay's transport) on another loopback port 0 relays
  * {@value #L4_REQUESTS} HTTP/1.1 keep-alive requests to the same backend; without HTTP listeners that is the
  * whole warm-up. The same classes serve the real listeners afterwards, so their code is compiled. The time budget
- * caps it all (a starved machine gets a partial warm-up, not a late start). Nothing of the private proxies outlives the call: their connections are drained and closed; their stats
- * and pools are their own.
+ * caps it all (a starved machine gets a partial warm-up, not a late start). Nothing of the private proxies outlives
+ * the call: their connections are drained and closed; their stats and pools are their own.
  *
  * <p>Not warmed: DNS (its per-query code is small) and UDP, and balancers other than round robin.
  */
@@ -189,7 +189,8 @@ final class Warmup {
         Backend b = Backend.of("ferry-warmup", List.of(Endpoint.of((InetSocketAddress) backend.localAddress())),
                                RoundRobinBalancer.create());
         ServiceProxy relay = new ServiceProxy(relayTransport, tcp);
-        HttpProxy proxy = http ? new HttpProxy(httpTransport, HttpProxyConfig.builder().accessLog(false).build()) : null;
+        HttpProxy proxy = http ? new HttpProxy(httpTransport, HttpProxyConfig.builder().accessLog(false).build())
+                               : null;
         try {
             relay.apply(L4Table.builder().add(ListenerKey.of(loopback, 0, Protocol.TCP), b).build());
             InetSocketAddress tcpAt = (InetSocketAddress) relay.listeners().values().iterator().next().localAddress();
@@ -197,11 +198,14 @@ final class Warmup {
             // One kind at a time (side by side, the kinds that start slowest would get the least of a starved CPU),
             // in rounds (so that every kind has had its share when the budget runs out first).
             for (int round = 0; round < ROUNDS && System.nanoTime() - deadline < 0; round++) {
-                phase(L4_REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(relayTransport, tcpAt, null, left, l4, done));
+                phase(L4_REQUESTS / ROUNDS, deadline,
+                      (left, done) -> keepAlive(relayTransport, tcpAt, null, left, l4, done));
                 if (http) {
                     phase(H2_REQUESTS / ROUNDS, deadline, (left, done) -> http2(to.https, to.h2, left, done));
-                    phase(REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(httpTransport, to.plain, null, left, http1, done));
-                    phase(REQUESTS / ROUNDS, deadline, (left, done) -> keepAlive(httpTransport, to.https, to.h1, left, https1, done));
+                    phase(REQUESTS / ROUNDS, deadline,
+                          (left, done) -> keepAlive(httpTransport, to.plain, null, left, http1, done));
+                    phase(REQUESTS / ROUNDS, deadline,
+                          (left, done) -> keepAlive(httpTransport, to.https, to.h1, left, https1, done));
                     phase(HANDSHAKES / ROUNDS, deadline, (left, done) -> newConnections(to.https, to.h1, left, done));
                 }
             }
@@ -423,7 +427,10 @@ final class Warmup {
         }
     }
 
-    /** Connects to {@code at} from {@code on}'s event loops, with {@code tls} (if any) first; {@code done} counts down when the connection ends. */
+    /**
+     * Connects to {@code at} from {@code on}'s event loops, with {@code tls} (if any) first; {@code done} counts down
+     * when the connection ends.
+     */
     private void connect(Transport on, InetSocketAddress at, SslContext tls, CountDownLatch done,
                          Consumer<Channel> handlers) {
         new Bootstrap()

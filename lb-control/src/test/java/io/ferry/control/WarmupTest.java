@@ -55,7 +55,8 @@ class WarmupTest {
         Transport.Kind httpKind = Transport.Kind.best() != relayKind ? Transport.Kind.best() : Transport.Kind.NIO;
         try (Transport relay = Transport.create(relayKind, 1);
              Transport edge = Transport.create(httpKind, 1, "ferry-http")) {
-            Warmup.Result r = Warmup.run(relay, edge, Duration.ofSeconds(60), io.ferry.l4.TcpProxyConfig.builder().build());
+            Warmup.Result r = Warmup.run(relay, edge, Duration.ofSeconds(60),
+                                         io.ferry.l4.TcpProxyConfig.builder().build());
 
             assertThat(r.failures()).isZero();
             assertThat(r.l4()).isEqualTo(4_000);

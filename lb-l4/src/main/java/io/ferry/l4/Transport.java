@@ -119,7 +119,7 @@ public final class Transport implements AutoCloseable {
     private static final long CLOSE_WAIT_SECONDS = 10;
 
     private final Kind kind;
-    private final EventLoopGroup group;
+    private final MultiThreadIoEventLoopGroup group;
 
     private Transport(Kind kind, int threads, String threadPrefix) {
         this.kind = kind;
@@ -162,6 +162,11 @@ public final class Transport implements AutoCloseable {
 
     public Kind kind() {
         return kind;
+    }
+
+    /** How many event loops the group has. */
+    public int eventLoops() {
+        return group.executorCount();
     }
 
     public EventLoopGroup group() {
