@@ -59,7 +59,8 @@ import java.util.concurrent.TimeUnit;
  * the body streams chunk by chunk with backpressure; the response streams back the same way, its trailers (an
  * HTTP/2 upstream's trailing HEADERS) included: HTTP/1.1 clients get them as chunked trailers, HTTP/2 clients as
  * trailing HEADERS. A connect failure, or an upstream that breaks before answering an idempotent request with no
- * body yet sent, is retried on the next endpoint (at most {@link HttpProxyConfig#maxAttempts()} tries). Such failed
+ * body yet sent, is retried on the next endpoint (at most {@link HttpProxyConfig#maxAttempts()} tries); a connection
+ * that was taken and dropped unanswered is retried on the same endpoint when every endpoint was tried. Such failed
  * tries also count for passive health (nginx's {@code max_fails}/{@code fail_timeout}, from the route's
  * {@link RoutePolicy}): an endpoint that failed is skipped, when picking and when retrying, until its fail timeout
  * is over; its {@code EndpointHealth} lives in the {@link Backend}. An upstream that breaks or goes silent once the
@@ -653,7 +654,11 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** A try failed before any response byte: the next endpoint if it is safe, else {@code status}. */
+    /**
+     * A try failed before any response byte: if a retry is safe, the same endpoint on a new connection (a pooled one
+     * had broken), else the next endpoint, else (every endpoint tried, the connection taken and dropped) the same
+     * endpoint again, within {@link HttpProxyConfig#maxAttempts()} tries; otherwise {@code status}.
+     */
     private void retryOrFail(Exchange e, int status, boolean sent) {
         Backend backend = e.route.backend();
         boolean safe = !sent || e.idempotent && e.requestBodyBytes == 0;
@@ -665,11 +670,22 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                 acquire(e.endpointIndex, true);
                 return;
             }
-            if (e.attempts < Math.min(config.maxAttempts(), backend.size())) {
-                stats.retries.increment();
-                e.route.stats().retry();
-                acquire(nextEndpoint(e, backend), false);
-                return;
+            if (e.attempts < config.maxAttempts()) {
+                if (e.attempts < backend.size()) {
+                    stats.retries.increment();
+                    e.route.stats().retry();
+                    acquire(nextEndpoint(e, backend), false);
+                    return;
+                }
+                if (sent) {
+                    // Every endpoint was tried and the last one took the connection, then dropped it unanswered:
+                    // what a server out of connections does (nginx closes the newest idle ones). It is tried
+                    // again, on a new connection, as HAProxy's retries do; a refused connect is not.
+                    stats.retries.increment();
+                    e.route.stats().retry();
+                    acquire(e.endpointIndex, true);
+                    return;
+                }
             }
         }
         respondLocal(status, !e.requestComplete);
