@@ -128,6 +128,8 @@ public final class Ferry implements AutoCloseable {
                                                                 .hsts(options.hsts)
                                                                 .upstreamMaxIdlePerEndpoint(
                                                                         options.upstreamKeepaliveConnections)
+                                                                .upstreamMaxConnectionsPerEndpoint(
+                                                                        options.upstreamMaxConnections)
                                                                 .upstreamIdleTimeout(
                                                                         options.upstreamKeepaliveTimeout)
                                                                 .upstreamMaxRequests(

@@ -151,6 +151,12 @@ public final class FerryMain implements Callable<Integer> {
                           + "(default: ${DEFAULT-VALUE}).")
     int upstreamKeepaliveConnections;
 
+    @Option(names = "--upstream-max-connections", paramLabel = "N", defaultValue = "1024",
+            description = "HTTP/1.1 upstream connections open at once per endpoint and event loop, in use or idle; a "
+                          + "request that finds them all busy waits for one, up to the connect timeout, then gets "
+                          + "503. 0 for no limit (default: ${DEFAULT-VALUE}).")
+    int upstreamMaxConnections;
+
     @Option(names = "--upstream-keepalive-timeout", paramLabel = "DURATION", defaultValue = "60s",
             converter = DurationConverter.class,
             description = "Close an idle upstream connection after this long (default: ${DEFAULT-VALUE}).")
@@ -272,6 +278,7 @@ public final class FerryMain implements Callable<Integer> {
          .defaultSslCertificate(defaultSslCertificate)
          .hsts(hsts)
          .upstreamKeepaliveConnections(upstreamKeepaliveConnections)
+         .upstreamMaxConnections(upstreamMaxConnections)
          .upstreamKeepaliveTimeout(upstreamKeepaliveTimeout)
          .upstreamKeepaliveRequests(upstreamKeepaliveRequests)
          .warmup(warmup)

@@ -49,6 +49,7 @@ public final class FerryOptions {
     final String defaultSslCertificate;
     final boolean hsts;
     final int upstreamKeepaliveConnections;
+    final int upstreamMaxConnections;
     final Duration upstreamKeepaliveTimeout;
     final int upstreamKeepaliveRequests;
     final Duration warmup;
@@ -90,6 +91,7 @@ public final class FerryOptions {
         this.defaultSslCertificate = b.defaultSslCertificate;
         this.hsts = b.hsts;
         this.upstreamKeepaliveConnections = b.upstreamKeepaliveConnections;
+        this.upstreamMaxConnections = b.upstreamMaxConnections;
         this.upstreamKeepaliveTimeout = b.upstreamKeepaliveTimeout;
         this.upstreamKeepaliveRequests = b.upstreamKeepaliveRequests;
         this.warmup = b.warmup;
@@ -153,6 +155,7 @@ public final class FerryOptions {
         private String defaultSslCertificate;
         private boolean hsts = true;
         private int upstreamKeepaliveConnections = 1024;
+        private int upstreamMaxConnections = 1024;
         private Duration upstreamKeepaliveTimeout = Duration.ofSeconds(60);
         private int upstreamKeepaliveRequests = 10_000;
         private Duration warmup = Duration.ZERO;
@@ -366,6 +369,19 @@ public final class FerryOptions {
                                                    + " (expected: >= 0)");
             }
             this.upstreamKeepaliveConnections = connections;
+            return this;
+        }
+
+        /**
+         * Upstream connections the edge proxy keeps open at once per endpoint and event loop, in use or idle; a
+         * request that finds every one busy waits for one, up to its route's connect timeout, then gets 503
+         * (1,024, as the idle pool; {@code 0} for no limit, as ingress-nginx).
+         */
+        public Builder upstreamMaxConnections(int connections) {
+            if (connections < 0) {
+                throw new IllegalArgumentException("upstream-max-connections: " + connections + " (expected: >= 0)");
+            }
+            this.upstreamMaxConnections = connections;
             return this;
         }
 

@@ -135,6 +135,8 @@ final class ConfigDump {
         m.put("upstreamConnectFailures", s.upstreamConnectFailures());
         m.put("upstreamErrors", s.upstreamErrors());
         m.put("upstreamTimeouts", s.upstreamTimeouts());
+        m.put("upstreamQueued", s.upstreamQueued());
+        m.put("upstreamQueueTimeouts", s.upstreamQueueTimeouts());
         m.put("retries", s.retries());
         m.put("clientAborts", s.clientAborts());
         m.put("upgrades", s.upgrades());

@@ -391,6 +391,12 @@ public final class Metrics {
                 s::upstreamErrors);
         counter("ferry_http_upstream_timeouts_total", "HTTP requests whose upstream timed out (504)",
                 s::upstreamTimeouts);
+        counter("ferry_http_upstream_queued_total",
+                "HTTP requests that waited for an upstream connection (--upstream-max-connections reached)",
+                s::upstreamQueued);
+        counter("ferry_http_upstream_queue_timeouts_total",
+                "HTTP requests that waited for an upstream connection until the connect timeout (503)",
+                s::upstreamQueueTimeouts);
         counter("ferry_http_retries_total", "HTTP requests sent again to another endpoint", s::retries);
         counter("ferry_http_endpoint_ejections_total",
                 "Times failed tries made passive health skip an endpoint for new HTTP requests", s::endpointEjections);

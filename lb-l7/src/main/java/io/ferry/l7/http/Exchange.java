@@ -40,6 +40,8 @@ final class Exchange {
     boolean headSent;
     ArrayDeque<HttpContent> pendingBody;
     long upstreamStartNanos;
+    /** When it started to wait for a connection to {@link #endpoint} (every one busy, at the limit). */
+    long queuedNanos;
     long upstreamHeadNanos;
     long lastUpstreamActivity;
     boolean upstreamKeepAlive;

@@ -110,6 +110,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     private long timerDeadline;
     /** The current exchange's upstream while it has one (it belongs to {@link #ex}, one exchange at a time). */
     private Upstream upstream;
+    /** The exchange that waits in the {@link UpstreamPool} for a connection to its endpoint, if any. */
+    private Exchange waitingFor;
 
     HttpFrontendHandler(HttpProxy proxy, String scheme, int localPort) {
         this(proxy, scheme, localPort, null);
@@ -268,6 +270,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     void clientClosed() {
         stats.activeConnections.decrement();
         cancelTimer();
+        stopWaiting();
         releaseAll(queued);
         releaseAll(upgradeStash);
         Exchange e = ex;
@@ -541,6 +544,66 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                 return;
             }
         }
+        if (!pool.mayOpen(address)) {
+            waitForConnection(e, address, pool);
+            return;
+        }
+        connect(e, address, pool);
+    }
+
+    /**
+     * Every connection to {@code address} is busy and no other may be opened ({@code --upstream-max-connections}):
+     * the request waits for one to come free or close, for at most the route's connect timeout.
+     */
+    private void waitForConnection(Exchange e, InetSocketAddress address, UpstreamPool pool) {
+        stats.upstreamQueued.increment();
+        waitingFor = e;
+        e.queuedNanos = System.nanoTime();
+        pool.await(address, this);
+        armTimerBy(e.queuedNanos + e.route.policy().connectTimeout().toNanos());
+    }
+
+    /** Leaves the pool's queue, if the current exchange waits there. */
+    private void stopWaiting() {
+        Exchange e = waitingFor;
+        if (e != null) {
+            waitingFor = null;
+            proxy.pool().cancel(e.endpoint, this);
+        }
+    }
+
+    /**
+     * The {@link UpstreamPool} hands over {@code c}, a kept-alive connection another request just released, to
+     * the request that waited for one; {@code false} if this handler no longer waits for it.
+     */
+    boolean takeWaitedConnection(UpstreamConnection c) {
+        Exchange e = waitingFor;
+        if (e == null || e != ex || !c.address().equals(e.endpoint)) {
+            return false;
+        }
+        waitingFor = null;
+        stats.upstreamReuses.increment();
+        e.reused = true;
+        startUpstream(c);
+        return true;
+    }
+
+    /**
+     * A connection to {@code address} closed, so the request that waited may open one; {@code false} if this
+     * handler no longer waits.
+     */
+    boolean connectionMayOpen(InetSocketAddress address) {
+        Exchange e = waitingFor;
+        if (e == null || e != ex || !address.equals(e.endpoint)) {
+            return false;
+        }
+        waitingFor = null;
+        connect(e, address, proxy.pool());
+        return true;
+    }
+
+    private void connect(Exchange e, InetSocketAddress address, UpstreamPool pool) {
+        Backend backend = e.route.backend();
         e.reused = false;
         stats.upstreamConnects.increment();
         RoutePolicy policy = e.route.policy();
@@ -561,7 +624,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                           .addLast("upstream", new UpstreamConnection(address, pool));
                     }
                 });
-        b.connect(address).addListener((ChannelFuture f) -> {
+        ChannelFuture connecting = b.connect(address);
+        pool.opened(address, connecting.channel());
+        connecting.addListener((ChannelFuture f) -> {
             if (ex != e || closing && !clientActive()) {
                 if (f.isSuccess()) {
                     f.channel().close();
@@ -941,6 +1006,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         releaseAll(queued);
         queued = null;
         c.detach();
+        proxy.pool().uncount(c.address(), c.channel()); // a WebSocket does not hold one of the endpoint's slots
         upstream = null;
         Channel client = ctx.channel();
         Channel up = c.channel();
@@ -989,6 +1055,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     private void respond(FullHttpResponse r, boolean close) {
         Exchange e = ex;
+        stopWaiting();
         e.releasePendingBody();
         e.status = r.status().code();
         e.responseStarted = true;
@@ -1061,6 +1128,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void dropUpstream(Exchange e) {
+        stopWaiting();
         if (upstream != null) {
             Upstream c = upstream;
             upstream = null;
@@ -1140,6 +1208,17 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             } else {
                 armTimerBy(deadline);
             }
+            return;
+        }
+        if (waitingFor == e) {
+            long deadline = e.queuedNanos + e.route.policy().connectTimeout().toNanos();
+            if (now - deadline < 0) {
+                armTimerBy(deadline);
+                return;
+            }
+            // No connection to the endpoint came free in time: HAProxy's "timeout queue" answer.
+            stats.upstreamQueueTimeouts.increment();
+            respondLocal(503, !e.requestComplete);
             return;
         }
         if (upstream == null) {

@@ -45,7 +45,7 @@ public final class HttpProxy implements AutoCloseable {
     private final FastThreadLocal<UpstreamPool> pools = new FastThreadLocal<>() {
         @Override
         protected UpstreamPool initialValue() {
-            return new UpstreamPool(config.upstreamMaxIdlePerEndpoint());
+            return new UpstreamPool(config.upstreamMaxIdlePerEndpoint(), config.upstreamMaxConnectionsPerEndpoint());
         }
     };
     private final FastThreadLocal<H2cUpstreamPool> h2cPools = new FastThreadLocal<>() {

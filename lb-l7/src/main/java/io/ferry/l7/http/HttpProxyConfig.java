@@ -22,6 +22,7 @@ public final class HttpProxyConfig {
     private final int maxConnections;
     private final Duration upstreamIdleTimeout;
     private final int upstreamMaxIdlePerEndpoint;
+    private final int upstreamMaxConnectionsPerEndpoint;
     private final int upstreamMaxRequests;
     private final int maxAttempts;
     private final boolean accessLog;
@@ -36,6 +37,7 @@ public final class HttpProxyConfig {
         maxConnections = b.maxConnections;
         upstreamIdleTimeout = b.upstreamIdleTimeout;
         upstreamMaxIdlePerEndpoint = b.upstreamMaxIdlePerEndpoint;
+        upstreamMaxConnectionsPerEndpoint = b.upstreamMaxConnectionsPerEndpoint;
         upstreamMaxRequests = b.upstreamMaxRequests;
         maxAttempts = b.maxAttempts;
         accessLog = b.accessLog;
@@ -99,6 +101,18 @@ public final class HttpProxyConfig {
         return upstreamMaxIdlePerEndpoint;
     }
 
+    /**
+     * HTTP/1.1 upstream connections open at once per endpoint and event loop, in use or idle, 1,024 by default (the
+     * size of the idle pool); {@code 0} for no limit (as nginx). A request that finds every connection busy waits,
+     * first come first served, for one to come free or close, for at most its route's connect timeout; then it gets
+     * 503 (HAProxy's server {@code maxconn} with its queue, Envoy's circuit breakers). So a burst of HTTP/2 streams
+     * does not open a connection per stream against a backend that runs out of them, nor connections that the
+     * idle pool would close again at once. Connections switched to a WebSocket relay do not count.
+     */
+    public int upstreamMaxConnectionsPerEndpoint() {
+        return upstreamMaxConnectionsPerEndpoint;
+    }
+
     /** Requests one upstream connection serves before it is closed (ingress-nginx {@code upstream-keepalive-requests}, 10,000). */
     public int upstreamMaxRequests() {
         return upstreamMaxRequests;
@@ -133,6 +147,7 @@ public final class HttpProxyConfig {
         private int maxConnections = 16_384;
         private Duration upstreamIdleTimeout = Duration.ofSeconds(60);
         private int upstreamMaxIdlePerEndpoint = 1024;
+        private int upstreamMaxConnectionsPerEndpoint = 1024;
         private int upstreamMaxRequests = 10_000;
         private int maxAttempts = 3;
         private boolean accessLog = true;
@@ -178,6 +193,11 @@ public final class HttpProxyConfig {
 
         public Builder upstreamMaxIdlePerEndpoint(int connections) {
             upstreamMaxIdlePerEndpoint = atLeast(connections, 0, "upstreamMaxIdlePerEndpoint");
+            return this;
+        }
+
+        public Builder upstreamMaxConnectionsPerEndpoint(int connections) {
+            upstreamMaxConnectionsPerEndpoint = atLeast(connections, 0, "upstreamMaxConnectionsPerEndpoint");
             return this;
         }
 

@@ -26,6 +26,8 @@ public final class HttpStats {
     final LongAdder upstreamReuses = new LongAdder();
     final LongAdder upstreamErrors = new LongAdder();
     final LongAdder upstreamTimeouts = new LongAdder();
+    final LongAdder upstreamQueued = new LongAdder();
+    final LongAdder upstreamQueueTimeouts = new LongAdder();
     final LongAdder retries = new LongAdder();
     final LongAdder endpointEjections = new LongAdder();
     final LongAdder clientAborts = new LongAdder();
@@ -133,6 +135,16 @@ public final class HttpStats {
 
     public long upstreamTimeouts() {
         return upstreamTimeouts.sum();
+    }
+
+    /** Requests that waited for an upstream connection: every one to the endpoint was busy, at the limit. */
+    public long upstreamQueued() {
+        return upstreamQueued.sum();
+    }
+
+    /** Requests that waited for an upstream connection for the whole connect timeout, and got 503. */
+    public long upstreamQueueTimeouts() {
+        return upstreamQueueTimeouts.sum();
     }
 
     /** Requests sent again to another endpoint. */

@@ -8,12 +8,15 @@ import io.ferry.l4.Transport;
 import io.ferry.l7.route.HttpRouteTable;
 import io.ferry.l7.route.PathType;
 import io.ferry.l7.route.Route;
+import io.ferry.l7.route.RoutePolicy;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -61,6 +64,36 @@ class WebSocketTest {
         assertThat(recorder.next()).isEqualTo("close:1000");
         assertThat(proxy.stats().upgrades()).isEqualTo(1);
         await().atMost(Duration.ofSeconds(5)).until(() -> proxy.stats().activeConnections() == 0);
+    }
+
+    /** With one upstream connection per endpoint and event loop, three WebSockets on two loops still all open. */
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void openWebSocketsDoNotHoldTheirEndpointsConnectionSlots(Transport.Kind kind) throws Exception {
+        HttpProxy proxy = h.start(kind, HttpProxyConfig.builder().accessLog(false)
+                                                       .upstreamMaxConnectionsPerEndpoint(1).build());
+        WebSocketEchoServer ws = h.closeLater(WebSocketEchoServer.start());
+        RoutePolicy policy = RoutePolicy.builder().connectTimeout(Duration.ofMillis(500)).build();
+        h.routeAll("", route("ws", policy, ws.address()));
+
+        HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        URI uri = URI.create("ws://127.0.0.1:" + h.address().getPort() + "/ws");
+        List<WebSocket> sockets = new ArrayList<>();
+        List<Recorder> recorders = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            Recorder recorder = new Recorder();
+            sockets.add(client.newWebSocketBuilder().buildAsync(uri, recorder).get(10, TimeUnit.SECONDS));
+            recorders.add(recorder);
+        }
+        for (int i = 0; i < 3; i++) {
+            sockets.get(i).sendText("hello " + i, true).get(10, TimeUnit.SECONDS);
+            assertThat(recorders.get(i).next()).isEqualTo("text:hello " + i);
+        }
+        assertThat(proxy.stats().upgrades()).isEqualTo(3);
+        assertThat(proxy.stats().upstreamQueued()).isZero();
+        for (WebSocket socket : sockets) {
+            socket.sendClose(WebSocket.NORMAL_CLOSURE, "bye").get(10, TimeUnit.SECONDS);
+        }
     }
 
     @ParameterizedTest
