@@ -53,24 +53,20 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter implements U
     }
 
     /**
-     * Takes the connection back from its request; {@code keep} gives it to a request waiting for its endpoint, or
-     * puts it in the pool; else it is closed.
+     * Takes the connection back from its request; {@code keep} puts it in the pool (from which a request waiting for
+     * its endpoint takes it in a later task), else it is closed.
      */
     @Override
     public void release(boolean keep) {
         owner = null;
-        if (keep && channel.isActive()) {
-            if (pool.handOver(this)) {
-                return;
-            }
-            if (pool.offer(this)) {
-                pooled = true;
-                // Keep reading while idle: a server that closes (or talks out of turn) is noticed at once.
-                channel.config().setAutoRead(true);
-                return;
-            }
+        if (keep && channel.isActive() && pool.offer(this)) {
+            pooled = true;
+            // Keep reading while idle: a server that closes (or talks out of turn) is noticed at once.
+            channel.config().setAutoRead(true);
+            pool.serveWaiters(address, channel.eventLoop());
+        } else {
+            channel.close();
         }
-        channel.close();
     }
 
     /** Detaches without pooling or closing: the connection is being switched to a raw relay. */

@@ -2,6 +2,7 @@ package io.ferry.l7.http;
 
 import io.netty.channel.Channel;
 import io.netty.util.AttributeKey;
+import io.netty.util.concurrent.EventExecutor;
 import java.net.InetSocketAddress;
 import java.util.ArrayDeque;
 import java.util.HashMap;
@@ -12,8 +13,9 @@ import java.util.Map;
  * {@code --upstream-max-connections} limits them, how many are open and which requests wait for one. The most
  * recently used idle connection is handed out first (it is the least likely to have been closed by the server).
  *
- * <p>With a limit, a connection that is released goes straight to the first request waiting for its endpoint (no
- * round trip through the idle list), and one that closes lets the first waiting request open a new one. Waiting
+ * <p>With a limit, a connection that is released goes to the first request waiting for its endpoint (in a task
+ * of the loop, once the read that released it is over), and one that closes lets the first waiting request open a
+ * new one. Waiting
  * requests are {@link HttpFrontendHandler}s; one that no longer waits (its client left, its wait timed out) says
  * so when its turn comes and the next one is asked.
  *
@@ -97,14 +99,32 @@ final class UpstreamPool {
     }
 
     /**
-     * Hands {@code c}, just released and reusable, to the first request waiting for its endpoint; {@code false} if
-     * none waits.
+     * If requests wait for a connection to {@code address}, hands them idle ones in a task of {@code loop}: after the
+     * read in which a connection was released has ended, so that nothing more of that read can reach the request
+     * that takes the connection next.
      */
-    boolean handOver(UpstreamConnection c) {
-        Connections s = endpoints.get(c.address());
-        if (s == null || s.waiters == null) {
-            return false;
+    void serveWaiters(InetSocketAddress address, EventExecutor loop) {
+        Connections s = endpoints.get(address);
+        if (s == null || s.waiters == null || s.waiters.isEmpty() || s.serving) {
+            return;
         }
+        s.serving = true;
+        loop.execute(() -> {
+            s.serving = false;
+            while (s.waiters != null && !s.waiters.isEmpty()) {
+                UpstreamConnection c = poll(address);
+                if (c == null) {
+                    return;
+                }
+                if (!handOver(s, c)) {
+                    s.idle.addLast(c); // nobody waits any more: back to the pool, still pooled
+                    return;
+                }
+            }
+        });
+    }
+
+    private static boolean handOver(Connections s, UpstreamConnection c) {
         for (HttpFrontendHandler w; (w = s.waiters.poll()) != null; ) {
             if (w.takeWaitedConnection(c)) {
                 return true;
@@ -183,5 +203,7 @@ final class UpstreamPool {
         /** Connections open (connecting, in use or idle), when there is a limit. */
         int open;
         ArrayDeque<HttpFrontendHandler> waiters;
+        /** A task that hands idle connections to the waiters is scheduled. */
+        boolean serving;
     }
 }
