@@ -15,8 +15,8 @@ import java.util.function.BiConsumer;
  * <p>Laid out for few cache misses: the hashes in one {@code int[]}, and each key (a {@code char[]}) next to its
  * value in one {@code Object[]}, so a probe reads the two arrays in parallel and then the key's characters.
  *
- * <p>Built once, by {@link HttpRouteTable.Builder#build()} and by the TLS table; read by every event loop without
- * locks.
+ * <p>Built once, by the TLS table (the route table has its own {@link HostTable}, whose entries sit beside their
+ * path keys); read by every event loop without locks.
  *
  * @param <V> the value stored per host
  */

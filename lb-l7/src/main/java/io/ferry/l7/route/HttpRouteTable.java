@@ -45,11 +45,18 @@ import java.util.regex.PatternSyntaxException;
  * </ol>
  *
  * <h2>Cost</h2>
- * {@link #lookup} takes no lock and, for entries without Regex rules, allocates nothing: one hash probe over the
- * Host region (hashed and compared case-insensitively in place), two for a wildcard, then one pass over the path
- * that probes a per-host hash table at each {@code /} boundary. Its cost grows with the length of the Host and the
- * path, not with the number of hosts or rules. Entries with Regex rules allocate one
- * {@link java.util.regex.Matcher} per Regex rule tried.
+ * {@link #lookup} takes no lock and, for entries without Regex rules, allocates nothing: one pass over the Host that
+ * finds where the name ends and hashes it (lowercase, in place), one probe of a {@link HostTable} (two for a
+ * wildcard), then the entry's path rules (see {@link PathMatcher}): for an entry of a few paths, a comparison of the
+ * path with its keys, longest first, that mostly stops at the first characters; for one of many paths, one pass
+ * over the path and a hash probe of the whole path and of the longest {@code /} boundary that may be a Prefix key.
+ * Its cost grows with the length of the Host and the path, not with the number of hosts or rules. Entries with Regex
+ * rules allocate one {@link java.util.regex.Matcher} per Regex rule tried.
+ *
+ * <p>Laid out flat, so that a lookup is a short chain of cache lines however large the table, rather than a chain
+ * of small objects per host: the host slots are one {@code int[]} per {@link HostTable} (exact hosts, wildcards),
+ * each pointing at an entry's record in one {@code char[]} shared by every entry (host name, keys, and a path table
+ * for an entry of many paths; see {@link PathMatcher}); the routes are one {@code Object[]}.
  *
  * <p>Built off the hot path by the control plane's Ingress compiler and published whole with one volatile write;
  * read by every event loop.
@@ -60,15 +67,21 @@ public final class HttpRouteTable<R> {
 
     private static final HttpRouteTable<Object> EMPTY = new Builder<>().build();
 
-    private final HostIndex<PathMatcher<R>> exactHosts;
+    /** No entry: {@link PathMatcher} entries are record offsets, never 0. */
+    private static final int NONE = 0;
+
+    private final PathMatcher<R> paths;
+    private final HostTable exactHosts;
     /** Keyed by what follows {@code *.}. */
-    private final HostIndex<PathMatcher<R>> wildcardHosts;
-    private final PathMatcher<R> anyHost;
+    private final HostTable wildcardHosts;
+    /** The entry of host {@code ""}, or {@link #NONE}. */
+    private final int anyHost;
     private final R defaultRoute;
     private final int ruleCount;
 
-    private HttpRouteTable(HostIndex<PathMatcher<R>> exactHosts, HostIndex<PathMatcher<R>> wildcardHosts,
-                           PathMatcher<R> anyHost, R defaultRoute, int ruleCount) {
+    private HttpRouteTable(PathMatcher<R> paths, HostTable exactHosts, HostTable wildcardHosts, int anyHost,
+                           R defaultRoute, int ruleCount) {
+        this.paths = paths;
         this.exactHosts = exactHosts;
         this.wildcardHosts = wildcardHosts;
         this.anyHost = anyHost;
@@ -95,9 +108,9 @@ public final class HttpRouteTable<R> {
      */
     public R lookup(CharSequence host, String path) {
         requireNonNull(path, "path");
-        PathMatcher<R> entry = hostEntry(host);
-        if (entry != null) {
-            R route = entry.match(path);
+        int entry = hostEntry(host);
+        if (entry != NONE) {
+            R route = paths.match(entry, path);
             if (route != null) {
                 return route;
             }
@@ -112,7 +125,7 @@ public final class HttpRouteTable<R> {
 
     /** The number of host entries: exact hosts, wildcards and {@code ""}. */
     public int hostCount() {
-        return exactHosts.size() + wildcardHosts.size() + (anyHost != null ? 1 : 0);
+        return exactHosts.size() + wildcardHosts.size() + (anyHost != NONE ? 1 : 0);
     }
 
     /** The number of path rules, not counting fallbacks. */
@@ -126,7 +139,7 @@ public final class HttpRouteTable<R> {
      */
     public List<RuleView> rules() {
         List<RuleView> out = new ArrayList<>(ruleCount);
-        hosts().forEach((host, entry) -> entry.describe(host, out));
+        hosts().forEach((host, entry) -> paths.describe(entry, out));
         return Collections.unmodifiableList(out);
     }
 
@@ -134,8 +147,9 @@ public final class HttpRouteTable<R> {
     public Map<String, R> hostDefaults() {
         Map<String, R> out = new LinkedHashMap<>();
         hosts().forEach((host, entry) -> {
-            if (entry.fallback() != null) {
-                out.put(host, entry.fallback());
+            R fallback = paths.fallback(entry);
+            if (fallback != null) {
+                out.put(host, fallback);
             }
         });
         return Collections.unmodifiableMap(out);
@@ -146,56 +160,59 @@ public final class HttpRouteTable<R> {
         return "HttpRouteTable(" + hostCount() + " hosts, " + ruleCount + " rules, default " + defaultRoute + ')';
     }
 
-    private TreeMap<String, PathMatcher<R>> hosts() {
-        TreeMap<String, PathMatcher<R>> hosts = new TreeMap<>();
-        exactHosts.forEach(hosts::put);
-        wildcardHosts.forEach((rest, entry) -> hosts.put("*." + rest, entry));
-        if (anyHost != null) {
+    /** Every entry by host name as stored, in alphabetical order. */
+    private TreeMap<String, Integer> hosts() {
+        TreeMap<String, Integer> hosts = new TreeMap<>();
+        exactHosts.forEach(entry -> hosts.put(paths.name(entry), entry));
+        wildcardHosts.forEach(entry -> hosts.put(paths.name(entry), entry));
+        if (anyHost != NONE) {
             hosts.put("", anyHost);
         }
         return hosts;
     }
 
-    /** The host entry {@code host} selects, or {@code null}; see the class documentation. */
-    private PathMatcher<R> hostEntry(CharSequence host) {
-        if (host == null) {
+    /** The host entry {@code host} selects, or {@link #NONE}; see the class documentation. */
+    private int hostEntry(CharSequence host) {
+        if (host == null || host.length() == 0) {
             return anyHost;
         }
-        int end = host.length();
-        if (end == 0) {
-            return anyHost;
-        }
+        int length = host.length();
+        int end = length;
+        int hash = 0;
         if (host.charAt(0) == '[') {
-            int close = indexOf(host, ']', 1, end);
+            int close = indexOf(host, ']', 1, length);
             if (close > 0) {
                 end = close + 1;
             }
+            hash = HostTable.hash(host, 0, end);
         } else {
-            int colon = indexOf(host, ':', 0, end);
-            if (colon >= 0) {
-                end = colon;
+            // One pass: where the name ends (a ':' starts the port) and its hash as HostTable has it.
+            int previous = 0; // the hash without the last character, in case that is a trailing dot
+            for (int i = 0; i < length; i++) {
+                char c = host.charAt(i);
+                if (c == ':') {
+                    end = i;
+                    break;
+                }
+                previous = hash;
+                hash = 31 * hash + HostIndex.toLowerAscii(c);
             }
             if (end > 0 && host.charAt(end - 1) == '.') {
                 end--;
+                hash = previous;
             }
             if (end == 0) {
                 return anyHost;
             }
         }
-        PathMatcher<R> entry = exactHosts.get(host, 0, end);
-        if (entry != null) {
-            return entry;
-        }
-        if (wildcardHosts.size() != 0) {
+        int entry = exactHosts.get(host, 0, end, hash);
+        if (entry == NONE && wildcardHosts.size() != 0) {
             int dot = indexOf(host, '.', 0, end);
             if (dot > 0 && dot + 1 < end) {
-                entry = wildcardHosts.get(host, dot + 1, end);
-                if (entry != null) {
-                    return entry;
-                }
+                entry = wildcardHosts.get(host, dot + 1, end, HostTable.hash(host, dot + 1, end));
             }
         }
-        return anyHost;
+        return entry != NONE ? entry : anyHost;
     }
 
     private static int indexOf(CharSequence s, char c, int from, int to) {
@@ -221,7 +238,7 @@ public final class HttpRouteTable<R> {
     /** Builds an {@link HttpRouteTable}; not thread-safe. */
     public static final class Builder<R> {
 
-        private final Map<String, PathMatcher.Builder<R>> hosts = new HashMap<>();
+        private final Map<String, PathRules<R>> hosts = new HashMap<>();
         private R defaultRoute;
 
         private Builder() {
@@ -256,14 +273,14 @@ public final class HttpRouteTable<R> {
             } else if (!path.startsWith("/")) {
                 throw new IllegalArgumentException("path: " + path + " (expected: starts with /)");
             }
-            return hosts.computeIfAbsent(key, k -> new PathMatcher.Builder<>()).add(type, path, pattern, route);
+            return hosts.computeIfAbsent(key, k -> new PathRules<>()).add(type, path, pattern, route);
         }
 
         /** The route for requests to {@code host} that match none of its paths; the first call wins. */
         public Builder<R> hostDefault(String host, R route) {
             String key = hostKey(host);
             requireNonNull(route, "route");
-            hosts.computeIfAbsent(key, k -> new PathMatcher.Builder<>()).fallback(route);
+            hosts.computeIfAbsent(key, k -> new PathRules<>()).fallback(route);
             return this;
         }
 
@@ -274,24 +291,37 @@ public final class HttpRouteTable<R> {
         }
 
         public HttpRouteTable<R> build() {
-            Map<String, PathMatcher<R>> exact = new HashMap<>();
-            Map<String, PathMatcher<R>> wildcard = new HashMap<>();
-            PathMatcher<R> any = null;
-            int rules = 0;
-            for (Map.Entry<String, PathMatcher.Builder<R>> e : hosts.entrySet()) {
-                PathMatcher<R> entry = e.getValue().build();
-                rules += entry.ruleCount();
-                String host = e.getKey();
-                if (host.isEmpty()) {
-                    any = entry;
-                } else if (host.startsWith("*.")) {
-                    wildcard.put(host.substring(2), entry);
-                } else {
-                    exact.put(host, entry);
+            List<String> names = new ArrayList<>(hosts.size());
+            List<PathRules<R>> rules = new ArrayList<>(hosts.size());
+            int ruleCount = 0;
+            int wildcards = 0;
+            for (Map.Entry<String, PathRules<R>> e : hosts.entrySet()) {
+                names.add(e.getKey());
+                rules.add(e.getValue());
+                ruleCount += e.getValue().ruleCount();
+                if (e.getKey().startsWith("*.")) {
+                    wildcards++;
                 }
             }
-            return new HttpRouteTable<>(new HostIndex<>(exact), new HostIndex<>(wildcard), any, defaultRoute,
-                                        rules);
+            int[] entries = new int[names.size()];
+            PathMatcher<R> paths = PathMatcher.compile(names, rules, entries);
+            int any = NONE;
+            int[] wildcard = new int[wildcards];
+            int[] exact = new int[names.size() - wildcards - (hosts.containsKey("") ? 1 : 0)];
+            int w = 0;
+            int x = 0;
+            for (int i = 0; i < entries.length; i++) {
+                String host = names.get(i);
+                if (host.isEmpty()) {
+                    any = entries[i];
+                } else if (host.startsWith("*.")) {
+                    wildcard[w++] = entries[i];
+                } else {
+                    exact[x++] = entries[i];
+                }
+            }
+            return new HttpRouteTable<>(paths, new HostTable(paths, exact, 0), new HostTable(paths, wildcard, 2),
+                                        any, defaultRoute, ruleCount);
         }
 
         /**

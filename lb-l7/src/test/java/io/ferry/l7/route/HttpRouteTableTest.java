@@ -299,6 +299,57 @@ class HttpRouteTableTest {
     }
 
     @Test
+    void tellsApartHostsWhoseHashesCollide() {
+        // Equal hashes: the two share a probe sequence, and the first one probed is the wrong one for the other.
+        assertThat("xc0.com".hashCode()).isEqualTo("xan.com".hashCode());
+        HttpRouteTable<String> table = table(b -> {
+            b.add("xc0.com", PathType.REGEX, "/.*", "c0-regex"); // must not run for xan.com
+            b.add("xan.com", PathType.PREFIX, "/api", "an-api");
+            b.hostDefault("xan.com", "an-default");
+            b.add("*.xc0.com", PathType.EXACT, "/x", "c0-wild");
+            b.add("*.xan.com", PathType.EXACT, "/x", "an-wild");
+            b.add("", PathType.PREFIX, "/", "any");
+        });
+        assertThat(table.lookup("XAN.com", "/api/x")).isEqualTo("an-api");
+        assertThat(table.lookup("xan.com:80", "/other")).isEqualTo("an-default");
+        assertThat(table.lookup("xc0.com", "/other")).isEqualTo("c0-regex");
+        assertThat(table.lookup("a.xan.com", "/x")).isEqualTo("an-wild");
+        assertThat(table.lookup("a.XC0.com", "/x")).isEqualTo("c0-wild");
+        assertThat(table.lookup("a.xan.com", "/y")).as("no fall-through").isNull();
+        assertThat(table.lookup("xbn.com", "/api")).isEqualTo("any");
+    }
+
+    @Test
+    void describesTheRulesOfAHostWithManyPaths() {
+        HttpRouteTable<String> table = table(b -> {
+            for (int i = 0; i < 3 * PathMatcher.SCANNED_KEYS; i++) {
+                b.add("many.com", PathType.PREFIX, "/p/" + (char) ('a' + i) + (i % 2 == 0 ? "/" : ""), "p" + i);
+                b.add("many.com", PathType.EXACT, "/e" + i, "e" + i);
+            }
+            b.add("many.com", PathType.PREFIX, "/p", "p");
+            b.add("many.com", PathType.EXACT, "/p", "exact-p");
+            b.add("many.com", PathType.REGEX, "/r.*", "r");
+            b.add("many.com", PathType.PREFIX, "/", "root");
+        });
+        List<RuleView> rules = table.rules();
+        assertThat(rules).hasSize(6 * PathMatcher.SCANNED_KEYS + 4);
+        assertThat(rules.get(0)).isEqualTo(new RuleView("many.com", PathType.EXACT, "/e0", "e0"));
+        assertThat(rules).filteredOn(r -> r.type() == PathType.EXACT).extracting(RuleView::path)
+                         .isSorted().contains("/p");
+        assertThat(rules).filteredOn(r -> r.type() == PathType.PREFIX).extracting(RuleView::path)
+                         .startsWith("/p/a/", "/p/b", "/p/c/").endsWith("/p", "/");
+        assertThat(rules).filteredOn(r -> r.type() == PathType.REGEX).extracting(RuleView::route)
+                         .containsExactly("r");
+        assertThat(table.lookup("many.com", "/p")).isEqualTo("exact-p");
+        assertThat(table.lookup("many.com", "/p/c/d")).isEqualTo("p2");
+        assertThat(table.lookup("many.com", "/p/d")).isEqualTo("p3");
+        assertThat(table.lookup("many.com", "/p/z")).isEqualTo("p");
+        assertThat(table.lookup("many.com", "/r/p")).isEqualTo("r");
+        assertThat(table.lookup("many.com", "/e5")).isEqualTo("e5");
+        assertThat(table.lookup("many.com", "/e5/x")).isEqualTo("root");
+    }
+
+    @Test
     void answersCorrectlyWith100kRules() {
         int hosts = 25_000;
         HttpRouteTable.Builder<String> b = HttpRouteTable.<String>builder().defaultRoute("default");

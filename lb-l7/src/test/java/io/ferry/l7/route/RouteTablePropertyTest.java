@@ -14,7 +14,7 @@ import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 
 /**
- * {@link HttpRouteTable} (its {@link HostIndex} and {@link PathMatcher}s) against a reference model written here
+ * {@link HttpRouteTable} (its {@link HostTable}s and {@link PathMatcher}) against a reference model written here
  * from the Kubernetes Ingress rules, the plainest way they can be said: generated rule sets (Exact and Prefix paths
  * from a small alphabet, so that rules overlap, share prefixes and differ in case) and generated requests.
  *
