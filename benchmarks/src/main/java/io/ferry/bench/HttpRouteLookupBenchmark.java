@@ -43,9 +43,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * path is the same for every probe: a proxy normalizes it once per request with
  * {@link io.ferry.l7.route.RequestPath}, apart from the lookup.
  *
- * <p>With 100,000 Ingresses the hosts' tables no longer fit in cache, and a lookup is a handful of dependent cache
- * (and TLB) misses: the probe's Host string, the host slot and key, the host's path table and the matched keys. In
- * a proxy the Host header was just parsed and is in cache; here the probe strings are cold, which adds two misses.
+ * <p>With 100,000 Ingresses the table no longer fits in cache, and a lookup is a handful of dependent cache (and
+ * TLB) misses: the probe's Host string, the host slot, the host's record (its name and path keys, a few adjacent
+ * lines) and the route. In a proxy the Host header was just parsed and is in cache; here the probe strings are cold,
+ * which adds two misses.
  *
  * <p>No method allocates: run with {@code -prof gc} and {@code gc.alloc.rate.norm} stays at about 0 B/op.
  * Single-threaded by default; with {@code -t N} the threads share the table and each keeps its own cursor.
