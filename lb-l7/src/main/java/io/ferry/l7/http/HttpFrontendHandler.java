@@ -578,7 +578,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
      */
     boolean takeWaitedConnection(UpstreamConnection c) {
         Exchange e = waitingFor;
-        if (e == null || e != ex || !c.address().equals(e.endpoint)) {
+        if (!waitsFor(e, c.address())) {
             return false;
         }
         waitingFor = null;
@@ -594,12 +594,17 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
      */
     boolean connectionMayOpen(InetSocketAddress address) {
         Exchange e = waitingFor;
-        if (e == null || e != ex || !address.equals(e.endpoint)) {
+        if (!waitsFor(e, address)) {
             return false;
         }
         waitingFor = null;
         connect(e, address, proxy.pool());
         return true;
+    }
+
+    /** Whether {@code e}, the exchange that waited, is still the current one and waits for {@code address}. */
+    private boolean waitsFor(Exchange e, InetSocketAddress address) {
+        return e != null && e == ex && address.equals(e.endpoint);
     }
 
     private void connect(Exchange e, InetSocketAddress address, UpstreamPool pool) {

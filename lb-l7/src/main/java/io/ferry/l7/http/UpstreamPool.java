@@ -158,18 +158,6 @@ final class UpstreamPool {
         return s == null ? 0 : s.idle.size();
     }
 
-    /** Open connections to {@code address}, idle or in use; counted only with a limit. */
-    int openCount(InetSocketAddress address) {
-        Connections s = endpoints.get(address);
-        return s == null ? 0 : s.open;
-    }
-
-    /** Requests waiting for a connection to {@code address} (some may have stopped waiting). */
-    int waitingCount(InetSocketAddress address) {
-        Connections s = endpoints.get(address);
-        return s == null || s.waiters == null ? 0 : s.waiters.size();
-    }
-
     /** A counted connection to {@code address} is gone: the first waiting request may open one. */
     private void closed(InetSocketAddress address) {
         Connections s = endpoints.get(address);
