@@ -23,9 +23,7 @@ import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpContent;
-import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -77,11 +75,10 @@ import java.util.concurrent.TimeUnit;
 final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     private static final long MAX_DISCARD = 64 * 1024;
-    private static final HttpDecoderConfig UPSTREAM_DECODER = new HttpDecoderConfig()
-            .setMaxInitialLineLength(8192)
-            .setMaxHeaderSize(64 * 1024)
-            .setMaxChunkSize(64 * 1024)
-            .setUseRfc9112TransferEncoding(true);
+    /** An endpoint's status line, its response head and its body parts at most (a larger part comes in pieces). */
+    private static final int UPSTREAM_MAX_STATUS_LINE = 8192;
+    private static final int UPSTREAM_MAX_HEAD = 64 * 1024;
+    private static final int UPSTREAM_MAX_PART = 64 * 1024;
 
     private final HttpProxy proxy;
     private final HttpStats stats;
@@ -625,7 +622,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                         ch.pipeline()
                           .addLast("idle", new IdleTimeoutHandler(config.upstreamIdleTimeout().toNanos(),
                                                                 TimeUnit.NANOSECONDS))
-                          .addLast("http", new HttpClientCodec(UPSTREAM_DECODER.clone(), false, false))
+                          .addLast("http", new Http1ClientCodec(UPSTREAM_MAX_STATUS_LINE, UPSTREAM_MAX_HEAD,
+                                                                UPSTREAM_MAX_PART))
                           .addLast("upstream", new UpstreamConnection(address, pool));
                     }
                 });
@@ -1024,7 +1022,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         ChannelPipeline up2 = up.pipeline();
         up2.remove("idle");
         up2.replace(c, "relay", new RawRelay(client, stats, false));
-        up2.remove(HttpClientCodec.class);
+        up2.remove(Http1ClientCodec.class);
         long idle = e.route.policy().readTimeout().toNanos();
         cp.addBefore(ctx.name(), "idle", new IdleTimeoutHandler(idle, TimeUnit.NANOSECONDS));
         ArrayDeque<Object> stash = upgradeStash;

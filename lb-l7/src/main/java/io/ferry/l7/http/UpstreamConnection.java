@@ -8,7 +8,7 @@ import io.netty.util.ReferenceCountUtil;
 import java.net.InetSocketAddress;
 
 /**
- * One HTTP/1.1 connection to an endpoint, the {@link Upstream} of routes that speak HTTP to their endpoints: the last handler of its pipeline ({@code HttpClientCodec} before it).
+ * One HTTP/1.1 connection to an endpoint, the {@link Upstream} of routes that speak HTTP to their endpoints: the last handler of its pipeline ({@link Http1ClientCodec} before it).
  * While a request uses it, everything it reads goes to that request's {@link HttpFrontendHandler} (the owner);
  * while it sits in the {@link UpstreamPool} it has no owner, and anything it reads, or its closing, takes it out.
  *

@@ -1,0 +1,776 @@
+package io.ferry.l7.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.CombinedChannelDuplexHandler;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.codec.DecoderResult;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpRequestEncoder;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.AsciiString;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The HTTP/1.1 codec of a connection to an endpoint: Netty's {@link HttpRequestEncoder} for the requests, and a
+ * response decoder of Ferry's own in place of Netty's {@code HttpResponseDecoder}. Its output is the same kind of
+ * objects (an {@code HttpResponse}, then {@code HttpContent}s, then a {@code LastHttpContent}; a malformed response
+ * is a message whose decoder result is a failure, and nothing after it is read), but it reads a head in one pass
+ * once the whole head is in, straight from the buffer: no line copied aside, header names that endpoints commonly
+ * send are shared constants (their hash codes computed once), and the headers it builds are not validated a second
+ * time.
+ *
+ * <p>A response's length follows RFC 9112, section 6.3: no body after a {@code HEAD} request, for 1xx, 204 and
+ * 304; chunked when {@code chunked} is the last transfer coding (a {@code Content-Length} beside it is removed);
+ * else until the connection closes when {@code Transfer-Encoding} names another coding; else
+ * {@code Content-Length}, which must be one decimal number (two of them, even equal, or a list are refused, as by
+ * Netty's decoder); else until the connection closes. A {@code 101} ends the HTTP part: what follows is passed on
+ * unparsed. Interim responses (100, 102, 103) do not answer the request: the next response does. A chunk's data
+ * must be followed by CRLF (or LF); trailers come in the {@code LastHttpContent}.
+ *
+ * <p>Leniencies, as Netty's decoder and nginx have them for responses: empty lines before the status line are
+ * skipped, lines may end with a bare LF, whitespace before a header's colon is removed and an obs-fold line is joined
+ * to the value before it with one space (RFC 9112, section 5.2, lets a proxy replace it so). Limits: the status line
+ * (its own), the header lines together, a chunk-size line and the trailers; past a limit the response fails.
+ *
+ * <p>One instance per connection, on its event loop.
+ */
+final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCodec.ResponseDecoder,
+                                                                  Http1ClientCodec.RequestEncoder> {
+
+    /** Per request written and not yet answered, oldest first: its method. */
+    private final ArrayDeque<HttpMethod> methods = new ArrayDeque<>(4);
+
+    Http1ClientCodec(int maxInitialLineLength, int maxHeaderSize, int maxChunkSize) {
+        init(new ResponseDecoder(maxInitialLineLength, maxHeaderSize, maxChunkSize), new RequestEncoder());
+    }
+
+    final class RequestEncoder extends HttpRequestEncoder {
+        @Override
+        protected void encode(ChannelHandlerContext ctx, Object msg, List<Object> out) throws Exception {
+            if (msg instanceof HttpRequest) {
+                methods.add(((HttpRequest) msg).method());
+            }
+            super.encode(ctx, msg, out);
+        }
+    }
+
+    final class ResponseDecoder extends ByteToMessageDecoder {
+
+        private static final int START = 0;
+        private static final int HEAD = 1;
+        private static final int FIXED = 2;
+        private static final int CHUNK_SIZE = 3;
+        private static final int CHUNK_DATA = 4;
+        private static final int CHUNK_END = 5;
+        private static final int TRAILERS = 6;
+        private static final int UNTIL_CLOSE = 7;
+        private static final int UPGRADED = 8;
+        private static final int FAILED = 9;
+
+        /** A larger copy buffer, needed by an unusually large head, is not kept for the next one. */
+        private static final int MAX_KEPT_SCRATCH = 16 * 1024;
+
+        private final int maxInitialLineLength;
+        private final int maxHeaderSize;
+        private final int maxChunkSize;
+
+        private int state = START;
+        /** While a head or trailers are read: how far past the reader index whole lines were scanned. */
+        private int scanned;
+        /** While a head is read: where its header lines start, past the reader index (0 while in the status line). */
+        private int headersAt;
+        /** The body bytes (FIXED) or chunk bytes (CHUNK_DATA) still to come. */
+        private long remaining;
+        /** Of the head being parsed: its Content-Length fields, the last one's value, its last Transfer-Encoding. */
+        private int contentLengths;
+        private AsciiString contentLength;
+        private AsciiString transferEncoding;
+        /** Where header and trailer lines are copied to be parsed; grown as needed, kept up to a size. */
+        private byte[] scratch = new byte[512];
+        /** Of the head being read, once its status line is in. */
+        private HttpVersion version;
+        private HttpResponseStatus status;
+
+        ResponseDecoder(int maxInitialLineLength, int maxHeaderSize, int maxChunkSize) {
+            this.maxInitialLineLength = maxInitialLineLength;
+            this.maxHeaderSize = maxHeaderSize;
+            this.maxChunkSize = maxChunkSize;
+        }
+
+        @Override
+        protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+            for (;;) {
+                switch (state) {
+                    case START:
+                        if (!skipEmptyLines(in)) {
+                            return;
+                        }
+                        state = HEAD;
+                        scanned = 0;
+                        headersAt = 0;
+                        // fall through
+                    case HEAD:
+                        if (!readHead(in, out)) {
+                            return;
+                        }
+                        if (state == UPGRADED) {
+                            return; // the 101 goes first: whoever takes it may take this codec out
+                        }
+                        break;
+                    case FIXED: {
+                        int n = (int) Math.min(Math.min(remaining, in.readableBytes()), maxChunkSize);
+                        if (n == 0) {
+                            return;
+                        }
+                        remaining -= n;
+                        if (remaining == 0) {
+                            out.add(new DefaultLastHttpContent(in.readRetainedSlice(n), false));
+                            state = START;
+                        } else {
+                            out.add(new DefaultHttpContent(in.readRetainedSlice(n)));
+                        }
+                        break;
+                    }
+                    case CHUNK_SIZE:
+                        if (!readChunkSize(in, out)) {
+                            return;
+                        }
+                        break;
+                    case CHUNK_DATA: {
+                        int n = (int) Math.min(Math.min(remaining, in.readableBytes()), maxChunkSize);
+                        if (n == 0) {
+                            return;
+                        }
+                        remaining -= n;
+                        out.add(new DefaultHttpContent(in.readRetainedSlice(n)));
+                        if (remaining == 0) {
+                            state = CHUNK_END;
+                        }
+                        break;
+                    }
+                    case CHUNK_END: {
+                        int r = in.readerIndex();
+                        if (!in.isReadable()) {
+                            return;
+                        }
+                        byte b = in.getByte(r);
+                        if (b == '\n') {
+                            in.skipBytes(1);
+                        } else if (b == '\r' && in.readableBytes() < 2) {
+                            return;
+                        } else if (b == '\r' && in.getByte(r + 1) == '\n') {
+                            in.skipBytes(2);
+                        } else {
+                            fail(in, out, true, "no CRLF after a chunk's data");
+                            return;
+                        }
+                        state = CHUNK_SIZE;
+                        break;
+                    }
+                    case TRAILERS:
+                        if (!readTrailers(in, out)) {
+                            return;
+                        }
+                        break;
+                    case UNTIL_CLOSE: {
+                        int n = Math.min(in.readableBytes(), maxChunkSize);
+                        if (n == 0) {
+                            return;
+                        }
+                        out.add(new DefaultHttpContent(in.readRetainedSlice(n)));
+                        break;
+                    }
+                    case UPGRADED:
+                        if (in.isReadable()) {
+                            out.add(in.readRetainedSlice(in.readableBytes()));
+                        }
+                        return;
+                    default: // FAILED
+                        in.skipBytes(in.readableBytes());
+                        return;
+                }
+            }
+        }
+
+        @Override
+        protected void decodeLast(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) throws Exception {
+            if (in.isReadable()) {
+                decode(ctx, in, out);
+            }
+            if (state == UNTIL_CLOSE) {
+                out.add(LastHttpContent.EMPTY_LAST_CONTENT); // the close ends the body
+                state = START;
+            } else if (state == HEAD && in.isReadable()) {
+                fail(in, out, false, "the connection closed in a response head");
+            }
+            // A close inside a body with a length, or inside a chunked body, ends nothing: the response is short.
+        }
+
+        /** Skips CR and LF before a status line; whether a status line's first byte is there. */
+        private boolean skipEmptyLines(ByteBuf in) {
+            int r = in.readerIndex();
+            int w = in.writerIndex();
+            while (r < w) {
+                byte b = in.getByte(r);
+                if (b != '\r' && b != '\n') {
+                    in.readerIndex(r);
+                    return true;
+                }
+                r++;
+            }
+            in.readerIndex(r);
+            return false;
+        }
+
+        /**
+         * Reads a response head once it is all in; false if it is not yet (or the response failed). Hands on the
+         * response, and the end of it when it has no body.
+         */
+        private boolean readHead(ByteBuf in, List<Object> out) {
+            int start = in.readerIndex();
+            int end = in.writerIndex();
+            int line = start + scanned;
+            for (;;) {
+                int lf = in.indexOf(line, end, (byte) '\n');
+                if (lf < 0) {
+                    scanned = line - start;
+                    if (headersAt == 0 ? end - start > maxInitialLineLength
+                                       : end - start - headersAt > maxHeaderSize) {
+                        fail(in, out, false, headersAt == 0 ? "status line longer than " + maxInitialLineLength
+                                                             : "response head longer than " + maxHeaderSize);
+                    }
+                    return false;
+                }
+                if (headersAt == 0) {
+                    if (lf - start > maxInitialLineLength) {
+                        fail(in, out, false, "status line longer than " + maxInitialLineLength);
+                        return false;
+                    }
+                    if (!statusLine(in, start, lf, out)) {
+                        return false;
+                    }
+                    headersAt = lf + 1 - start;
+                } else {
+                    if (lf - start - headersAt > maxHeaderSize) {
+                        fail(in, out, false, "response head longer than " + maxHeaderSize);
+                        return false;
+                    }
+                    if (lf == line || lf == line + 1 && in.getByte(line) == '\r') {
+                        return head(in, start, start + headersAt, line, lf + 1, out);
+                    }
+                }
+                line = lf + 1;
+            }
+        }
+
+        /**
+         * Parses the status line in {@code [start, lineEnd)} into {@link #version} and {@link #status}, as soon as
+         * it is in (an endpoint that is not speaking HTTP is found out without waiting for a head); false if bad.
+         */
+        private boolean statusLine(ByteBuf in, int start, int lineEnd, List<Object> out) {
+            if (lineEnd > start && in.getByte(lineEnd - 1) == '\r') {
+                lineEnd--;
+            }
+            // HTTP/1.x SP 3DIGIT [SP reason]
+            if (lineEnd - start < 12 || in.getByte(start) != 'H' || in.getByte(start + 1) != 'T'
+                || in.getByte(start + 2) != 'T' || in.getByte(start + 3) != 'P' || in.getByte(start + 4) != '/'
+                || in.getByte(start + 5) != '1' || in.getByte(start + 6) != '.' || !isDigit(in.getByte(start + 7))
+                || !isBlank(in.getByte(start + 8))) {
+                fail(in, out, false, "not an HTTP/1.x status line");
+                return false;
+            }
+            int i = start + 8;
+            while (i < lineEnd && isBlank(in.getByte(i))) {
+                i++;
+            }
+            if (lineEnd - i < 3 || !isDigit(in.getByte(i)) || !isDigit(in.getByte(i + 1))
+                || !isDigit(in.getByte(i + 2)) || i + 3 < lineEnd && !isBlank(in.getByte(i + 3))) {
+                fail(in, out, false, "bad status code");
+                return false;
+            }
+            int code = (in.getByte(i) - '0') * 100 + (in.getByte(i + 1) - '0') * 10 + in.getByte(i + 2) - '0';
+            if (code < 100 || code > 599) {
+                fail(in, out, false, "bad status code");
+                return false;
+            }
+            status = status(in, code, i + 3, lineEnd);
+            if (status == null) {
+                fail(in, out, false, "a control character in the reason phrase");
+                return false;
+            }
+            version = in.getByte(start + 7) == '0' ? HttpVersion.HTTP_1_0 : HttpVersion.HTTP_1_1;
+            return true;
+        }
+
+        /** Parses the head in {@code [start, headEnd)}: its header lines are {@code [headers, blank)}. */
+        private boolean head(ByteBuf in, int start, int headers, int blank, int headEnd, List<Object> out) {
+            int code = status.code();
+            DefaultHttpResponse response =
+                    new DefaultHttpResponse(version, status, ForwardedHeaders.UNVALIDATED.newHeaders());
+            status = null;
+            version = null;
+            HttpHeaders h = response.headers();
+            contentLengths = 0;
+            contentLength = null;
+            transferEncoding = null;
+            String bad = parseFields(in, headers, blank, h, false);
+            if (bad != null) {
+                fail(in, out, false, bad);
+                return false;
+            }
+            in.readerIndex(headEnd);
+            scanned = 0;
+
+            // RFC 9112, section 6.3
+            boolean noBody;
+            if (code < 200) {
+                noBody = true;
+                if (code == 101) {
+                    methods.poll();
+                }
+            } else {
+                HttpMethod method = methods.poll();
+                noBody = code == 204 || code == 304 || HttpMethod.HEAD.equals(method);
+                if (HttpMethod.CONNECT.equals(method) && code < 300) {
+                    // A tunnel: nothing after it is HTTP, and the connection is not reused.
+                    h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+                    out.add(response);
+                    out.add(LastHttpContent.EMPTY_LAST_CONTENT);
+                    state = UPGRADED;
+                    return true;
+                }
+            }
+            if (noBody) {
+                out.add(response);
+                out.add(LastHttpContent.EMPTY_LAST_CONTENT);
+                state = code == 101 ? UPGRADED : START;
+                return true;
+            }
+            if (transferEncoding != null) {
+                if (contentLengths > 0) {
+                    // RFC 9112, section 6.3: a sign of request smuggling or response splitting, refused.
+                    fail(in, out, false, "both Transfer-Encoding and Content-Length");
+                    return false;
+                }
+                if (lastCodingIsChunked(transferEncoding)) {
+                    state = CHUNK_SIZE;
+                } else {
+                    // Not chunked: the close ends the body. Said by no header, so that it is not taken for framing.
+                    h.remove(HttpHeaderNames.TRANSFER_ENCODING);
+                    state = UNTIL_CLOSE;
+                }
+                out.add(response);
+                return true;
+            }
+            long length = contentLengths == 0 ? -1 : contentLengths > 1 ? -2 : parseLength(contentLength);
+            if (length == -2) {
+                fail(in, out, false, "bad Content-Length");
+                return false;
+            }
+            out.add(response);
+            if (length == -1) {
+                state = UNTIL_CLOSE;
+            } else if (length == 0) {
+                out.add(LastHttpContent.EMPTY_LAST_CONTENT);
+                state = START;
+            } else {
+                remaining = length;
+                state = FIXED;
+            }
+            return true;
+        }
+
+        /** The status for {@code code} and the reason phrase at {@code [from, end)}; null if the phrase is bad. */
+        private HttpResponseStatus status(ByteBuf in, int code, int from, int end) {
+            while (from < end && isBlank(in.getByte(from))) {
+                from++;
+            }
+            while (end > from && isBlank(in.getByte(end - 1))) {
+                end--;
+            }
+            HttpResponseStatus known = HttpResponseStatus.valueOf(code);
+            String phrase = known.reasonPhrase();
+            if (phrase.length() == end - from) {
+                int i = 0;
+                while (i < phrase.length() && in.getByte(from + i) == phrase.charAt(i)) {
+                    i++;
+                }
+                if (i == phrase.length()) {
+                    return known;
+                }
+            }
+            byte[] b = new byte[end - from];
+            in.getBytes(from, b);
+            for (byte c : b) {
+                if (c >= 0 && c < 0x20 && c != '\t' || c == 0x7f) {
+                    return null;
+                }
+            }
+            return new HttpResponseStatus(code, new String(b, StandardCharsets.ISO_8859_1));
+        }
+
+        /**
+         * Parses the field lines in {@code [from, to)} of {@code in} into {@code h}; the reason they are refused, or
+         * null. The lines are copied out once and read from the copy. Trailers leave out the fields that must not be
+         * trailers.
+         */
+        private String parseFields(ByteBuf in, int from, int to, HttpHeaders h, boolean trailers) {
+            int n = to - from;
+            byte[] a = scratch;
+            if (a.length < n) {
+                a = new byte[Math.max(n, a.length * 2)];
+                if (a.length <= MAX_KEPT_SCRATCH) {
+                    scratch = a;
+                }
+            }
+            in.getBytes(from, a, 0, n);
+            CharSequence name = null;
+            AsciiString value = null;
+            int line = 0;
+            while (line < n) {
+                int lf = line;
+                while (a[lf] != '\n') {
+                    lf++; // every line of [from, to) ends with LF
+                }
+                int end = lf > line && a[lf - 1] == '\r' ? lf - 1 : lf;
+                if (isBlank(a[line])) {
+                    if (name == null) {
+                        return "a folded line with no field before it";
+                    }
+                    AsciiString more = value(a, line, end);
+                    if (more == null) {
+                        return "a control character in a field value";
+                    }
+                    value = more.isEmpty() ? value : value.isEmpty() ? more : value.concat(" ").concat(more);
+                    line = lf + 1;
+                    continue;
+                }
+                if (name != null) {
+                    add(h, name, value, trailers);
+                }
+                int colon = line;
+                while (colon < end && a[colon] != ':') {
+                    colon++;
+                }
+                if (colon == end) {
+                    return "a field line with no colon";
+                }
+                int nameEnd = colon;
+                while (nameEnd > line && isBlank(a[nameEnd - 1])) {
+                    nameEnd--;
+                }
+                if (nameEnd == line) {
+                    return "an empty field name";
+                }
+                for (int i = line; i < nameEnd; i++) {
+                    if (!isTokenChar(a[i])) {
+                        return "a field name with a character that is not a token character";
+                    }
+                }
+                name = KnownNames.find(a, line, nameEnd);
+                if (name == null) {
+                    name = new AsciiString(a, line, nameEnd - line, true);
+                }
+                value = value(a, colon + 1, end);
+                if (value == null) {
+                    return "a control character in a field value";
+                }
+                line = lf + 1;
+            }
+            if (name != null) {
+                add(h, name, value, trailers);
+            }
+            return null;
+        }
+
+        private void add(HttpHeaders h, CharSequence name, AsciiString value, boolean trailers) {
+            if (HttpHeaderNames.CONTENT_LENGTH.contentEqualsIgnoreCase(name)) {
+                if (trailers) {
+                    return; // as Netty's decoder: says nothing in trailers
+                }
+                contentLengths++;
+                contentLength = value;
+            } else if (HttpHeaderNames.TRANSFER_ENCODING.contentEqualsIgnoreCase(name)) {
+                if (trailers) {
+                    return;
+                }
+                transferEncoding = value;
+            } else if (trailers && HttpHeaderNames.TRAILER.contentEqualsIgnoreCase(name)) {
+                return;
+            }
+            h.add(name, value);
+        }
+
+        /** The value at {@code [from, end)} of {@code a} without the blanks around it; null if it has a CTL. */
+        private static AsciiString value(byte[] a, int from, int end) {
+            while (from < end && isBlank(a[from])) {
+                from++;
+            }
+            while (end > from && isBlank(a[end - 1])) {
+                end--;
+            }
+            if (from == end) {
+                return AsciiString.EMPTY_STRING;
+            }
+            for (int i = from; i < end; i++) {
+                byte c = a[i];
+                if (c >= 0 && c < 0x20 && c != '\t' || c == 0x7f) {
+                    return null;
+                }
+            }
+            return new AsciiString(a, from, end - from, true);
+        }
+
+        private boolean readChunkSize(ByteBuf in, List<Object> out) {
+            int start = in.readerIndex();
+            int lf = in.indexOf(start, in.writerIndex(), (byte) '\n');
+            if (lf < 0) {
+                if (in.readableBytes() > maxInitialLineLength) {
+                    fail(in, out, true, "chunk-size line longer than " + maxInitialLineLength);
+                }
+                return false;
+            }
+            int i = start;
+            while (i < lf && isBlank(in.getByte(i))) {
+                i++;
+            }
+            long size = 0;
+            int digits = 0;
+            for (; i < lf; i++) {
+                int d = hex(in.getByte(i));
+                if (d < 0) {
+                    break;
+                }
+                if (++digits > 15) {
+                    fail(in, out, true, "chunk size too big");
+                    return false;
+                }
+                size = size << 4 | d;
+            }
+            while (i < lf && isBlank(in.getByte(i))) {
+                i++;
+            }
+            byte b = i < lf ? in.getByte(i) : (byte) '\n';
+            if (digits == 0 || b != ';' && b != '\n' && !(b == '\r' && i == lf - 1)) {
+                fail(in, out, true, "bad chunk size");
+                return false;
+            }
+            in.readerIndex(lf + 1);
+            if (size == 0) {
+                state = TRAILERS;
+                scanned = 0;
+            } else {
+                remaining = size;
+                state = CHUNK_DATA;
+            }
+            return true;
+        }
+
+        private boolean readTrailers(ByteBuf in, List<Object> out) {
+            int start = in.readerIndex();
+            int end = in.writerIndex();
+            int line = start + scanned;
+            for (;;) {
+                int lf = in.indexOf(line, end, (byte) '\n');
+                if (lf < 0 || lf - start > maxHeaderSize) {
+                    scanned = line - start;
+                    if (end - start > maxHeaderSize) {
+                        fail(in, out, true, "trailers longer than " + maxHeaderSize);
+                    }
+                    return false;
+                }
+                if (lf == line || lf == line + 1 && in.getByte(line) == '\r') {
+                    if (line == start) {
+                        out.add(LastHttpContent.EMPTY_LAST_CONTENT);
+                    } else {
+                        DefaultLastHttpContent last =
+                                new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, ForwardedHeaders.UNVALIDATED);
+                        String bad = parseFields(in, start, line, last.trailingHeaders(), true);
+                        if (bad != null) {
+                            fail(in, out, true, bad);
+                            return false;
+                        }
+                        out.add(last);
+                    }
+                    in.readerIndex(lf + 1);
+                    scanned = 0;
+                    state = START;
+                    return true;
+                }
+                line = lf + 1;
+            }
+        }
+
+        /** The response fails: a failed head, or a failed end if its head was handed on; nothing more is read. */
+        private void fail(ByteBuf in, List<Object> out, boolean inBody, String why) {
+            state = FAILED;
+            in.skipBytes(in.readableBytes());
+            IllegalArgumentException cause = new IllegalArgumentException(why);
+            if (inBody) {
+                DefaultLastHttpContent last = new DefaultLastHttpContent(Unpooled.EMPTY_BUFFER, false);
+                last.setDecoderResult(DecoderResult.failure(cause));
+                out.add(last);
+            } else {
+                DefaultHttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.BAD_GATEWAY,
+                                                                ForwardedHeaders.UNVALIDATED.newHeaders());
+                r.setDecoderResult(DecoderResult.failure(cause));
+                out.add(r);
+            }
+        }
+    }
+
+    /** Whether the last coding of a Transfer-Encoding value (the last field's) is chunked. */
+    private static boolean lastCodingIsChunked(AsciiString te) {
+        int end = te.length();
+        while (end > 0 && (te.byteAt(end - 1) == ' ' || te.byteAt(end - 1) == '\t')) {
+            end--;
+        }
+        int from = end;
+        while (from > 0 && te.byteAt(from - 1) != ',') {
+            from--;
+        }
+        while (from < end && (te.byteAt(from) == ' ' || te.byteAt(from) == '\t')) {
+            from++;
+        }
+        return end - from == 7 && HttpHeaderValues.CHUNKED.contentEqualsIgnoreCase(te.subSequence(from, end, false));
+    }
+
+    /** A Content-Length value: -2 if it is not one decimal number. */
+    private static long parseLength(AsciiString v) {
+        if (v.isEmpty() || v.length() > 18) {
+            return -2;
+        }
+        long n = 0;
+        for (int i = 0; i < v.length(); i++) {
+            byte c = v.byteAt(i);
+            if (c < '0' || c > '9') {
+                return -2;
+            }
+            n = n * 10 + (c - '0');
+        }
+        return n;
+    }
+
+    private static boolean isBlank(byte b) {
+        return b == ' ' || b == '\t';
+    }
+
+    private static boolean isDigit(byte b) {
+        return b >= '0' && b <= '9';
+    }
+
+    private static int hex(byte b) {
+        if (b >= '0' && b <= '9') {
+            return b - '0';
+        }
+        if (b >= 'a' && b <= 'f') {
+            return b - 'a' + 10;
+        }
+        if (b >= 'A' && b <= 'F') {
+            return b - 'A' + 10;
+        }
+        return -1;
+    }
+
+    /** RFC 9110's tchar. */
+    private static final boolean[] TOKEN = new boolean[128];
+
+    static {
+        for (char c = '0'; c <= '9'; c++) {
+            TOKEN[c] = true;
+        }
+        for (char c = 'a'; c <= 'z'; c++) {
+            TOKEN[c] = true;
+            TOKEN[c - 32] = true;
+        }
+        for (char c : "!#$%&'*+-.^_`|~".toCharArray()) {
+            TOKEN[c] = true;
+        }
+    }
+
+    private static boolean isTokenChar(byte b) {
+        return b > 0 && TOKEN[b];
+    }
+
+    /**
+     * Field names endpoints commonly send, in the case they send them (nginx, Apache, Go, Node.js title case; some
+     * lower case): a name read byte for byte equal to one is that constant, whose hash code is computed once. Any
+     * other spelling is a new string: names reach the client as the endpoint wrote them.
+     */
+    static final class KnownNames {
+
+        private static final AsciiString[][] BY_LENGTH = new AsciiString[32][];
+
+        static {
+            String[] names = {
+                "Content-Length", "Content-Type", "Date", "Server", "Connection", "Transfer-Encoding",
+                "Last-Modified", "ETag", "Etag", "Accept-Ranges", "Cache-Control", "Keep-Alive", "Vary", "Location",
+                "Set-Cookie", "Expires", "Content-Encoding", "Strict-Transport-Security", "X-Content-Type-Options",
+                "X-Frame-Options", "Access-Control-Allow-Origin", "Age", "Pragma", "Upgrade", "Sec-WebSocket-Accept",
+                "Trailer", "Alt-Svc", "Content-Security-Policy", "Link", "Content-Range", "Retry-After",
+                "WWW-Authenticate", "X-Powered-By", "Content-Language", "Content-Disposition", "X-Request-Id",
+                "Referrer-Policy", "X-XSS-Protection",
+            };
+            ArrayList<AsciiString> all = new ArrayList<>();
+            for (String n : names) {
+                for (AsciiString s : new AsciiString[] {AsciiString.cached(n),
+                                                         AsciiString.cached(n.toLowerCase(Locale.ROOT))}) {
+                    if (!all.contains(s)) {
+                        all.add(s);
+                        s.hashCode(); // computed here, once
+                    }
+                }
+            }
+            for (int len = 0; len < BY_LENGTH.length; len++) {
+                ArrayList<AsciiString> same = new ArrayList<>();
+                for (AsciiString s : all) {
+                    if (s.length() == len) {
+                        same.add(s);
+                    }
+                }
+                BY_LENGTH[len] = same.isEmpty() ? null : same.toArray(new AsciiString[0]);
+            }
+        }
+
+        private KnownNames() {
+        }
+
+        /** The constant spelled as {@code [from, to)} of {@code a}, or null. */
+        static AsciiString find(byte[] a, int from, int to) {
+            int len = to - from;
+            if (len >= BY_LENGTH.length) {
+                return null;
+            }
+            AsciiString[] candidates = BY_LENGTH[len];
+            if (candidates == null) {
+                return null;
+            }
+            for (AsciiString c : candidates) {
+                byte[] k = c.array(); // cached(): offset 0, the whole array
+                int i = 0;
+                while (i < len && a[from + i] == k[i]) {
+                    i++;
+                }
+                if (i == len) {
+                    return c;
+                }
+            }
+            return null;
+        }
+    }
+}
