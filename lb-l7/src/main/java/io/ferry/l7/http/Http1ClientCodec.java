@@ -19,9 +19,12 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.AsciiString;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 
@@ -432,8 +435,8 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
         private String parseFields(ByteBuf in, int from, int to, HttpHeaders h, boolean trailers) {
             int n = to - from;
             byte[] a = scratch;
-            if (a.length < n) {
-                a = new byte[Math.max(n, a.length * 2)];
+            if (a.length < n + 8) {
+                a = new byte[Math.max(n + 8, a.length * 2)];
                 if (a.length <= MAX_KEPT_SCRATCH) {
                     scratch = a;
                 }
@@ -441,61 +444,100 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
             in.getBytes(from, a, 0, n);
             CharSequence name = null;
             AsciiString value = null;
-            int line = 0;
-            while (line < n) {
-                int lf = line;
-                while (a[lf] != '\n') {
-                    lf++; // every line of [from, to) ends with LF
-                }
-                int end = lf > line && a[lf - 1] == '\r' ? lf - 1 : lf;
-                if (isBlank(a[line])) {
+            int i = 0;
+            while (i < n) { // every line of [from, to) ends with LF
+                byte b = a[i];
+                if (b == ' ' || b == '\t') {
                     if (name == null) {
                         return "a folded line with no field before it";
                     }
-                    AsciiString more = value(a, line, end);
-                    if (more == null) {
+                    int end = valueEnd(a, i, n);
+                    if (end < 0) {
                         return "a control character in a field value";
                     }
+                    AsciiString more = value(a, i, end);
                     value = more.isEmpty() ? value : value.isEmpty() ? more : value.concat(" ").concat(more);
-                    line = lf + 1;
+                    i = lineEnd(a, end);
                     continue;
                 }
                 if (name != null) {
                     add(h, name, value, trailers);
                 }
-                int colon = line;
-                while (colon < end && a[colon] != ':') {
-                    colon++;
-                }
-                if (colon == end) {
+                int start = i;
+                int colon = colonOrLf(a, i, n);
+                if (a[colon] != ':') {
                     return "a field line with no colon";
                 }
                 int nameEnd = colon;
-                while (nameEnd > line && isBlank(a[nameEnd - 1])) {
+                while (nameEnd > start && isBlank(a[nameEnd - 1])) {
                     nameEnd--;
                 }
-                if (nameEnd == line) {
+                if (nameEnd == start) {
                     return "an empty field name";
                 }
-                for (int i = line; i < nameEnd; i++) {
-                    if (!isTokenChar(a[i])) {
-                        return "a field name with a character that is not a token character";
-                    }
-                }
-                name = KnownNames.find(a, line, nameEnd);
+                name = KnownNames.find(a, start, nameEnd);
                 if (name == null) {
-                    name = new AsciiString(a, line, nameEnd - line, true);
+                    for (int k = start; k < nameEnd; k++) {
+                        if (!isTokenChar(a[k])) {
+                            return "a field name with a character that is not a token character";
+                        }
+                    }
+                    name = new AsciiString(a, start, nameEnd - start, true);
                 }
-                value = value(a, colon + 1, end);
-                if (value == null) {
+                int end = valueEnd(a, colon + 1, n);
+                if (end < 0) {
                     return "a control character in a field value";
                 }
-                line = lf + 1;
+                value = value(a, colon + 1, end);
+                i = lineEnd(a, end);
             }
             if (name != null) {
                 add(h, name, value, trailers);
             }
             return null;
+        }
+
+        /** The first colon or LF from {@code i} on; eight bytes at a time while eight are left before {@code n}. */
+        private static int colonOrLf(byte[] a, int i, int n) {
+            for (; i + 8 <= n; i += 8) {
+                long w = (long) LONGS.get(a, i);
+                if ((zeroBytes(w ^ COLONS) | zeroBytes(w ^ LFS)) != 0) {
+                    break;
+                }
+            }
+            while (a[i] != ':' && a[i] != '\n') {
+                i++;
+            }
+            return i;
+        }
+
+        /**
+         * Where the value that starts at {@code i} ends (its CR or LF); -1 if a control character other than HTAB
+         * (or DEL) comes first. Eight bytes at a time until one of them is a control character.
+         */
+        private static int valueEnd(byte[] a, int i, int n) {
+            for (; i + 8 <= n; i += 8) {
+                long w = (long) LONGS.get(a, i);
+                if ((lessThanSpace(w) | zeroBytes(w ^ DELS)) != 0) {
+                    break;
+                }
+            }
+            for (;; i++) {
+                int c = a[i] & 0xff;
+                if (c < 0x20 || c == 0x7f) {
+                    if (c == '\n' || c == '\r' && a[i + 1] == '\n') {
+                        return i;
+                    }
+                    if (c != '\t') {
+                        return -1;
+                    }
+                }
+            }
+        }
+
+        /** The start of the next line, after the line end (CRLF or LF) at {@code end}. */
+        private static int lineEnd(byte[] a, int end) {
+            return a[end] == '\r' ? end + 2 : end + 1;
         }
 
         private void add(HttpHeaders h, CharSequence name, AsciiString value, boolean trailers) {
@@ -516,7 +558,7 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
             h.add(name, value);
         }
 
-        /** The value at {@code [from, end)} of {@code a} without the blanks around it; null if it has a CTL. */
+        /** The value at {@code [from, end)} of {@code a} without the blanks around it. */
         private static AsciiString value(byte[] a, int from, int end) {
             while (from < end && isBlank(a[from])) {
                 from++;
@@ -524,16 +566,7 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
             while (end > from && isBlank(a[end - 1])) {
                 end--;
             }
-            if (from == end) {
-                return AsciiString.EMPTY_STRING;
-            }
-            for (int i = from; i < end; i++) {
-                byte c = a[i];
-                if (c >= 0 && c < 0x20 && c != '\t' || c == 0x7f) {
-                    return null;
-                }
-            }
-            return new AsciiString(a, from, end - from, true);
+            return from == end ? AsciiString.EMPTY_STRING : new AsciiString(a, from, end - from, true);
         }
 
         private boolean readChunkSize(ByteBuf in, List<Object> out) {
@@ -666,6 +699,24 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
         return n;
     }
 
+    /** Eight bytes of a byte array as one little-endian long: a field line is scanned eight bytes at a time. */
+    private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final long COLONS = 0x3a3a3a3a3a3a3a3aL;
+    private static final long LFS = 0x0a0a0a0a0a0a0a0aL;
+    private static final long DELS = 0x7f7f7f7f7f7f7f7fL;
+    private static final long LOW_BITS = 0x0101010101010101L;
+    private static final long HIGH_BITS = 0x8080808080808080L;
+
+    /** Non-zero if a byte of {@code w} is zero (the high bit of the first such byte is set). */
+    private static long zeroBytes(long w) {
+        return (w - LOW_BITS) & ~w & HIGH_BITS;
+    }
+
+    /** Non-zero if a byte of {@code w} is below 0x20 (bytes of 0x80 and above are not). */
+    private static long lessThanSpace(long w) {
+        return (w - 0x2020202020202020L) & ~w & HIGH_BITS;
+    }
+
     private static boolean isBlank(byte b) {
         return b == ' ' || b == '\t';
     }
@@ -714,7 +765,8 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
      */
     static final class KnownNames {
 
-        private static final AsciiString[][] BY_LENGTH = new AsciiString[32][];
+        /** Open addressing on {@link #hash}; a power of two at least four times the names. */
+        private static final AsciiString[] TABLE = new AsciiString[256];
 
         static {
             String[] names = {
@@ -726,51 +778,41 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
                 "WWW-Authenticate", "X-Powered-By", "Content-Language", "Content-Disposition", "X-Request-Id",
                 "Referrer-Policy", "X-XSS-Protection",
             };
-            ArrayList<AsciiString> all = new ArrayList<>();
             for (String n : names) {
-                for (AsciiString s : new AsciiString[] {AsciiString.cached(n),
-                                                         AsciiString.cached(n.toLowerCase(Locale.ROOT))}) {
-                    if (!all.contains(s)) {
-                        all.add(s);
-                        s.hashCode(); // computed here, once
+                for (String spelling : new String[] {n, n.toLowerCase(Locale.ROOT)}) {
+                    AsciiString s = AsciiString.cached(spelling);
+                    s.hashCode(); // computed here, once
+                    byte[] k = s.array();
+                    int slot = slot(k, 0, k.length);
+                    while (TABLE[slot] != null && !TABLE[slot].equals(s)) {
+                        slot = slot + 1 & TABLE.length - 1;
                     }
+                    TABLE[slot] = s;
                 }
-            }
-            for (int len = 0; len < BY_LENGTH.length; len++) {
-                ArrayList<AsciiString> same = new ArrayList<>();
-                for (AsciiString s : all) {
-                    if (s.length() == len) {
-                        same.add(s);
-                    }
-                }
-                BY_LENGTH[len] = same.isEmpty() ? null : same.toArray(new AsciiString[0]);
             }
         }
 
         private KnownNames() {
         }
 
-        /** The constant spelled as {@code [from, to)} of {@code a}, or null. */
+        /** Where a name of {@code [from, to)} starts its search: its length, first and last byte. */
+        private static int slot(byte[] a, int from, int to) {
+            int h = ((to - from) * 31 + a[from]) * 31 + a[to - 1];
+            return (h ^ h >>> 7) & TABLE.length - 1;
+        }
+
+        /** The constant spelled as {@code [from, to)} of {@code a} (not empty), or null. */
         static AsciiString find(byte[] a, int from, int to) {
             int len = to - from;
-            if (len >= BY_LENGTH.length) {
-                return null;
-            }
-            AsciiString[] candidates = BY_LENGTH[len];
-            if (candidates == null) {
-                return null;
-            }
-            for (AsciiString c : candidates) {
-                byte[] k = c.array(); // cached(): offset 0, the whole array
-                int i = 0;
-                while (i < len && a[from + i] == k[i]) {
-                    i++;
+            for (int slot = slot(a, from, to); ; slot = slot + 1 & TABLE.length - 1) {
+                AsciiString c = TABLE[slot];
+                if (c == null) {
+                    return null;
                 }
-                if (i == len) {
+                if (c.length() == len && Arrays.equals(a, from, to, c.array(), 0, len)) { // cached(): offset 0
                     return c;
                 }
             }
-            return null;
         }
     }
 }

@@ -346,6 +346,45 @@ class Http1ClientCodecTest {
         assertFailedHead(exchange(response(line + "\r\nContent-Length: 0\r\n", "")));
     }
 
+    /** Field lines are scanned eight bytes at a time: a bad byte is found at every offset within a word. */
+    @ParameterizedTest
+    @ValueSource(ints = {0, 1, 6, 7, 8, 9, 15, 16, 17, 23, 30})
+    void controlCharacterAnywhereInALongValueGivesAFailedResponse(int at) {
+        StringBuilder v = new StringBuilder("v".repeat(32));
+        v.setCharAt(at, at % 2 == 0 ? '\u0001' : '\u007f');
+        assertFailedHead(exchange(response("X-Long: " + v + "\r\nContent-Length: 0\r\n", "")));
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {0, 1, 7, 8, 9, 15, 16, 31})
+    void tabAndObsTextAnywhereInALongValueAreKept(int at) {
+        StringBuilder v = new StringBuilder("v".repeat(32));
+        v.setCharAt(at, '\t');
+        v.setCharAt((at + 5) % 32, '\u00e9');
+        HttpResponse r = assertOneResponse(exchange(response("X-Long: " + v + "\r\nContent-Length: 0\r\n", "")));
+        assertThat(r.headers().get("X-Long")).isEqualTo(v.toString().strip());
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 7, 8, 9, 16, 17})
+    void colonAtAnyOffsetEndsTheName(int nameLength) {
+        String name = "N".repeat(nameLength);
+        HttpResponse r = assertOneResponse(exchange(response(name + ":value\r\nContent-Length: 0\r\n", "")));
+        assertThat(r.headers().get(name)).isEqualTo("value");
+    }
+
+    @Test
+    void aLineWithNoColonAfterManyBytesGivesAFailedResponse() {
+        assertFailedHead(exchange(response("X".repeat(40) + "\r\nContent-Length: 0\r\n", "")));
+    }
+
+    @Test
+    void knownNamesInAnotherCaseKeepTheirSpelling() {
+        HttpResponse r = assertOneResponse(exchange("HTTP/1.1 200 OK\r\nCONTENT-TYPE: a\r\ncontent-length: 0\r\n"
+                                                    + "Server: s\r\n\r\n"));
+        assertThat(r.headers().names()).containsExactly("CONTENT-TYPE", "content-length", "Server");
+    }
+
     // ---- limits
 
     @Test
