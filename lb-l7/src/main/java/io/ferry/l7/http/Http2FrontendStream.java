@@ -2,16 +2,20 @@ package io.ferry.l7.http;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2ConnectionEncoder;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.util.ReferenceCountUtil;
@@ -236,7 +240,9 @@ final class Http2FrontendStream implements Runnable {
     /** Takes over {@code content}. */
     private void writeLast(int id, ByteBuf content, HttpHeaders trailers) {
         if (trailers.isEmpty()) {
-            encoder.writeData(ctx, id, content, 0, true, ctx.voidPromise());
+            if (!writeLastDataNow(id, content)) {
+                encoder.writeData(ctx, id, content, 0, true, ctx.voidPromise());
+            }
             return;
         }
         if (content.isReadable()) {
@@ -246,6 +252,37 @@ final class Http2FrontendStream implements Runnable {
         }
         encoder.writeHeaders(ctx, id, HttpConversionUtil.toHttp2Headers(trailers, false), 0, true,
                              ctx.voidPromise());
+    }
+
+    /**
+     * Writes {@code content} as the stream's last DATA frame straight through the frame writer, as the flow controller
+     * would write it at its next flush, when nothing of this stream waits in the flow controller, both send windows
+     * hold the bytes, they fit one frame of the smallest size a peer may set (16 KiB) and the connection is
+     * writable: the usual end of a small response. The bytes are taken off both windows and the local side closes
+     * after the write, as the encoder does it. False, with nothing done, otherwise: the flow controller queues it.
+     */
+    private boolean writeLastDataNow(int id, ByteBuf content) {
+        Http2RemoteFlowController flow = encoder.flowController();
+        Http2Connection c = encoder.connection();
+        Http2Stream connectionStream = c.connectionStream();
+        int n = content.readableBytes();
+        Http2Stream.State state = stream.state();
+        if (state != Http2Stream.State.OPEN && state != Http2Stream.State.HALF_CLOSED_REMOTE
+            || c.goAwaySent() || c.goAwayReceived() || flow.hasFlowControlled(stream)
+            || !ctx.channel().isWritable() || n > flow.windowSize(stream) || n > flow.windowSize(connectionStream)
+            || n > Http2CodecUtil.DEFAULT_MAX_FRAME_SIZE) { // the least a peer may allow: one frame, whatever it set
+            return false;
+        }
+        try {
+            flow.incrementWindowSize(stream, -n);
+            flow.incrementWindowSize(connectionStream, -n);
+        } catch (Http2Exception e) {
+            throw new IllegalStateException(e); // a decrease cannot overflow
+        }
+        ChannelPromise written = ctx.newPromise();
+        encoder.frameWriter().writeData(ctx, id, content, 0, true, written);
+        connection.closeStreamLocal(stream, written);
+        return true;
     }
 
     void flush() {

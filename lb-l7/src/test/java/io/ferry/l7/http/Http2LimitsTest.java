@@ -45,6 +45,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -323,6 +324,38 @@ class Http2LimitsTest {
         aNewConnectionIsServed();
     }
 
+    /**
+     * The last DATA frame of a small response is written without the flow controller's queue
+     * ({@code Http2FrontendStream.writeLastDataNow}), but its bytes still come off the windows: a client that never
+     * gives its connection window back gets 65,535 bytes and not one more, until it does.
+     */
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void responsesWrittenAtOnceStillCountAgainstTheConnectionWindow(Transport.Kind kind) throws Exception {
+        start(kind);
+        RawH2 c = connect();
+        int size = 16_000; // one frame of the smallest size a peer may set
+        for (int i = 0; i < 4; i++) {
+            int id = 1 + 2 * i;
+            c.run(ctx -> c.writer.writeHeaders(ctx, id, get("/download/" + size), 0, true, ctx.newPromise()));
+            await().atMost(DEADLINE).until(() -> c.ended(id));
+            assertThat(c.received.get(id)).isEqualTo((long) size);
+        }
+        // 64,000 of the connection's 65,535 bytes are spent, and none given back.
+        c.run(ctx -> c.writer.writeHeaders(ctx, 9, get("/download/" + size), 0, true, ctx.newPromise()));
+        long left = 65_535L - 4L * size;
+        await().atMost(DEADLINE).until(() -> c.received.getOrDefault(9, 0L) >= left);
+        c.run(ctx -> c.writer.writePing(ctx, false, 9, ctx.newPromise()));
+        await().atMost(DEADLINE).until(() -> c.pingAcks.contains(9L));
+        assertThat(c.received.get(9)).isEqualTo(left);
+        assertThat(c.ended(9)).isFalse();
+
+        c.run(ctx -> c.writer.writeWindowUpdate(ctx, 0, 4 * size, ctx.newPromise()));
+        await().atMost(DEADLINE).until(() -> c.ended(9));
+        assertThat(c.received.get(9)).isEqualTo((long) size);
+        assertThat(c.goAway).isNotDone();
+    }
+
     /** Literal header field representations without indexing (RFC 7541 6.2.2), {@code size} bytes in all. */
     private static byte[] literalHeaders(int size) {
         byte[] out = new byte[size];
@@ -355,6 +388,9 @@ class Http2LimitsTest {
         final Map<Integer, StringBuilder> bodies = new ConcurrentHashMap<>();
         final Map<Integer, Boolean> ended = new ConcurrentHashMap<>();
         final Map<Integer, Long> resets = new ConcurrentHashMap<>();
+        /** DATA bytes received per stream. */
+        final Map<Integer, Long> received = new ConcurrentHashMap<>();
+        final Set<Long> pingAcks = ConcurrentHashMap.newKeySet();
         final AtomicLong pumped = new AtomicLong();
         final DefaultHttp2FrameWriter writer = new DefaultHttp2FrameWriter();
         private final DefaultHttp2FrameReader reader = new DefaultHttp2FrameReader(true);
@@ -500,6 +536,11 @@ class Http2LimitsTest {
                 }
 
                 @Override
+                public void onPingAckRead(ChannelHandlerContext ctx, long data) {
+                    pingAcks.add(data);
+                }
+
+                @Override
                 public void onPingRead(ChannelHandlerContext ctx, long data) {
                     writer.writePing(ctx, true, data, ctx.newPromise());
                     ctx.flush();
@@ -529,6 +570,7 @@ class Http2LimitsTest {
                                       boolean endOfStream) {
                     bodies.computeIfAbsent(streamId, id -> new StringBuilder())
                           .append(data.toString(StandardCharsets.UTF_8));
+                    received.merge(streamId, (long) data.readableBytes(), Long::sum);
                     if (endOfStream) {
                         ended.put(streamId, true);
                     }
