@@ -55,6 +55,14 @@ final class ForwardedHeaders {
      * keep-alive, {@code TE}) it reads first.
      */
     static void stripHopByHop(HttpHeaders headers, boolean keepUpgrade) {
+        stripHopByHop(headers, keepUpgrade, true);
+    }
+
+    /**
+     * As {@link #stripHopByHop(HttpHeaders, boolean)}; {@code others} false says that {@code headers} has no
+     * hop-by-hop header but {@code Connection} (and those it names), as the upstream decoder knows of a response.
+     */
+    static void stripHopByHop(HttpHeaders headers, boolean keepUpgrade, boolean others) {
         if (headers.contains(HttpHeaderNames.CONNECTION)) {
             List<String> connection = headers.getAll(HttpHeaderNames.CONNECTION);
             for (int i = 0; i < connection.size(); i++) {
@@ -62,13 +70,36 @@ final class ForwardedHeaders {
             }
             headers.remove(HttpHeaderNames.CONNECTION);
         }
-        for (AsciiString name : HOP_BY_HOP) {
-            headers.remove(name);
+        if (others) {
+            for (AsciiString name : HOP_BY_HOP) {
+                headers.remove(name);
+            }
         }
         if (keepUpgrade) {
             headers.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE);
-        } else {
+        } else if (others) {
             headers.remove(HttpHeaderNames.UPGRADE);
+        }
+    }
+
+    /** Whether {@code name} is a hop-by-hop header {@link #stripHopByHop} removes, {@code Connection} aside. */
+    static boolean isHopByHopBesideConnection(CharSequence name) {
+        switch (name.length()) {
+            case 2:
+            case 7:
+            case 10:
+            case 16:
+            case 17:
+            case 18:
+            case 19:
+                for (AsciiString h : HOP_BY_HOP) {
+                    if (h.contentEqualsIgnoreCase(name)) {
+                        return true;
+                    }
+                }
+                return HttpHeaderNames.UPGRADE.contentEqualsIgnoreCase(name);
+            default:
+                return false;
         }
     }
 

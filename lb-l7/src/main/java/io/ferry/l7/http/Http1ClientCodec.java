@@ -103,6 +103,8 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
         private int contentLengths;
         private AsciiString contentLength;
         private AsciiString transferEncoding;
+        /** Of the head being parsed: whether it has a hop-by-hop field other than {@code Connection}. */
+        private boolean otherHopByHop;
         /** Where header and trailer lines are copied to be parsed; grown as needed, kept up to a size. */
         private byte[] scratch = new byte[512];
         /** Of the head being read, once its status line is in. */
@@ -323,21 +325,23 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
         /** Parses the head in {@code [start, headEnd)}: its header lines are {@code [headers, blank)}. */
         private boolean head(ByteBuf in, int start, int headers, int blank, int headEnd, List<Object> out) {
             int code = status.code();
-            DefaultHttpResponse response =
-                    new DefaultHttpResponse(version, status, ForwardedHeaders.UNVALIDATED.newHeaders());
-            status = null;
-            version = null;
-            HttpHeaders h = response.headers();
+            HttpHeaders h = ForwardedHeaders.UNVALIDATED.newHeaders();
             contentLengths = 0;
             contentLength = null;
             transferEncoding = null;
+            otherHopByHop = false;
             String bad = parseFields(in, headers, blank, h, false);
             if (bad != null) {
                 fail(in, out, false, bad);
                 return false;
             }
+            HttpVersion v = version;
+            HttpResponseStatus st = status;
+            status = null;
+            version = null;
             in.readerIndex(headEnd);
             scanned = 0;
+            DefaultHttpResponse response = new DefaultHttpResponse(v, st, h);
 
             // RFC 9112, section 6.3
             boolean noBody;
@@ -370,14 +374,15 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
                     fail(in, out, false, "both Transfer-Encoding and Content-Length");
                     return false;
                 }
-                if (lastCodingIsChunked(transferEncoding)) {
+                boolean chunked = lastCodingIsChunked(transferEncoding);
+                if (chunked) {
                     state = CHUNK_SIZE;
                 } else {
                     // Not chunked: the close ends the body. Said by no header, so that it is not taken for framing.
                     h.remove(HttpHeaderNames.TRANSFER_ENCODING);
                     state = UNTIL_CLOSE;
                 }
-                out.add(response);
+                out.add(new Response(v, st, h, chunked, false, otherHopByHop));
                 return true;
             }
             long length = contentLengths == 0 ? -1 : contentLengths > 1 ? -2 : parseLength(contentLength);
@@ -385,7 +390,7 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
                 fail(in, out, false, "bad Content-Length");
                 return false;
             }
-            out.add(response);
+            out.add(new Response(v, st, h, false, length >= 0, otherHopByHop));
             if (length == -1) {
                 state = UNTIL_CLOSE;
             } else if (length == 0) {
@@ -541,6 +546,9 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
         }
 
         private void add(HttpHeaders h, CharSequence name, AsciiString value, boolean trailers) {
+            if (!trailers && !otherHopByHop && ForwardedHeaders.isHopByHopBesideConnection(name)) {
+                otherHopByHop = true;
+            }
             if (HttpHeaderNames.CONTENT_LENGTH.contentEqualsIgnoreCase(name)) {
                 if (trailers) {
                     return; // as Netty's decoder: says nothing in trailers
@@ -664,6 +672,27 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
                 r.setDecoderResult(DecoderResult.failure(cause));
                 out.add(r);
             }
+        }
+    }
+
+    /**
+     * A response head with body as the decoder read it, with what it learnt of the head on the way: its framing and
+     * whether a hop-by-hop field other than {@code Connection} is among its fields. What it says equals what the
+     * headers say ({@code HttpUtil.isTransferEncodingChunked}, {@code isContentLengthSet}) while nobody has changed
+     * them; {@link HttpFrontendHandler#upstreamHead} reads it before it changes them, instead of looking again.
+     */
+    static final class Response extends DefaultHttpResponse {
+
+        final boolean chunked;
+        final boolean contentLength;
+        final boolean otherHopByHop;
+
+        Response(HttpVersion version, HttpResponseStatus status, HttpHeaders headers, boolean chunked,
+                 boolean contentLength, boolean otherHopByHop) {
+            super(version, status, headers);
+            this.chunked = chunked;
+            this.contentLength = contentLength;
+            this.otherHopByHop = otherHopByHop;
         }
     }
 

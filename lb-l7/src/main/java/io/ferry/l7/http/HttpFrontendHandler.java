@@ -888,12 +888,15 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         e.upstreamHeadNanos = System.nanoTime();
         e.route.stats().upstreamLatency(e.upstreamHeadNanos - e.upstreamStartNanos);
         e.upstreamKeepAlive = HttpUtil.isKeepAlive(r);
-        boolean chunked = HttpUtil.isTransferEncodingChunked(r);
-        boolean framed = chunked || HttpUtil.isContentLengthSet(r);
+        // The decoder of an HTTP/1.1 upstream says what it learnt of the head; other heads are looked at again.
+        Http1ClientCodec.Response decoded = r instanceof Http1ClientCodec.Response ? (Http1ClientCodec.Response) r
+                                                                                   : null;
+        boolean chunked = decoded != null ? decoded.chunked : HttpUtil.isTransferEncodingChunked(r);
+        boolean framed = chunked || (decoded != null ? decoded.contentLength : HttpUtil.isContentLengthSet(r));
         // The upstream's head goes on to the client, its headers edited in place (a FullHttpResponse, from an
         // HTTP/2 stream, carries its body and gets a head of its own).
         HttpHeaders rh = r.headers();
-        ForwardedHeaders.stripHopByHop(rh, false);
+        ForwardedHeaders.stripHopByHop(rh, false, decoded == null || decoded.otherHopByHop);
         if (c instanceof H2cUpstreamStream) {
             ForwardedHeaders.removeHttp2Extensions(rh);
         }

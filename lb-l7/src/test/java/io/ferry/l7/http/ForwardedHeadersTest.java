@@ -110,4 +110,31 @@ class ForwardedHeadersTest {
             }
         }
     }
+
+    /** With no other hop-by-hop header (the decoder says so), what {@code Connection} names still goes. */
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void clientSeesNoHeaderTheResponsesConnectionNames(Transport.Kind kind) throws Exception {
+        h.start(kind);
+        TestBackend server = h.raw(s -> {
+            readHead(s.getInputStream());
+            s.getOutputStream().write(("HTTP/1.1 200 OK\r\n"
+                                       + "Connection: keep-alive, X-Secret\r\n"
+                                       + "X-Secret: 1\r\n"
+                                       + "X-Visible: 2\r\n"
+                                       + "Content-Length: 2\r\n"
+                                       + "\r\nok").getBytes(StandardCharsets.US_ASCII));
+            s.getOutputStream().flush();
+            s.getInputStream().read();
+        });
+        h.routeAll("", route("server", server.address()));
+
+        try (RawHttp c = h.connect()) {
+            RawHttp.Response r = c.get("a", "/");
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.header("x-visible")).isEqualTo("2");
+            assertThat(r.has("x-secret")).isFalse();
+            assertThat(r.has("connection")).isFalse();
+        }
+    }
 }

@@ -385,6 +385,30 @@ class Http1ClientCodecTest {
         assertThat(r.headers().names()).containsExactly("CONTENT-TYPE", "content-length", "Server");
     }
 
+    /** What the decoder learnt of a head on the way, which the proxy reads instead of looking again. */
+    @Test
+    void aResponseWithBodySaysItsFramingAndWhetherItHasHopByHopFields() {
+        Http1ClientCodec.Response length = (Http1ClientCodec.Response) assertOneResponse(
+                exchange(response("Content-Length: 5\r\nConnection: keep-alive\r\n", "hello")));
+        assertThat(length.contentLength).isTrue();
+        assertThat(length.chunked).isFalse();
+        assertThat(length.otherHopByHop).isFalse();
+
+        Http1ClientCodec.Response chunked = (Http1ClientCodec.Response) assertOneResponse(
+                exchange(response("Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n0\r\n\r\n")));
+        assertThat(chunked.chunked).isTrue();
+        assertThat(chunked.contentLength).isFalse();
+        assertThat(chunked.otherHopByHop).as("Transfer-Encoding is hop-by-hop").isTrue();
+
+        for (String field : List.of("Keep-Alive: timeout=5", "TE: trailers", "trailer: x", "Upgrade: h2c",
+                                    "Proxy-Connection: close", "proxy-authenticate: Basic",
+                                    "Proxy-Authorization: Basic x")) {
+            Http1ClientCodec.Response r = (Http1ClientCodec.Response) assertOneResponse(
+                    exchange(response(field + "\r\nContent-Length: 0\r\n", "")));
+            assertThat(r.otherHopByHop).as(field).isTrue();
+        }
+    }
+
     // ---- limits
 
     @Test
