@@ -276,7 +276,7 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
                         return false;
                     }
                     if (lf == line || lf == line + 1 && in.getByte(line) == '\r') {
-                        return head(in, start, start + headersAt, line, lf + 1, out);
+                        return head(in, start + headersAt, line, lf + 1, out);
                     }
                 }
                 line = lf + 1;
@@ -322,8 +322,11 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
             return true;
         }
 
-        /** Parses the head in {@code [start, headEnd)}: its header lines are {@code [headers, blank)}. */
-        private boolean head(ByteBuf in, int start, int headers, int blank, int headEnd, List<Object> out) {
+        /**
+         * Parses the rest of a head whose status line was read: its field lines are {@code [headers, blank)}, and it
+         * ends at {@code headEnd}.
+         */
+        private boolean head(ByteBuf in, int headers, int blank, int headEnd, List<Object> out) {
             int code = status.code();
             HttpHeaders h = ForwardedHeaders.UNVALIDATED.newHeaders();
             contentLengths = 0;
@@ -628,11 +631,12 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
             int line = start + scanned;
             for (;;) {
                 int lf = in.indexOf(line, end, (byte) '\n');
-                if (lf < 0 || lf - start > maxHeaderSize) {
+                if (lf < 0 ? end - start > maxHeaderSize : lf - start > maxHeaderSize) {
+                    fail(in, out, true, "trailers longer than " + maxHeaderSize);
+                    return false;
+                }
+                if (lf < 0) {
                     scanned = line - start;
-                    if (end - start > maxHeaderSize) {
-                        fail(in, out, true, "trailers longer than " + maxHeaderSize);
-                    }
                     return false;
                 }
                 if (lf == line || lf == line + 1 && in.getByte(line) == '\r') {

@@ -14,6 +14,8 @@ import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2ConnectionEncoder;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2Flags;
+import io.netty.handler.codec.http2.Http2FrameTypes;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2Stream;
@@ -39,6 +41,9 @@ import java.util.concurrent.RejectedExecutionException;
 final class Http2FrontendStream implements Runnable {
 
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(Http2FrontendStream.class);
+
+    /** A last DATA payload this small is copied behind its frame header rather than written as a second buffer. */
+    private static final int COPY_DATA_UP_TO = 1024;
 
     private final Http2Frontend connection;
     private final Http2Stream stream;
@@ -280,7 +285,16 @@ final class Http2FrontendStream implements Runnable {
             throw new IllegalStateException(e); // a decrease cannot overflow
         }
         ChannelPromise written = ctx.newPromise();
-        encoder.frameWriter().writeData(ctx, id, content, 0, true, written);
+        if (n <= COPY_DATA_UP_TO) {
+            // Frame header and payload in one buffer: one write, one entry in the TLS handler's queue.
+            ByteBuf frame = ctx.alloc().directBuffer(Http2CodecUtil.FRAME_HEADER_LENGTH + n);
+            frame.writeMedium(n).writeByte(Http2FrameTypes.DATA).writeByte(Http2Flags.END_STREAM).writeInt(id)
+                 .writeBytes(content, content.readerIndex(), n);
+            content.release();
+            ctx.write(frame, written);
+        } else {
+            encoder.frameWriter().writeData(ctx, id, content, 0, true, written);
+        }
         connection.closeStreamLocal(stream, written);
         return true;
     }

@@ -83,21 +83,15 @@ class ForwardedHeadersTest {
     @EnumSource(Transport.Kind.class)
     void clientSeesNoHopByHopHeadersOfTheResponse(Transport.Kind kind) throws Exception {
         h.start(kind);
-        TestBackend server = h.raw(s -> {
-            readHead(s.getInputStream());
-            s.getOutputStream().write(("HTTP/1.1 200 OK\r\n"
-                                       + "Connection: keep-alive, X-Secret\r\n"
-                                       + "Keep-Alive: timeout=5, max=100\r\n"
-                                       + "Proxy-Connection: keep-alive\r\n"
-                                       + "Upgrade: h2c\r\n"
-                                       + "X-Secret: 1\r\n"
-                                       + "X-Visible: 2\r\n"
-                                       + "Content-Length: 2\r\n"
-                                       + "\r\nok").getBytes(StandardCharsets.US_ASCII));
-            s.getOutputStream().flush();
-            s.getInputStream().read();
-        });
-        h.routeAll("", route("server", server.address()));
+        answering("HTTP/1.1 200 OK\r\n"
+                  + "Connection: keep-alive, X-Secret\r\n"
+                  + "Keep-Alive: timeout=5, max=100\r\n"
+                  + "Proxy-Connection: keep-alive\r\n"
+                  + "Upgrade: h2c\r\n"
+                  + "X-Secret: 1\r\n"
+                  + "X-Visible: 2\r\n"
+                  + "Content-Length: 2\r\n"
+                  + "\r\nok");
 
         try (RawHttp c = h.connect()) {
             RawHttp.Response r = c.get("a", "/");
@@ -116,18 +110,12 @@ class ForwardedHeadersTest {
     @EnumSource(Transport.Kind.class)
     void clientSeesNoHeaderTheResponsesConnectionNames(Transport.Kind kind) throws Exception {
         h.start(kind);
-        TestBackend server = h.raw(s -> {
-            readHead(s.getInputStream());
-            s.getOutputStream().write(("HTTP/1.1 200 OK\r\n"
-                                       + "Connection: keep-alive, X-Secret\r\n"
-                                       + "X-Secret: 1\r\n"
-                                       + "X-Visible: 2\r\n"
-                                       + "Content-Length: 2\r\n"
-                                       + "\r\nok").getBytes(StandardCharsets.US_ASCII));
-            s.getOutputStream().flush();
-            s.getInputStream().read();
-        });
-        h.routeAll("", route("server", server.address()));
+        answering("HTTP/1.1 200 OK\r\n"
+                  + "Connection: keep-alive, X-Secret\r\n"
+                  + "X-Secret: 1\r\n"
+                  + "X-Visible: 2\r\n"
+                  + "Content-Length: 2\r\n"
+                  + "\r\nok");
 
         try (RawHttp c = h.connect()) {
             RawHttp.Response r = c.get("a", "/");
@@ -136,5 +124,16 @@ class ForwardedHeadersTest {
             assertThat(r.has("x-secret")).isFalse();
             assertThat(r.has("connection")).isFalse();
         }
+    }
+
+    /** Routes everything to a backend that answers each connection's first request with {@code response}. */
+    private void answering(String response) throws Exception {
+        TestBackend server = h.raw(s -> {
+            readHead(s.getInputStream());
+            s.getOutputStream().write(response.getBytes(StandardCharsets.US_ASCII));
+            s.getOutputStream().flush();
+            s.getInputStream().read();
+        });
+        h.routeAll("", route("server", server.address()));
     }
 }

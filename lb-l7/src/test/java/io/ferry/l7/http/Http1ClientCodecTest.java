@@ -466,6 +466,29 @@ class Http1ClientCodecTest {
         assertFailedHead(msgs);
     }
 
+    @Test
+    void trailersOverTheLimitFailWhileTheyAreStillArriving() {
+        request(GET);
+        feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n");
+        List<Object> msgs = new ArrayList<>(readAll());
+        String line = "X-T: " + "v".repeat(MAX_HEADER_SIZE + 2 - 5);
+        for (int i = 0; i < line.length(); i += 1024) {
+            feed(line.substring(i, Math.min(line.length(), i + 1024)));
+            msgs.addAll(readAll());
+        }
+        assertFailed(msgs);
+    }
+
+    @Test
+    void trailersJustUnderTheLimitAreAccepted() {
+        String trailer = "X-T: " + "v".repeat(MAX_HEADER_SIZE - 100);
+        List<Object> msgs = exchange(response("Transfer-Encoding: chunked\r\n",
+                                              "5\r\nhello\r\n0\r\n" + trailer + "\r\n\r\n"));
+        assertOneResponse(msgs);
+        LastHttpContent last = (LastHttpContent) msgs.get(msgs.size() - 1);
+        assertThat(last.trailingHeaders().get("X-T")).hasSize(MAX_HEADER_SIZE - 100);
+    }
+
     // ---- Content-Length
 
     @Test
