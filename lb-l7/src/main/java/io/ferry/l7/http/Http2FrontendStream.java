@@ -260,8 +260,9 @@ final class Http2FrontendStream implements Runnable {
     }
 
     /**
-     * Writes {@code content} as the stream's last DATA frame straight through the frame writer, as the flow controller
-     * would write it at its next flush, when nothing of this stream waits in the flow controller, both send windows
+     * Writes {@code content} as the stream's last DATA frame at once (a payload up to {@value #COPY_DATA_UP_TO} bytes
+     * in one buffer with its frame header, a larger one through the frame writer), as the flow controller would write
+     * it at its next flush, when nothing of this stream waits in the flow controller, both send windows
      * hold the bytes, they fit one frame of the smallest size a peer may set (16 KiB) and the connection is
      * writable: the usual end of a small response. The bytes are taken off both windows and the local side closes
      * after the write, as the encoder does it. False, with nothing done, otherwise: the flow controller queues it.
