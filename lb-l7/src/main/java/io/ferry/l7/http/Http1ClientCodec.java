@@ -344,10 +344,10 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
             version = null;
             in.readerIndex(headEnd);
             scanned = 0;
-            DefaultHttpResponse response = new DefaultHttpResponse(v, st, h);
 
             // RFC 9112, section 6.3
             boolean noBody;
+            boolean tunnel = false;
             if (code < 200) {
                 noBody = true;
                 if (code == 101) {
@@ -355,20 +355,17 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
                 }
             } else {
                 HttpMethod method = methods.poll();
-                noBody = code == 204 || code == 304 || HttpMethod.HEAD.equals(method);
-                if (HttpMethod.CONNECT.equals(method) && code < 300) {
-                    // A tunnel: nothing after it is HTTP, and the connection is not reused.
-                    h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-                    out.add(response);
-                    out.add(LastHttpContent.EMPTY_LAST_CONTENT);
-                    state = UPGRADED;
-                    return true;
-                }
+                // A 2xx to CONNECT is a tunnel: nothing after it is HTTP, and the connection is not reused.
+                tunnel = code < 300 && HttpMethod.CONNECT.equals(method);
+                noBody = tunnel || code == 204 || code == 304 || HttpMethod.HEAD.equals(method);
             }
             if (noBody) {
-                out.add(response);
+                if (tunnel) {
+                    h.set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+                }
+                out.add(new DefaultHttpResponse(v, st, h));
                 out.add(LastHttpContent.EMPTY_LAST_CONTENT);
-                state = code == 101 ? UPGRADED : START;
+                state = code == 101 || tunnel ? UPGRADED : START;
                 return true;
             }
             if (transferEncoding != null) {
