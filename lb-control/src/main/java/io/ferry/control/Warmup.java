@@ -3,14 +3,19 @@ package io.ferry.control;
 import io.ferry.l4.Backend;
 import io.ferry.l4.Endpoint;
 import io.ferry.l4.L4Table;
+import io.ferry.l4.LeastConnectionsBalancer;
 import io.ferry.l4.ListenerKey;
+import io.ferry.l4.MaglevBalancer;
 import io.ferry.l4.Protocol;
+import io.ferry.l4.RandomBalancer;
 import io.ferry.l4.RoundRobinBalancer;
 import io.ferry.l4.ServiceProxy;
+import io.ferry.l4.SourceHashBalancer;
 import io.ferry.l4.TcpProxyConfig;
 import io.ferry.l4.Transport;
 import io.ferry.l7.http.HttpProxy;
 import io.ferry.l7.http.HttpProxyConfig;
+import io.ferry.l7.route.EwmaBalancer;
 import io.ferry.l7.route.HttpRouteTable;
 import io.ferry.l7.route.PathType;
 import io.ferry.l7.route.Route;
@@ -23,7 +28,6 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.SimpleChannelInboundHandler;
@@ -31,35 +35,57 @@ import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http2.Http2ChannelDuplexHandler;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
-import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
-import io.netty.handler.codec.http2.Http2StreamFrameToHttpObjectCodec;
+import java.util.Map;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.AsciiString;
+import io.netty.handler.codec.http2.Http2StreamFrame;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http.HttpScheme;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.DoubleAccumulator;
+import java.util.concurrent.atomic.DoubleAdder;
+import java.util.concurrent.atomic.LongAccumulator;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -73,15 +99,27 @@ import org.slf4j.LoggerFactory;
  * seconds for its handshakes; on a busy node, long enough for clients with deadlines to give up, and for
  * {@code h2load -D} to hang (a client it connects after its duration has ended is never stopped). nginx and
  * HAProxy have no such phase. So Ferry goes through it before anyone can connect: a private {@link HttpProxy} on
- * loopback port 0, with its own self-signed certificate and one route to a private backend, on the edge's
- * transport, gets — one kind after the other, in {@value #ROUNDS} rounds, from Netty clients on the same event
- * loops — {@value #H2_REQUESTS} HTTP/2 streams over TLS, {@value #REQUESTS} HTTP/1.1 keep-alive requests in clear
- * text and as many over TLS, and {@value #HANDSHAKES} new TLS connections. A private {@link ServiceProxy} (the L4
- * relay, with the real one's settings, on the relay's transport) on another loopback port 0 relays
- * {@value #L4_REQUESTS} HTTP/1.1 keep-alive requests to the same backend; without HTTP listeners that is the
- * whole warm-up. The same classes serve the real listeners afterwards, so their code is compiled. The time budget
- * caps it all (a starved machine gets a partial warm-up, not a late start). Nothing of the private proxies outlives
- * the call: their connections are drained and closed; their stats and pools are their own.
+ * loopback port 0, with its own self-signed certificate and routes to a private backend, on the edge's transport,
+ * gets — one kind after the other, in {@value #ROUNDS} rounds, from Netty clients on the same event loops —
+ * {@value #H2_REQUESTS} HTTP/2 streams over TLS, {@value #REQUESTS} HTTP/1.1 keep-alive requests in clear text and
+ * as many over TLS, and {@value #HANDSHAKES} new TLS connections. A private {@link ServiceProxy} (the L4 relay,
+ * with the real one's settings, on the relay's transport) on another loopback port 0 relays {@value #L4_REQUESTS}
+ * HTTP/1.1 keep-alive requests to the same backend; without HTTP listeners that is the whole warm-up. The same
+ * classes serve the real listeners afterwards, so their code is compiled. The time budget caps it all (a starved
+ * machine gets a partial warm-up, not a late start). Nothing of the private proxies outlives the call: their
+ * connections are drained and closed; their stats and pools are their own.
+ *
+ * <p>Compiled code is only as good as the traffic it was compiled for. The JIT compiles a branch that the warm-up
+ * never took as a trap: the first real request that takes it throws the whole compiled method away (and every
+ * method inlined into it), and the JIT compiles it again, on the one CPU the proxy has, under the first real load.
+ * So the warm-up looks like real traffic, not like one request repeated: requests in four shapes (wrk's, curl's, a
+ * browser's, h2load's: an IP address and port or a name as host, header names in either case, cookies never
+ * indexed in HPACK), responses in nginx's shape and in a minimal one, TLS clients with and without SNI, a route
+ * table with host rules and one without, a new endpoint each round, more connections each round (8 up to 64, as
+ * load generators open), and some clients that stop as load generators stop (requests in flight, then gone).
+ * Response bodies stay small: a warm-up that also streamed 4 KiB and chunked bodies left the small-response path
+ * slower for good (19.9 against 17.9 µs of CPU per HTTP/2 request, compiled for both). Classes the start-up loads
+ * later are loaded first ({@link #LOADED_LATER}).
  *
  * <p>Not warmed: DNS (its per-query code is small) and UDP, and balancers other than round robin.
  */
@@ -110,8 +148,38 @@ final class Warmup {
     private static final long L4_REQUESTS = 4_000;
     /** New TLS connections, one request each. */
     private static final long HANDSHAKES = 200;
+    /** Channels closed at once at the end (io_uring: a few completions each, 4,096 at most in one loop turn). */
+    private static final int CLOSE_BATCH = 256;
     /** The counts are reached in this many rounds of every kind. */
     private static final int ROUNDS = 8;
+    /** Request shapes ({@link #request}), response shapes ({@link Responder}), TLS client hellos ({@link #connect}). */
+    private static final int SHAPES = 4;
+    /** The private routes' host name; {@code *.}{@value} has a route too, and any other host the catch-all. */
+    private static final String HOST = "warm.example";
+
+    /**
+     * Classes that the rest of the start-up (the control plane, the metrics, the end of the warm-up itself) would
+     * load only after the warm-up, and whose arrival throws compiled code of the request path away: the JIT compiles
+     * a call through a type with one loaded implementation as a direct, inlined call, and a second implementation
+     * loaded later makes every such method invalid (a class hierarchy dependency), to be compiled again under the
+     * first real load. The first {@code DoubleAdder} alone (the metrics') invalidated the compiled request start of
+     * HTTP/1.1 and HTTP/2, which count with {@code LongAdder}; {@code ImmediateEventExecutor} 42 methods that call
+     * {@code EventExecutor.inEventLoop}. Found with {@code -XX:+LogCompilation} ({@code dependency_failed}).
+     */
+    private static final List<String> LOADED_LATER = List.of(
+            ImmediateEventExecutor.class.getName(),
+            DoubleAdder.class.getName(),
+            DoubleAccumulator.class.getName(),
+            LongAccumulator.class.getName(),
+            "java.util.concurrent.ScheduledThreadPoolExecutor$ScheduledFutureTask",
+            "java.util.ArrayList$ListItr",
+            "com.fasterxml.jackson.core.util.InternCache",
+            // The balancers the warm-up does not use (it uses round robin): the real tables do.
+            RandomBalancer.class.getName(),
+            SourceHashBalancer.class.getName(),
+            MaglevBalancer.class.getName(),
+            LeastConnectionsBalancer.class.getName(),
+            EwmaBalancer.class.getName());
 
     /** What a warm-up did. */
     record Result(long l4, long http1, long https1, long h2, long handshakes, long failures, Duration took) {
@@ -133,6 +201,9 @@ final class Warmup {
     private final AtomicLong h2 = new AtomicLong();
     private final AtomicLong handshakes = new AtomicLong();
     private final AtomicLong failures = new AtomicLong();
+    private final AtomicLong connections = new AtomicLong();
+    /** Time spent per kind, in nanoseconds: L4, HTTP/2, HTTP/1.1, HTTPS, handshakes (for the log). */
+    private final long[] spent = new long[5];
     /** The clients' and the backend's connections: closed at the end, so the private proxy's pooled ones go too. */
     private final ChannelGroup all = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
 
@@ -156,6 +227,7 @@ final class Warmup {
      */
     static Result run(Transport relayTransport, Transport httpTransport, Duration budget, TcpProxyConfig tcp) {
         long start = System.nanoTime();
+        loadLateClasses();
         Warmup w = new Warmup(relayTransport, httpTransport, tcp);
         try {
             w.drive(budget);
@@ -165,16 +237,35 @@ final class Warmup {
         }
         Result r = new Result(w.l4.get(), w.http1.get(), w.https1.get(), w.h2.get(), w.handshakes.get(),
                               w.failures.get(), Duration.ofNanos(System.nanoTime() - start));
-        logger.info("Warm-up: {} requests in {} ms (L4 relay {}, HTTP/1.1 {}, HTTPS {}, HTTP/2 {}, new TLS "
-                    + "handshakes {}; {} failed)", r.requests(), r.took().toMillis(), r.l4(), r.http1(), r.https1(),
-                    r.h2(), r.handshakes(), r.failures());
+        long[] ms = Arrays.stream(w.spent).map(TimeUnit.NANOSECONDS::toMillis).toArray();
+        logger.info("Warm-up: {} requests in {} ms (L4 relay {} in {} ms, HTTP/1.1 {} in {} ms, HTTPS {} in {} ms, "
+                    + "HTTP/2 {} in {} ms, new TLS handshakes {} in {} ms; {} failed)", r.requests(),
+                    r.took().toMillis(), r.l4(), ms[0], r.http1(), ms[2], r.https1(), ms[3], r.h2(), ms[1],
+                    r.handshakes(), ms[4], r.failures());
         return r;
+    }
+
+    /**
+     * Loads and initializes the classes of {@link #LOADED_LATER} (initialized, so linked: linking is when the JIT's
+     * view of the class hierarchy takes a class in).
+     */
+    private static void loadLateClasses() {
+        ClassLoader loader = Warmup.class.getClassLoader();
+        for (String name : LOADED_LATER) {
+            try {
+                Class.forName(name, true, loader);
+            } catch (ClassNotFoundException | LinkageError e) {
+                logger.debug("Warm-up: {} not loaded ({})", name, e.toString());
+            }
+        }
     }
 
     private void drive(Duration budget) throws Exception {
         long deadline = System.nanoTime() + budget.toNanos();
         InetAddress loopback = InetAddress.getLoopbackAddress();
-        Channel backend = new ServerBootstrap()
+        // The backend listens on a port per round: each round's table sends the proxy to an endpoint it has no
+        // connections to yet, as a table swap does (a pool's first connection to an endpoint is a path of its own).
+        ServerBootstrap server = new ServerBootstrap()
                 .group(httpTransport.group())
                 .channel(httpTransport.serverChannelType())
                 .childHandler(new ChannelInitializer<>() {
@@ -184,53 +275,121 @@ final class Warmup {
                         ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(64 * 1024),
                                               new Responder());
                     }
-                })
-                .bind(new InetSocketAddress(loopback, 0)).sync().channel();
-        Backend b = Backend.of("ferry-warmup", List.of(Endpoint.of((InetSocketAddress) backend.localAddress())),
-                               RoundRobinBalancer.create());
+                });
+        List<Channel> backends = new ArrayList<>(ROUNDS);
         ServiceProxy relay = new ServiceProxy(relayTransport, tcp);
         HttpProxy proxy = http ? new HttpProxy(httpTransport, HttpProxyConfig.builder().accessLog(false).build())
                                : null;
         try {
-            relay.apply(L4Table.builder().add(ListenerKey.of(loopback, 0, Protocol.TCP), b).build());
+            for (int i = 0; i < ROUNDS; i++) {
+                backends.add(server.bind(new InetSocketAddress(loopback, 0)).sync().channel());
+            }
+            // The relay's endpoint: the last backend listener, the one that stays open to the end.
+            relay.apply(L4Table.builder()
+                               .add(ListenerKey.of(loopback, 0, Protocol.TCP), backend(backends, ROUNDS - 1))
+                               .build());
             InetSocketAddress tcpAt = (InetSocketAddress) relay.listeners().values().iterator().next().localAddress();
-            HttpTargets to = http ? HttpTargets.start(proxy, loopback, b) : null;
+            HttpTargets to = http ? HttpTargets.start(proxy, loopback) : null;
             // One kind at a time (side by side, the kinds that start slowest would get the least of a starved CPU),
-            // in rounds (so that every kind has had its share when the budget runs out first).
+            // in rounds (so that every kind has had its share when the budget runs out first). The HTTP kinds have
+            // more connections each round, up to what a load generator opens (h2load -c64), so that the proxy's
+            // pools, timers and connection counts grow under load here rather than under the first real one.
             for (int round = 0; round < ROUNDS && System.nanoTime() - deadline < 0; round++) {
-                phase(L4_REQUESTS / ROUNDS, deadline,
-                      (left, done) -> keepAlive(relayTransport, tcpAt, null, left, l4, done));
+                phase(0, L4_REQUESTS / ROUNDS, CONNECTIONS, deadline,
+                      (left, done, abruptly) -> keepAlive(relayTransport, tcpAt, null, left, l4, done, abruptly));
+                if (round > 0) {
+                    // The last round's listener closes (its connections stay, pooled), awaited, as the real proxies
+                    // close and await theirs on a table change: the event loop's paths for a listener that ends
+                    // (io_uring: a multishot accept that completes for the last time) and for a promise that a
+                    // thread waits on are compiled with the rest, not thrown away when the warm-up closes its own.
+                    backends.get(round - 1).close().awaitUninterruptibly();
+                }
                 if (http) {
-                    phase(H2_REQUESTS / ROUNDS, deadline, (left, done) -> http2(to.https, to.h2, left, done));
-                    phase(REQUESTS / ROUNDS, deadline,
-                          (left, done) -> keepAlive(httpTransport, to.plain, null, left, http1, done));
-                    phase(REQUESTS / ROUNDS, deadline,
-                          (left, done) -> keepAlive(httpTransport, to.https, to.h1, left, https1, done));
-                    phase(HANDSHAKES / ROUNDS, deadline, (left, done) -> newConnections(to.https, to.h1, left, done));
+                    proxy.apply(HttpTargets.table(round, backend(backends, round)));
+                    int clients = CONNECTIONS * (round + 1);
+                    phase(1, H2_REQUESTS / ROUNDS, clients, deadline,
+                          (left, done, abruptly) -> http2(to.https, to.h2, left, done, abruptly));
+                    phase(2, REQUESTS / ROUNDS, clients, deadline,
+                          (left, done, abruptly) -> keepAlive(httpTransport, to.plain, null, left, http1, done,
+                                                                abruptly));
+                    phase(3, REQUESTS / ROUNDS, clients, deadline,
+                          (left, done, abruptly) -> keepAlive(httpTransport, to.https, to.h1, left, https1, done,
+                                                                abruptly));
+                    phase(4, HANDSHAKES / ROUNDS, CONNECTIONS, deadline,
+                          (left, done, abruptly) -> newConnections(to.https, to.h1, left, done));
                 }
             }
         } finally {
+            // The backend's side of every pooled upstream connection first, a batch at a time: the proxy's sides
+            // close as they read the end. Thousands of channels closed in one event loop turn overflow io_uring's
+            // completion queue (a warning in the log).
+            closeInBatches(all);
             if (proxy != null) {
                 proxy.drain();
                 proxy.close();
             }
             relay.close();
-            backend.close().sync();
+            for (Channel b : backends) {
+                b.close().sync();
+            }
             all.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
+    }
+
+    /** Closes {@code channels} {@value #CLOSE_BATCH} at a time, each batch once the one before has closed. */
+    private static void closeInBatches(Iterable<Channel> channels) {
+        List<ChannelFuture> batch = new ArrayList<>(CLOSE_BATCH);
+        for (Channel ch : channels) {
+            batch.add(ch.close());
+            if (batch.size() == CLOSE_BATCH) {
+                awaitAll(batch);
+            }
+        }
+        awaitAll(batch);
+    }
+
+    private static void awaitAll(List<ChannelFuture> futures) {
+        for (ChannelFuture f : futures) {
+            f.awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+        futures.clear();
+    }
+
+    private static Backend backend(List<Channel> backends, int round) {
+        return Backend.of("ferry-warmup", List.of(Endpoint.of((InetSocketAddress) backends.get(round).localAddress())),
+                          RoundRobinBalancer.create());
     }
 
     /** The private edge proxy's listeners, and the client TLS contexts for them (HTTP/1.1 and HTTP/2 by ALPN). */
     private record HttpTargets(InetSocketAddress plain, InetSocketAddress https, SslContext h1, SslContext h2) {
 
-        /** Binds {@code proxy} on {@code loopback} port 0 (clear text and TLS) with one route to {@code backend}. */
-        static HttpTargets start(HttpProxy proxy, InetAddress loopback, Backend backend) throws Exception {
-            InetSocketAddress plain = proxy.bind(new InetSocketAddress(loopback, 0));
-            proxy.applyTls(TlsTable.of(TlsCertificate.generateDefault()));
-            InetSocketAddress https = proxy.bindHttps(new InetSocketAddress(loopback, 0));
+        /**
+         * The private routes of {@code round}, to {@code backend}: in even rounds one catch-all rule (as a cluster
+         * with one Ingress without a host has), in odd ones rules for {@value #HOST}, for {@code *.}{@value #HOST}
+         * and the catch-all (as most have). The route lookup's branches for both kinds of table are compiled.
+         */
+        static HttpRouteTable<Route> table(int round, Backend backend) {
             HttpRouteTable.Builder<Route> table = HttpRouteTable.builder();
-            table.add("", PathType.PREFIX, "/", Route.of("ferry-warmup", backend, RoutePolicy.DEFAULT));
-            proxy.apply(table.build());
+            // Without the redirect to HTTPS that a host with TLS gets by default: every request goes upstream.
+            Route route = Route.of("ferry-warmup", backend, RoutePolicy.builder().sslRedirect(false).build());
+            if (round % 2 == 1) {
+                table.add(HOST, PathType.EXACT, "/", route);
+                table.add(HOST, PathType.PREFIX, "/warmup", route);
+                table.add("*." + HOST, PathType.PREFIX, "/static", route);
+            }
+            table.add("", PathType.PREFIX, "/", route);
+            return table.build();
+        }
+
+        /** Binds {@code proxy} on {@code loopback} port 0 (clear text and TLS); the routes come with each round. */
+        static HttpTargets start(HttpProxy proxy, InetAddress loopback) throws Exception {
+            InetSocketAddress plain = proxy.bind(new InetSocketAddress(loopback, 0));
+            TlsCertificate certificate = TlsCertificate.generateDefault();
+            TlsTable.Builder tls = TlsTable.builder(certificate);
+            tls.add(HOST, certificate);
+            tls.add("*." + HOST, certificate);
+            proxy.applyTls(tls.build());
+            InetSocketAddress https = proxy.bindHttps(new InetSocketAddress(loopback, 0));
             SslContext h1 = SslContextBuilder.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE).build();
             SslContext h2 = SslContextBuilder.forClient()
                                              .trustManager(InsecureTrustManagerFactory.INSTANCE)
@@ -244,17 +403,27 @@ final class Warmup {
         }
     }
 
-    /** What a phase starts on each of its {@link #CONNECTIONS} connections. */
+    /** What a phase starts on each of its connections. */
     private interface Client {
-        void start(AtomicLong left, CountDownLatch done);
+        /**
+         * Starts a client that takes requests off {@code left} and counts {@code done} down when it has closed;
+         * when nothing is left, it stops {@code abruptly} (requests in flight, then gone) or cleanly.
+         */
+        void start(AtomicLong left, CountDownLatch done, boolean abruptly);
     }
 
-    /** Runs {@code CONNECTIONS} clients until {@code target} requests are answered or {@code deadline} passes. */
-    private void phase(long target, long deadline, Client client) throws InterruptedException {
+    /**
+     * Runs {@code clients} clients until {@code target} requests are answered or {@code deadline} passes; the time
+     * goes to {@code kind}'s.
+     */
+    private void phase(int kind, long target, int clients, long deadline, Client client)
+            throws InterruptedException {
+        long start = System.nanoTime();
         AtomicLong left = new AtomicLong(target);
-        CountDownLatch done = new CountDownLatch(CONNECTIONS);
-        for (int i = 0; i < CONNECTIONS; i++) {
-            client.start(left, done);
+        CountDownLatch done = new CountDownLatch(clients);
+        for (int i = 0; i < clients; i++) {
+            // A few of them stop as a load generator does; all of them at once overflow io_uring's completion queue.
+            client.start(left, done, i < CONNECTIONS);
         }
         long wait = deadline - System.nanoTime();
         if (wait <= 0 || !done.await(wait, TimeUnit.NANOSECONDS)) {
@@ -263,6 +432,7 @@ final class Warmup {
                 failures.incrementAndGet();
             }
         }
+        spent[kind] += System.nanoTime() - start;
     }
 
     /** Takes one request off {@code left}; {@code false} when none is left. */
@@ -270,23 +440,67 @@ final class Warmup {
         return left.getAndDecrement() > 0;
     }
 
-    private static FullHttpRequest get() {
-        FullHttpRequest req = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/warmup",
-                                                         Unpooled.EMPTY_BUFFER);
-        req.headers().set(HttpHeaderNames.HOST, "localhost");
+    /**
+     * The {@code n}th request of a client to {@code at}: one of {@value #SHAPES} shapes that real clients send, so
+     * that the code compiled here has seen the branches they take (a branch the warm-up never took is compiled as a
+     * trap, and the first real request that takes it throws the compiled method away, under load). They differ in
+     * the host (an IP address and port as load generators send, a name, a wildcard's name in mixed case, the
+     * catch-all), in the case of the header names, and in the headers (none beside {@code Host}, curl's, a
+     * browser's, h2load's).
+     */
+    private static FullHttpRequest request(long n, InetSocketAddress at) {
+        FullHttpRequest req;
+        HttpHeaders h;
+        switch ((int) (n % SHAPES)) {
+            case 0 -> { // wrk
+                req = get("/warmup");
+                req.headers().set("Host", at.getAddress().getHostAddress() + ':' + at.getPort());
+            }
+            case 1 -> { // curl
+                req = get("/warmup/curl?id=" + n);
+                h = req.headers();
+                h.set("Host", HOST).set("User-Agent", "curl/8.5.0").set("Accept", "*/*");
+            }
+            case 2 -> { // a browser
+                req = get("/static/app.js?v=" + (n & 7));
+                h = req.headers();
+                h.set("Host", "Img.Warm.Example:" + at.getPort())
+                 .set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+                 .set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+                 .set("Accept-Language", "en-US,en;q=0.5")
+                 .set("Accept-Encoding", "gzip, deflate, br")
+                 .set("Cookie", "session=6b7d2c1e; theme=dark")
+                 .set("Connection", "keep-alive");
+            }
+            default -> { // h2load, names in lower case
+                req = get("/warmup");
+                h = req.headers();
+                h.set(HttpHeaderNames.HOST, "localhost")
+                 .set(HttpHeaderNames.ACCEPT, "*/*")
+                 .set(HttpHeaderNames.ACCEPT_ENCODING, "gzip, deflate")
+                 .set(HttpHeaderNames.USER_AGENT, "h2load nghttp2/1.52.0");
+            }
+        }
         return req;
+    }
+
+    private static FullHttpRequest get(String uri) {
+        return new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, uri, Unpooled.EMPTY_BUFFER);
     }
 
     /**
      * One HTTP/1.1 keep-alive connection to {@code at} (over TLS with {@code tls}) that sends a GET, and the next
-     * when it is answered, while requests are {@code left}; then it closes and counts {@code done} down. In clear
-     * text it closes as a load generator that stops does: one more request sent, and the connection reset.
+     * when it is answered, while requests are {@code left}; then it closes and counts {@code done} down. The
+     * requests are {@link #request}'s shapes in turn. Stopping {@code abruptly}, it closes as a load generator that
+     * stops does: one more request sent, and the connection reset.
      */
     private void keepAlive(Transport on, InetSocketAddress at, SslContext tls, AtomicLong left, AtomicLong answered,
-                           CountDownLatch done) {
+                           CountDownLatch done, boolean abruptly) {
         connect(on, at, tls, done, ch -> ch.pipeline().addLast(
                 new HttpClientCodec(), new HttpObjectAggregator(64 * 1024),
                 new SimpleChannelInboundHandler<FullHttpResponse>() {
+                    private long sent;
+
                     @Override
                     public void channelActive(ChannelHandlerContext ctx) {
                         next(ctx);
@@ -300,13 +514,13 @@ final class Warmup {
 
                     private void next(ChannelHandlerContext ctx) {
                         if (take(left)) {
-                            ctx.writeAndFlush(get());
-                        } else if (tls == null) {
+                            ctx.writeAndFlush(request(sent++, at));
+                        } else if (abruptly) {
                             // As a load generator stops: a request in flight, then a reset. The proxy's paths for
                             // a client gone mid-exchange (read error, upstream abandoned) get compiled here, not
                             // under the first real load's end.
                             ctx.channel().config().setOption(ChannelOption.SO_LINGER, 0);
-                            ctx.writeAndFlush(get()).addListener(f -> ctx.close());
+                            ctx.writeAndFlush(request(sent, at)).addListener(f -> ctx.close());
                         } else {
                             ctx.close();
                         }
@@ -338,7 +552,7 @@ final class Warmup {
                 new SimpleChannelInboundHandler<FullHttpResponse>() {
                     @Override
                     public void channelActive(ChannelHandlerContext ctx) {
-                        FullHttpRequest req = get();
+                        FullHttpRequest req = request(left.get(), at);
                         req.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
                         ctx.writeAndFlush(req);
                     }
@@ -359,64 +573,126 @@ final class Warmup {
 
     /**
      * One HTTP/2 connection over TLS to {@code at} that keeps {@link #STREAMS} streams open, a new one for each
-     * that ends, while requests are {@code left}.
+     * that ends, while requests are {@code left}; then it closes, or, stopping {@code abruptly} as h2load does,
+     * sends {@link #STREAMS} more requests and closes without waiting for their answers. Frames straight from Netty's
+     * frame codec, without a channel per stream: the client's own cost is most of an HTTP/2 warm-up on one CPU.
      */
-    private void http2(InetSocketAddress at, SslContext tls, AtomicLong left, CountDownLatch done) {
-        connect(httpTransport, at, tls, done, ch -> ch.pipeline().addLast(
-                Http2FrameCodecBuilder.forClient().build(),
-                new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()),
-                new ChannelInboundHandlerAdapter() {
-                    private int open;
+    private void http2(InetSocketAddress at, SslContext tls, AtomicLong left, CountDownLatch done, boolean abruptly) {
+        // Cookies never indexed, as browsers send them: the HPACK decoder's branch for literals that are not added
+        // to the table is compiled too (h2load sends some).
+        Http2FrameCodec codec = Http2FrameCodecBuilder.forClient()
+                                                      .headerSensitivityDetector((name, value) ->
+                                                              HttpHeaderNames.COOKIE.contentEqualsIgnoreCase(name))
+                                                      .build();
+        connect(httpTransport, at, tls, done, ch -> ch.pipeline().addLast(codec, new Http2ChannelDuplexHandler() {
+            private int open;
+            private long sent;
+            /** Streams above this one were sent after the last request was taken: their answers are not counted. */
+            private int lastCounted = Integer.MAX_VALUE;
 
-                    @Override
-                    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-                        if (evt instanceof SslHandshakeCompletionEvent) {
-                            if (((SslHandshakeCompletionEvent) evt).isSuccess()) {
-                                for (int i = 0; i < STREAMS; i++) {
-                                    stream(ctx.channel());
-                                }
+            @Override
+            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                if (evt instanceof SslHandshakeCompletionEvent) {
+                    if (((SslHandshakeCompletionEvent) evt).isSuccess()) {
+                        for (int i = 0; i < STREAMS; i++) {
+                            next(ctx);
+                        }
+                        ctx.flush();
+                    } else {
+                        failures.incrementAndGet();
+                        ctx.close();
+                    }
+                }
+                ctx.fireUserEventTriggered(evt);
+            }
+
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                try {
+                    if (!(msg instanceof Http2StreamFrame frame) || frame.stream() == null) {
+                        return;
+                    }
+                    boolean counted = frame.stream().id() <= lastCounted;
+                    boolean end = false;
+                    if (msg instanceof Http2HeadersFrame h) {
+                        CharSequence status = h.headers().status();
+                        if (status != null && counted) {
+                            if (HttpResponseStatus.OK.codeAsText().contentEquals(status)) {
+                                h2.incrementAndGet();
                             } else {
                                 failures.incrementAndGet();
-                                ctx.close();
                             }
                         }
-                        ctx.fireUserEventTriggered(evt);
-                    }
-
-                    private void stream(Channel connection) {
-                        if (!take(left)) {
-                            if (open == 0) {
-                                connection.close();
-                            }
-                            return;
+                        end = h.isEndStream();
+                    } else if (msg instanceof Http2DataFrame d) {
+                        if (d.initialFlowControlledBytes() > 0) { // handed back while the stream is still open
+                            ctx.write(new DefaultHttp2WindowUpdateFrame(d.initialFlowControlledBytes())
+                                              .stream(d.stream()));
                         }
-                        open++;
-                        new Http2StreamChannelBootstrap(connection).handler(new ChannelInitializer<Channel>() {
-                            @Override
-                            protected void initChannel(Channel st) {
-                                st.pipeline().addLast(new Http2StreamFrameToHttpObjectCodec(false),
-                                                      new HttpObjectAggregator(64 * 1024),
-                                                      new SimpleChannelInboundHandler<FullHttpResponse>() {
-                                    @Override
-                                    public void channelActive(ChannelHandlerContext sc) {
-                                        sc.writeAndFlush(get());
-                                    }
-
-                                    @Override
-                                    protected void channelRead0(ChannelHandlerContext sc, FullHttpResponse res) {
-                                        count(res, h2);
-                                    }
-
-                                    @Override
-                                    public void channelInactive(ChannelHandlerContext sc) {
-                                        open--;
-                                        stream(connection);
-                                    }
-                                });
-                            }
-                        }).open();
+                        end = d.isEndStream();
                     }
-                }));
+                    if (end && counted) {
+                        open--;
+                        next(ctx);
+                    }
+                } finally {
+                    ReferenceCountUtil.release(msg);
+                }
+            }
+
+            @Override
+            public void channelReadComplete(ChannelHandlerContext ctx) {
+                ctx.flush();
+            }
+
+            private void next(ChannelHandlerContext ctx) {
+                if (lastCounted != Integer.MAX_VALUE) {
+                    return;
+                }
+                if (take(left)) {
+                    open++;
+                    stream(ctx);
+                } else if (open == 0) {
+                    lastCounted = codec.connection().local().lastStreamCreated();
+                    if (!abruptly) {
+                        ctx.close();
+                        return;
+                    }
+                    for (int i = 0; i < STREAMS - 1; i++) {
+                        stream(ctx);
+                    }
+                    stream(ctx).addListener(f -> ctx.close());
+                }
+            }
+
+            private ChannelFuture stream(ChannelHandlerContext ctx) {
+                Http2HeadersFrame frame = new DefaultHttp2HeadersFrame(h2Request(sent++, at), true);
+                return ctx.write(frame.stream(newStream()));
+            }
+
+            @Override
+            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                failures.incrementAndGet();
+                ctx.close();
+            }
+        }));
+    }
+
+    /** {@link #request}'s {@code n}th request as HTTP/2 headers over TLS: what an HTTP/2 client sends instead. */
+    private static Http2Headers h2Request(long n, InetSocketAddress at) {
+        FullHttpRequest req = request(n, at);
+        Http2Headers out = new DefaultHttp2Headers()
+                .method(req.method().asciiName())
+                .scheme(HttpScheme.HTTPS.name())
+                .path(req.uri())
+                .authority(req.headers().get(HttpHeaderNames.HOST));
+        for (Map.Entry<String, String> e : req.headers()) {
+            if (!HttpHeaderNames.HOST.contentEqualsIgnoreCase(e.getKey())
+                && !HttpHeaderNames.CONNECTION.contentEqualsIgnoreCase(e.getKey())) {
+                out.add(AsciiString.of(e.getKey()).toLowerCase(), e.getValue());
+            }
+        }
+        return out;
     }
 
     private void count(FullHttpResponse res, AtomicLong answered) {
@@ -441,7 +717,7 @@ final class Warmup {
                     protected void initChannel(Channel ch) {
                         all.add(ch);
                         if (tls != null) {
-                            ch.pipeline().addLast(tls.newHandler(ch.alloc(), "localhost", at.getPort()));
+                            ch.pipeline().addLast(clientTls(tls, ch, at));
                         }
                         handlers.accept(ch);
                     }
@@ -457,15 +733,74 @@ final class Warmup {
                 });
     }
 
-    /** The private backend: 200 and {@link #BODY} for every request, kept alive. */
+    /**
+     * A TLS client handler for a new connection to {@code at}: without SNI (as clients of an IP address), or for
+     * the private routes' name, a name under their wildcard, or a name that has no certificate, in turn.
+     */
+    private SslHandler clientTls(SslContext tls, Channel ch, InetSocketAddress at) {
+        return switch ((int) (connections.getAndIncrement() % SHAPES)) {
+            case 0 -> tls.newHandler(ch.alloc());
+            case 1 -> tls.newHandler(ch.alloc(), HOST, at.getPort());
+            case 2 -> tls.newHandler(ch.alloc(), "img." + HOST, at.getPort());
+            default -> tls.newHandler(ch.alloc(), "localhost", at.getPort());
+        };
+    }
+
+    /**
+     * The private backend: 200 for every request, kept alive, in {@value #SHAPES} shapes in turn on each connection:
+     * nginx's ({@link #BODY} with {@code Server}, {@code Date}, {@code ETag}, {@code Connection: keep-alive}, ...),
+     * a minimal one with lower-case names (Netty's, Envoy's), a chunked one (a streaming application server's) and
+     * 4 KiB with {@code Content-Length}.
+     */
     private static final class Responder extends SimpleChannelInboundHandler<FullHttpRequest> {
+        private static final byte[] BIG = "y".repeat(4096).getBytes(StandardCharsets.US_ASCII);
+        private long answered;
+
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
-            FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
-                                                               Unpooled.wrappedBuffer(BODY));
-            res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain").setInt(HttpHeaderNames.CONTENT_LENGTH,
-                                                                                  BODY.length);
-            ctx.writeAndFlush(res);
+            switch ((int) (answered++ % 2)) {
+                case 0 -> {
+                    FullHttpResponse res = response(BODY);
+                    res.headers().set("Server", "nginx/1.22.1")
+                                 .set("Date", "Fri, 27 Nov 2026 15:00:00 GMT")
+                                 .set("Content-Type", "text/plain")
+                                 .set("Content-Length", BODY.length)
+                                 .set("Last-Modified", "Thu, 26 Nov 2026 09:00:00 GMT")
+                                 .set("Connection", "keep-alive")
+                                 .set("ETag", "\"6565a5b0-40\"")
+                                 .set("Accept-Ranges", "bytes");
+                    ctx.writeAndFlush(res);
+                }
+                case 1 -> {
+                    FullHttpResponse res = response(BODY);
+                    res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain")
+                                 .setInt(HttpHeaderNames.CONTENT_LENGTH, BODY.length);
+                    ctx.writeAndFlush(res);
+                }
+                case 2 -> {
+                    HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+                    head.headers().set("Content-Type", "application/json")
+                                  .set("Vary", "Accept-Encoding")
+                                  .set("Transfer-Encoding", "chunked");
+                    ctx.write(head);
+                    ctx.write(new DefaultHttpContent(Unpooled.wrappedBuffer(BODY, 0, BODY.length / 2)));
+                    ctx.writeAndFlush(new DefaultLastHttpContent(
+                            Unpooled.wrappedBuffer(BODY, BODY.length / 2, BODY.length - BODY.length / 2)));
+                }
+                default -> {
+                    FullHttpResponse res = response(BIG);
+                    res.headers().set("Content-Type", "application/octet-stream")
+                                 .set("Content-Length", BIG.length)
+                                 .set("Cache-Control", "no-cache")
+                                 .set("X-Request-Id", "7f0c9e2a");
+                    ctx.writeAndFlush(res);
+                }
+            }
+        }
+
+        private static FullHttpResponse response(byte[] body) {
+            return new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK,
+                                               Unpooled.wrappedBuffer(body));
         }
 
         @Override
