@@ -13,6 +13,7 @@ import io.ferry.l4.ServiceProxy;
 import io.ferry.l4.SourceHashBalancer;
 import io.ferry.l4.TcpProxyConfig;
 import io.ferry.l4.Transport;
+import io.ferry.l4.UdpProxy;
 import io.ferry.l7.http.HttpProxy;
 import io.ferry.l7.http.HttpProxyConfig;
 import io.ferry.l7.route.EwmaBalancer;
@@ -174,6 +175,8 @@ final class Warmup {
             "java.util.concurrent.ScheduledThreadPoolExecutor$ScheduledFutureTask",
             "java.util.ArrayList$ListItr",
             "com.fasterxml.jackson.core.util.InternCache",
+            // The UDP relay's message size estimator (a second MessageSizeEstimator), created with the class.
+            UdpProxy.class.getName(),
             // The balancers the warm-up does not use (it uses round robin): the real tables do.
             RandomBalancer.class.getName(),
             SourceHashBalancer.class.getName(),
