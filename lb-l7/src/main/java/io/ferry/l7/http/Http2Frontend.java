@@ -23,6 +23,7 @@ import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameAdapter;
 import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.codec.http2.HttpConversionUtil;
@@ -56,6 +57,18 @@ final class Http2Frontend extends Http2ConnectionHandler {
     /** Streams that were given something during the current read: their handlers get a read-complete at its end. */
     private final ArrayList<Http2FrontendStream> readThisTurn = new ArrayList<>(8);
     private ChannelHandlerContext ctx;
+    /**
+     * DATA bytes written past the flow controller ({@link Http2FrontendStream}'s last frame of a small response)
+     * and not yet taken off the connection's send window. They come off right before the flow controller next
+     * writes, which it does only when the connection flushes ({@link #flush}); until then {@link
+     * #connectionSendWindow} counts them. Taken off as each response was written, outside the flow controller's
+     * own write, the decrease kept Netty's writability monitor re-checking the streams (1.5 % of the CPU under
+     * {@code h2load -c64 -m10}, 0.2 % this way).
+     */
+    private int sentPastFlowController;
+    /** The encoder's flow controller, looked up once: the encoder is a chain of decorators. */
+    private final Http2RemoteFlowController sendFlow;
+    private final Http2Stream connectionStream;
 
     private Http2Frontend(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings,
                           HttpProxy proxy, int localPort) {
@@ -63,6 +76,8 @@ final class Http2Frontend extends Http2ConnectionHandler {
         this.proxy = proxy;
         this.localPort = localPort;
         this.streamKey = connection().newKey();
+        this.sendFlow = encoder.flowController();
+        this.connectionStream = connection().connectionStream();
         connection().addListener(new Http2ConnectionAdapter() {
             @Override
             public void onStreamClosed(Http2Stream stream) {
@@ -127,6 +142,39 @@ final class Http2Frontend extends Http2ConnectionHandler {
     /** Sends what the encoder holds (flow-controlled DATA included) and flushes the connection. */
     void flushConnection() {
         flush(ctx);
+    }
+
+    /**
+     * Every flush of the connection: the flow controller writes what it holds here, so the bytes sent past it come
+     * off the connection's send window first.
+     */
+    @Override
+    public void flush(ChannelHandlerContext ctx) {
+        if (sentPastFlowController != 0) {
+            int n = sentPastFlowController;
+            sentPastFlowController = 0;
+            try {
+                sendFlow.incrementWindowSize(connectionStream, -n);
+            } catch (Http2Exception e) {
+                throw new IllegalStateException(e); // a decrease cannot overflow
+            }
+        }
+        super.flush(ctx);
+    }
+
+    /** The connection's send window, less what was {@linkplain #sentPastFlowController sent past} the controller. */
+    int connectionSendWindow() {
+        return sendFlow.windowSize(connectionStream) - sentPastFlowController;
+    }
+
+    /** The send (remote) flow controller. */
+    Http2RemoteFlowController sendFlow() {
+        return sendFlow;
+    }
+
+    /** Notes {@code n} DATA bytes sent past the flow controller: they come off the send window at the next flush. */
+    void sentPastFlowController(int n) {
+        sentPastFlowController += n;
     }
 
     void noteRead(Http2FrontendStream s) {

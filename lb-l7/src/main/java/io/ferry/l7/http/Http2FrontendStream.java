@@ -199,7 +199,7 @@ final class Http2FrontendStream implements Runnable {
     }
 
     boolean isWritable() {
-        return ctx.channel().isWritable() && encoder.flowController().isWritable(stream);
+        return ctx.channel().isWritable() && connection.sendFlow().isWritable(stream);
     }
 
     ChannelHandlerContext connectionContext() {
@@ -264,27 +264,27 @@ final class Http2FrontendStream implements Runnable {
      * in one buffer with its frame header, a larger one through the frame writer), as the flow controller would write
      * it at its next flush, when nothing of this stream waits in the flow controller, both send windows
      * hold the bytes, they fit one frame of the smallest size a peer may set (16 KiB) and the connection is
-     * writable: the usual end of a small response. The bytes are taken off both windows and the local side closes
-     * after the write, as the encoder does it. False, with nothing done, otherwise: the flow controller queues it.
+     * writable: the usual end of a small response. The bytes are taken off the stream's window now and off the
+     * connection's at its next flush ({@link Http2Frontend#sentPastFlowController}), and the local side closes after
+     * the write, as the encoder does it. False, with nothing done, otherwise: the flow controller queues it.
      */
     private boolean writeLastDataNow(int id, ByteBuf content) {
-        Http2RemoteFlowController flow = encoder.flowController();
+        Http2RemoteFlowController flow = connection.sendFlow();
         Http2Connection c = encoder.connection();
-        Http2Stream connectionStream = c.connectionStream();
         int n = content.readableBytes();
         Http2Stream.State state = stream.state();
         if (state != Http2Stream.State.OPEN && state != Http2Stream.State.HALF_CLOSED_REMOTE
             || c.goAwaySent() || c.goAwayReceived() || flow.hasFlowControlled(stream)
-            || !ctx.channel().isWritable() || n > flow.windowSize(stream) || n > flow.windowSize(connectionStream)
+            || !ctx.channel().isWritable() || n > flow.windowSize(stream) || n > connection.connectionSendWindow()
             || n > Http2CodecUtil.DEFAULT_MAX_FRAME_SIZE) { // the least a peer may allow: one frame, whatever it set
             return false;
         }
         try {
             flow.incrementWindowSize(stream, -n);
-            flow.incrementWindowSize(connectionStream, -n);
         } catch (Http2Exception e) {
             throw new IllegalStateException(e); // a decrease cannot overflow
         }
+        connection.sentPastFlowController(n);
         ChannelPromise written = ctx.newPromise();
         if (n <= COPY_DATA_UP_TO) {
             // Frame header and payload in one buffer: one write, one entry in the TLS handler's queue.

@@ -356,6 +356,42 @@ class Http2LimitsTest {
         assertThat(c.goAway).isNotDone();
     }
 
+    /**
+     * Many small responses at once: those written past the flow controller come off the connection's window at the
+     * connection's next flush, before the flow controller (which writes the rest) looks at it. 70 responses of 1,000
+     * bytes, 70,000 bytes against a window of 65,535 that the client never gives back: it gets 65,535 bytes and not
+     * one more, until it does.
+     */
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void manySmallResponsesAtOnceNeverOverrunTheConnectionWindow(Transport.Kind kind) throws Exception {
+        start(kind);
+        RawH2 c = connect();
+        int size = 1_000; // written with its frame header in one buffer
+        int streams = 70;
+        c.run(ctx -> {
+            for (int i = 0; i < streams; i++) {
+                c.writer.writeHeaders(ctx, 1 + 2 * i, get("/download/" + size), 0, true, ctx.newPromise());
+            }
+        });
+        await().atMost(DEADLINE).until(() -> received(c) >= 65_535L);
+        c.run(ctx -> c.writer.writePing(ctx, false, 7, ctx.newPromise()));
+        await().atMost(DEADLINE).until(() -> c.pingAcks.contains(7L));
+        assertThat(received(c)).isEqualTo(65_535L);
+
+        c.run(ctx -> c.writer.writeWindowUpdate(ctx, 0, streams * size, ctx.newPromise()));
+        await().atMost(DEADLINE).until(() -> received(c) == (long) streams * size);
+        for (int i = 0; i < streams; i++) {
+            int id = 1 + 2 * i;
+            await().atMost(DEADLINE).until(() -> c.ended(id));
+        }
+        assertThat(c.goAway).isNotDone();
+    }
+
+    private static long received(RawH2 c) {
+        return c.received.values().stream().mapToLong(Long::longValue).sum();
+    }
+
     /** Literal header field representations without indexing (RFC 7541 6.2.2), {@code size} bytes in all. */
     private static byte[] literalHeaders(int size) {
         byte[] out = new byte[size];
