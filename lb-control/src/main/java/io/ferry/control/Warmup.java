@@ -36,9 +36,6 @@ import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
-import io.netty.handler.codec.http.DefaultHttpContent;
-import io.netty.handler.codec.http.DefaultHttpResponse;
-import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpClientCodec;
@@ -47,24 +44,20 @@ import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpObjectAggregator;
-import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpScheme;
 import io.netty.handler.codec.http.HttpServerCodec;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.http2.Http2ChannelDuplexHandler;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
-import java.util.Map;
-import io.netty.util.ReferenceCountUtil;
-import io.netty.util.AsciiString;
-import io.netty.handler.codec.http2.Http2StreamFrame;
-import io.netty.handler.codec.http2.Http2HeadersFrame;
-import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.Http2DataFrame;
-import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
-import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
-import io.netty.handler.codec.http.HttpScheme;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2ChannelDuplexHandler;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2StreamFrame;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
@@ -72,6 +65,8 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
+import io.netty.util.AsciiString;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import java.net.InetAddress;
@@ -81,6 +76,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -153,7 +149,7 @@ final class Warmup {
     private static final int CLOSE_BATCH = 256;
     /** The counts are reached in this many rounds of every kind. */
     private static final int ROUNDS = 8;
-    /** Request shapes ({@link #request}), response shapes ({@link Responder}), TLS client hellos ({@link #connect}). */
+    /** Request shapes ({@link #request}) and TLS client hellos ({@link #clientTls}). */
     private static final int SHAPES = 4;
     /** The private routes' host name; {@code *.}{@value} has a route too, and any other host the catch-all. */
     private static final String HOST = "warm.example";
@@ -453,7 +449,6 @@ final class Warmup {
      */
     private static FullHttpRequest request(long n, InetSocketAddress at) {
         FullHttpRequest req;
-        HttpHeaders h;
         switch ((int) (n % SHAPES)) {
             case 0 -> { // wrk
                 req = get("/warmup");
@@ -461,12 +456,12 @@ final class Warmup {
             }
             case 1 -> { // curl
                 req = get("/warmup/curl?id=" + n);
-                h = req.headers();
+                HttpHeaders h = req.headers();
                 h.set("Host", HOST).set("User-Agent", "curl/8.5.0").set("Accept", "*/*");
             }
             case 2 -> { // a browser
                 req = get("/static/app.js?v=" + (n & 7));
-                h = req.headers();
+                HttpHeaders h = req.headers();
                 h.set("Host", "Img.Warm.Example:" + at.getPort())
                  .set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
                  .set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
@@ -477,7 +472,7 @@ final class Warmup {
             }
             default -> { // h2load, names in lower case
                 req = get("/warmup");
-                h = req.headers();
+                HttpHeaders h = req.headers();
                 h.set(HttpHeaderNames.HOST, "localhost")
                  .set(HttpHeaderNames.ACCEPT, "*/*")
                  .set(HttpHeaderNames.ACCEPT_ENCODING, "gzip, deflate")
@@ -750,55 +745,31 @@ final class Warmup {
     }
 
     /**
-     * The private backend: 200 for every request, kept alive, in {@value #SHAPES} shapes in turn on each connection:
-     * nginx's ({@link #BODY} with {@code Server}, {@code Date}, {@code ETag}, {@code Connection: keep-alive}, ...),
-     * a minimal one with lower-case names (Netty's, Envoy's), a chunked one (a streaming application server's) and
-     * 4 KiB with {@code Content-Length}.
+     * The private backend: 200 and {@link #BODY} for every request, kept alive, in two shapes in turn on each
+     * connection: nginx's ({@code Server}, {@code Date}, {@code Last-Modified}, {@code Connection: keep-alive},
+     * {@code ETag}, {@code Accept-Ranges}, names in mixed case) and a minimal one with lower-case names (Netty's,
+     * Envoy's).
      */
     private static final class Responder extends SimpleChannelInboundHandler<FullHttpRequest> {
-        private static final byte[] BIG = "y".repeat(4096).getBytes(StandardCharsets.US_ASCII);
         private long answered;
 
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
-            switch ((int) (answered++ % 2)) {
-                case 0 -> {
-                    FullHttpResponse res = response(BODY);
-                    res.headers().set("Server", "nginx/1.22.1")
-                                 .set("Date", "Fri, 27 Nov 2026 15:00:00 GMT")
-                                 .set("Content-Type", "text/plain")
-                                 .set("Content-Length", BODY.length)
-                                 .set("Last-Modified", "Thu, 26 Nov 2026 09:00:00 GMT")
-                                 .set("Connection", "keep-alive")
-                                 .set("ETag", "\"6565a5b0-40\"")
-                                 .set("Accept-Ranges", "bytes");
-                    ctx.writeAndFlush(res);
-                }
-                case 1 -> {
-                    FullHttpResponse res = response(BODY);
-                    res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain")
-                                 .setInt(HttpHeaderNames.CONTENT_LENGTH, BODY.length);
-                    ctx.writeAndFlush(res);
-                }
-                case 2 -> {
-                    HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
-                    head.headers().set("Content-Type", "application/json")
-                                  .set("Vary", "Accept-Encoding")
-                                  .set("Transfer-Encoding", "chunked");
-                    ctx.write(head);
-                    ctx.write(new DefaultHttpContent(Unpooled.wrappedBuffer(BODY, 0, BODY.length / 2)));
-                    ctx.writeAndFlush(new DefaultLastHttpContent(
-                            Unpooled.wrappedBuffer(BODY, BODY.length / 2, BODY.length - BODY.length / 2)));
-                }
-                default -> {
-                    FullHttpResponse res = response(BIG);
-                    res.headers().set("Content-Type", "application/octet-stream")
-                                 .set("Content-Length", BIG.length)
-                                 .set("Cache-Control", "no-cache")
-                                 .set("X-Request-Id", "7f0c9e2a");
-                    ctx.writeAndFlush(res);
-                }
+            FullHttpResponse res = response(BODY);
+            if ((answered++ & 1) == 0) {
+                res.headers().set("Server", "nginx/1.22.1")
+                             .set("Date", "Fri, 27 Nov 2026 15:00:00 GMT")
+                             .set("Content-Type", "text/plain")
+                             .set("Content-Length", BODY.length)
+                             .set("Last-Modified", "Thu, 26 Nov 2026 09:00:00 GMT")
+                             .set("Connection", "keep-alive")
+                             .set("ETag", "\"6565a5b0-40\"")
+                             .set("Accept-Ranges", "bytes");
+            } else {
+                res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain")
+                             .setInt(HttpHeaderNames.CONTENT_LENGTH, BODY.length);
             }
+            ctx.writeAndFlush(res);
         }
 
         private static FullHttpResponse response(byte[] body) {
