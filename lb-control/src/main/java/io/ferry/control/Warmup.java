@@ -77,6 +77,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -201,6 +203,8 @@ final class Warmup {
     private final AtomicLong handshakes = new AtomicLong();
     private final AtomicLong failures = new AtomicLong();
     private final AtomicLong connections = new AtomicLong();
+    /** The private backend's connections by the listener that accepted them. */
+    private final Map<Channel, Set<Channel>> accepted = new ConcurrentHashMap<>();
     /** Time spent per kind, in nanoseconds: L4, HTTP/2, HTTP/1.1, HTTPS, handshakes (for the log). */
     private final long[] spent = new long[5];
     /** The clients' and the backend's connections: closed at the end, so the private proxy's pooled ones go too. */
@@ -271,6 +275,7 @@ final class Warmup {
                     @Override
                     protected void initChannel(Channel ch) {
                         all.add(ch);
+                        accepted.computeIfAbsent(ch.parent(), l -> ConcurrentHashMap.newKeySet()).add(ch);
                         ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(64 * 1024),
                                               new Responder());
                     }
@@ -297,11 +302,19 @@ final class Warmup {
                 phase(0, L4_REQUESTS / ROUNDS, CONNECTIONS, deadline,
                       (left, done, abruptly) -> keepAlive(relayTransport, tcpAt, null, left, l4, done, abruptly));
                 if (round > 0) {
-                    // The last round's listener closes (its connections stay, pooled), awaited, as the real proxies
-                    // close and await theirs on a table change: the event loop's paths for a listener that ends
-                    // (io_uring: a multishot accept that completes for the last time) and for a promise that a
-                    // thread waits on are compiled with the rest, not thrown away when the warm-up closes its own.
-                    backends.get(round - 1).close().awaitUninterruptibly();
+                    // The last round's listener closes, awaited, as the real proxies close and await theirs on a
+                    // table change: the event loop's paths for a listener that ends (io_uring: a multishot accept
+                    // that completes for the last time) and for a promise that a thread waits on are compiled with
+                    // the rest, not thrown away when the warm-up closes its own.
+                    Channel last = backends.get(round - 1);
+                    last.close().awaitUninterruptibly();
+                    // And its connections: the proxy's pooled ones read the end and leave the pool, as when a
+                    // backend closes idle keep-alive connections. Without this every round's pool stayed open, up
+                    // to 5,900 descriptors at the end.
+                    Set<Channel> gone = accepted.remove(last);
+                    if (gone != null) {
+                        closeInBatches(gone);
+                    }
                 }
                 if (http) {
                     proxy.apply(HttpTargets.table(round, backend(backends, round)));
