@@ -57,6 +57,7 @@ import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2StreamFrame;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ApplicationProtocolNames;
@@ -276,8 +277,10 @@ final class Warmup {
                     protected void initChannel(Channel ch) {
                         all.add(ch);
                         accepted.computeIfAbsent(ch.parent(), l -> ConcurrentHashMap.newKeySet()).add(ch);
-                        ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(64 * 1024),
-                                              new Responder());
+                        // Request lines and heads up to 16 KiB, as nginx's large_client_header_buffers: a few of
+                        // HTTP/2's requests carry a 4 KiB query (h2Request).
+                        ch.pipeline().addLast(new HttpServerCodec(16 * 1024, 16 * 1024, 8192),
+                                              new HttpObjectAggregator(64 * 1024), new Responder());
                     }
                 });
         List<Channel> backends = new ArrayList<>(ROUNDS);
@@ -635,6 +638,11 @@ final class Warmup {
                             }
                         }
                         end = h.isEndStream();
+                    } else if (msg instanceof Http2ResetFrame) {
+                        if (counted) {
+                            failures.incrementAndGet();
+                        }
+                        end = true;
                     } else if (msg instanceof Http2DataFrame d) {
                         if (d.initialFlowControlledBytes() > 0) { // handed back while the stream is still open
                             ctx.write(new DefaultHttp2WindowUpdateFrame(d.initialFlowControlledBytes())
@@ -678,7 +686,17 @@ final class Warmup {
 
             private ChannelFuture stream(ChannelHandlerContext ctx) {
                 Http2HeadersFrame frame = new DefaultHttp2HeadersFrame(h2Request(sent++, at), true);
-                return ctx.write(frame.stream(newStream()));
+                ChannelFuture written = ctx.write(frame.stream(newStream()));
+                if (lastCounted == Integer.MAX_VALUE) {
+                    written.addListener(f -> {
+                        if (!f.isSuccess()) { // never sent, never answered: counted as failed and ended
+                            failures.incrementAndGet();
+                            open--;
+                            next(ctx);
+                        }
+                    });
+                }
+                return written;
             }
 
             @Override
@@ -703,8 +721,20 @@ final class Warmup {
                 out.add(AsciiString.of(e.getKey()).toLowerCase(), e.getValue());
             }
         }
+        // Fields larger than the HPACK table (4,096 bytes) go as literals without indexing, the representation h2load
+        // uses for some of its fields (a static-table name such as :path) and that the warm-up's encoder otherwise
+        // never sends. A few are enough for the profile (each costs a byte-by-byte Huffman encoding, slow under the
+        // tests' leak detection): one request in 256 gets a long query, another a long header.
+        if (n % 256 == 2) {
+            out.path(out.path() + "&t=" + BIG_VALUE);
+        } else if (n % 256 == 130) {
+            out.add(CLIENT_DATA, BIG_VALUE);
+        }
         return out;
     }
+
+    private static final AsciiString CLIENT_DATA = AsciiString.cached("x-client-data");
+    private static final String BIG_VALUE = "z".repeat(4_200);
 
     private void count(FullHttpResponse res, AtomicLong answered) {
         if (res.status().code() == 200) {

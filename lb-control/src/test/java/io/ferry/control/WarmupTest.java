@@ -18,7 +18,7 @@ class WarmupTest {
     void everyKindOfRequestIsAnsweredAndNothingIsLeftOpen() throws Exception {
         try (Transport transport = Transport.create(Transport.Kind.best(), 1)) {
             long fdsBefore = openFiles();
-            Warmup.Result r = Warmup.run(transport, Duration.ofSeconds(60));
+            Warmup.Result r = Warmup.run(transport, Duration.ofSeconds(120));
 
             assertThat(r.failures()).isZero();
             assertThat(r.l4()).isEqualTo(4_000);
@@ -37,7 +37,7 @@ class WarmupTest {
     void withoutHttpOnlyTheL4RelayIsWarmed() throws Exception {
         try (Transport transport = Transport.create(Transport.Kind.best(), 1)) {
             long fdsBefore = openFiles();
-            Warmup.Result r = Warmup.run(transport, null, Duration.ofSeconds(60),
+            Warmup.Result r = Warmup.run(transport, null, Duration.ofSeconds(120),
                                          io.ferry.l4.TcpProxyConfig.builder().build());
 
             assertThat(r.failures()).isZero();
@@ -55,7 +55,7 @@ class WarmupTest {
         Transport.Kind httpKind = Transport.Kind.best() != relayKind ? Transport.Kind.best() : Transport.Kind.NIO;
         try (Transport relay = Transport.create(relayKind, 1);
              Transport edge = Transport.create(httpKind, 1, "ferry-http")) {
-            Warmup.Result r = Warmup.run(relay, edge, Duration.ofSeconds(60),
+            Warmup.Result r = Warmup.run(relay, edge, Duration.ofSeconds(120),
                                          io.ferry.l4.TcpProxyConfig.builder().build());
 
             assertThat(r.failures()).isZero();
