@@ -114,9 +114,10 @@ import org.slf4j.LoggerFactory;
  * method inlined into it), and the JIT compiles it again, on the one CPU the proxy has, under the first real load.
  * So the warm-up looks like real traffic, not like one request repeated: requests in four shapes (wrk's, curl's, a
  * browser's, h2load's: an IP address and port or a name as host, header names in either case, cookies never
- * indexed in HPACK), responses in nginx's shape and in a minimal one, TLS clients with and without SNI, a route
- * table with host rules and one without, a new endpoint each round, more connections each round (8 up to 64, as
- * load generators open), and some clients that stop as load generators stop (requests in flight, then gone).
+ * indexed in HPACK, a few fields too large for its table), responses in nginx's shape and in a minimal one, TLS
+ * clients with and without SNI, a route table with host rules and one without, a new endpoint each round, more
+ * connections each round (8 up to 64, as load generators open), and some clients that stop as load generators stop
+ * (requests in flight, then gone).
  * Response bodies stay small: a warm-up that also streamed 4 KiB and chunked bodies left the small-response path
  * slower for good (19.9 against 17.9 µs of CPU per HTTP/2 request, compiled for both). Classes the start-up loads
  * later are loaded first ({@link #LOADED_LATER}).
