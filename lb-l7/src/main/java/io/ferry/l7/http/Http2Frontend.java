@@ -23,6 +23,7 @@ import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameAdapter;
 import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersEncoder;
 import io.netty.handler.codec.http2.Http2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2Stream;
@@ -69,6 +70,10 @@ final class Http2Frontend extends Http2ConnectionHandler {
     /** The encoder's flow controller, looked up once: the encoder is a chain of decorators. */
     private final Http2RemoteFlowController sendFlow;
     private final Http2Stream connectionStream;
+    /** The HPACK encoder's settings as the client set them: its table size and header list size. */
+    private final Http2HeadersEncoder.Configuration hpackConfiguration;
+    /** Where {@link Http2FrontendStream} puts a response head's header block together. */
+    private final Http2ResponseHeads.Block headBlock = new Http2ResponseHeads.Block();
 
     private Http2Frontend(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings,
                           HttpProxy proxy, int localPort) {
@@ -78,6 +83,7 @@ final class Http2Frontend extends Http2ConnectionHandler {
         this.streamKey = connection().newKey();
         this.sendFlow = encoder.flowController();
         this.connectionStream = connection().connectionStream();
+        this.hpackConfiguration = encoder.configuration().headersConfiguration();
         connection().addListener(new Http2ConnectionAdapter() {
             @Override
             public void onStreamClosed(Http2Stream stream) {
@@ -170,6 +176,14 @@ final class Http2Frontend extends Http2ConnectionHandler {
     /** The send (remote) flow controller. */
     Http2RemoteFlowController sendFlow() {
         return sendFlow;
+    }
+
+    Http2HeadersEncoder.Configuration hpackConfiguration() {
+        return hpackConfiguration;
+    }
+
+    Http2ResponseHeads.Block headBlock() {
+        return headBlock;
     }
 
     /** Notes {@code n} DATA bytes sent past the flow controller: they come off the send window at the next flush. */

@@ -17,6 +17,7 @@ import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2Flags;
 import io.netty.handler.codec.http2.Http2FrameTypes;
 import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersEncoder;
 import io.netty.handler.codec.http2.Http2RemoteFlowController;
 import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.codec.http2.HttpConversionUtil;
@@ -49,6 +50,8 @@ final class Http2FrontendStream implements Runnable {
     private final Http2Stream stream;
     private final ChannelHandlerContext ctx;
     private final Http2ConnectionEncoder encoder;
+    /** The connection's state, looked up once: the encoder is a chain of decorators. */
+    private final Http2Connection h2;
     private final HttpFrontendHandler handler;
     /** Frames that arrived while the handler did not want to read. */
     private ArrayDeque<Object> inbound;
@@ -60,12 +63,15 @@ final class Http2FrontendStream implements Runnable {
     private boolean taskScheduled;
     /** The response ended before the request: reset (NO_ERROR) once its last frame has left the flow controller. */
     private boolean resetWhenSent;
+    /** A final response head written and not yet sent: it goes out with what follows, or at the flush. */
+    private HttpResponse heldHead;
 
     Http2FrontendStream(Http2Frontend connection, Http2Stream stream, int localPort) {
         this.connection = connection;
         this.stream = stream;
         this.ctx = connection.context();
         this.encoder = connection.encoder();
+        this.h2 = encoder.connection();
         this.handler = new HttpFrontendHandler(connection.proxy(), "https", localPort, this);
     }
 
@@ -112,6 +118,7 @@ final class Http2FrontendStream implements Runnable {
             return;
         }
         closed = true;
+        heldHead = null;
         if (inbound != null) {
             for (Object m; (m = inbound.poll()) != null; ) {
                 ReferenceCountUtil.release(m);
@@ -177,7 +184,7 @@ final class Http2FrontendStream implements Runnable {
         }
         if (n > 0) {
             try {
-                connection.connection().local().flowController().consumeBytes(stream, n);
+                h2.local().flowController().consumeBytes(stream, n);
             } catch (Http2Exception e) {
                 connection.reset(stream, Http2Error.INTERNAL_ERROR);
             }
@@ -206,29 +213,46 @@ final class Http2FrontendStream implements Runnable {
         return ctx;
     }
 
-    /** Writes a response head, body part or trailers as HEADERS and DATA frames; flushed by {@link #flush()}. */
+    /**
+     * Writes a response head, body part or trailers as HEADERS and DATA frames; flushed by {@link #flush()}. A final
+     * response head is held until what follows it: a small last body part goes out in one buffer with it
+     * ({@link #writeHeadAndLastNow}).
+     */
     void write(Object msg) {
         if (closed || stream.state() == Http2Stream.State.CLOSED) {
+            heldHead = null;
             ReferenceCountUtil.release(msg);
             return;
         }
         int id = stream.id();
+        if (heldHead != null) {
+            HttpResponse head = heldHead;
+            heldHead = null;
+            if (msg instanceof LastHttpContent && writeHeadAndLastNow(head, (LastHttpContent) msg)) {
+                return;
+            }
+            writeHead(head);
+        }
         if (msg instanceof HttpResponse) {
             HttpResponse r = (HttpResponse) msg;
-            Http2Headers headers = HttpConversionUtil.toHttp2Headers(r, false);
             boolean informational = r.status().codeClass() == HttpStatusClass.INFORMATIONAL;
-            if (msg instanceof FullHttpResponse) {
-                FullHttpResponse full = (FullHttpResponse) msg;
-                boolean nothingMore = !informational && !full.content().isReadable()
-                                      && full.trailingHeaders().isEmpty();
-                encoder.writeHeaders(ctx, id, headers, 0, nothingMore, ctx.voidPromise());
-                if (informational || nothingMore) {
-                    full.release();
+            if (!(msg instanceof FullHttpResponse)) {
+                if (informational) {
+                    encoder.writeHeaders(ctx, id, HttpConversionUtil.toHttp2Headers(r, false), 0, false,
+                                         ctx.voidPromise());
                 } else {
-                    writeLast(id, full.content(), full.trailingHeaders());
+                    heldHead = r;
                 }
+                return;
+            }
+            FullHttpResponse full = (FullHttpResponse) msg;
+            Http2Headers headers = HttpConversionUtil.toHttp2Headers(r, false);
+            boolean nothingMore = !informational && !full.content().isReadable() && full.trailingHeaders().isEmpty();
+            encoder.writeHeaders(ctx, id, headers, 0, nothingMore, ctx.voidPromise());
+            if (informational || nothingMore) {
+                full.release();
             } else {
-                encoder.writeHeaders(ctx, id, headers, 0, false, ctx.voidPromise());
+                writeLast(id, full.content(), full.trailingHeaders());
             }
             return;
         }
@@ -240,6 +264,76 @@ final class Http2FrontendStream implements Runnable {
         } else {
             ReferenceCountUtil.release(msg);
         }
+    }
+
+    /** Writes a final response head as a HEADERS frame that does not end the stream. */
+    private void writeHead(HttpResponse head) {
+        ByteBuf frame = headersFrame(head, 0);
+        if (frame == null) {
+            encoder.writeHeaders(ctx, stream.id(), HttpConversionUtil.toHttp2Headers(head, false), 0, false,
+                                 ctx.voidPromise());
+            return;
+        }
+        stream.headersSent(false);
+        ctx.write(frame, ctx.voidPromise());
+    }
+
+    /**
+     * Writes {@code head} and {@code last} in one buffer (a HEADERS frame, then a DATA frame that ends the stream, or
+     * a HEADERS frame that ends it if {@code last} is empty) when {@code last} has no trailers and a body of at most
+     * {@value #COPY_DATA_UP_TO} bytes that may be sent now ({@link #mayWriteLastDataNow}), and the head maps to a
+     * header block of {@link Http2ResponseHeads}: the usual end of a small response. False, with nothing done,
+     * otherwise.
+     */
+    private boolean writeHeadAndLastNow(HttpResponse head, LastHttpContent last) {
+        ByteBuf content = last.content();
+        int n = content.readableBytes();
+        if (!last.trailingHeaders().isEmpty() || n > COPY_DATA_UP_TO || n > 0 && !mayWriteLastDataNow(n)) {
+            return false;
+        }
+        ByteBuf frame = headersFrame(head, n == 0 ? 0 : Http2CodecUtil.FRAME_HEADER_LENGTH + n);
+        if (frame == null) {
+            return false;
+        }
+        stream.headersSent(false);
+        if (n == 0) {
+            frame.setByte(frame.readerIndex() + 4, Http2Flags.END_HEADERS | Http2Flags.END_STREAM);
+        } else {
+            debitSendWindows(n);
+            frame.writeMedium(n).writeByte(Http2FrameTypes.DATA).writeByte(Http2Flags.END_STREAM)
+                 .writeInt(stream.id()).writeBytes(content, content.readerIndex(), n);
+        }
+        content.release();
+        ChannelPromise written = ctx.newPromise();
+        ctx.write(frame, written);
+        connection.closeStreamLocal(stream, written);
+        return true;
+    }
+
+    /**
+     * {@code head} as a HEADERS frame (END_HEADERS, not END_STREAM) with {@code room} more bytes of capacity behind
+     * it, encoded by {@link Http2ResponseHeads}; null if the stream's first HEADERS cannot go out that way now:
+     * the stream is past sending them, something of it waits in the flow controller, the connection is going away,
+     * the client shrank the HPACK table (the next header block must then say so, and Netty's encoder does), or the
+     * head does not map, exceeds the client's header list size or one frame of the smallest size a peer may set.
+     */
+    private ByteBuf headersFrame(HttpResponse head, int room) {
+        Http2Stream.State state = stream.state();
+        Http2HeadersEncoder.Configuration hpack = connection.hpackConfiguration();
+        if (state != Http2Stream.State.OPEN && state != Http2Stream.State.HALF_CLOSED_REMOTE || stream.isHeadersSent()
+            || h2.goAwaySent() || h2.goAwayReceived() || connection.sendFlow().hasFlowControlled(stream)
+            || hpack.maxHeaderTableSize() < Http2CodecUtil.DEFAULT_HEADER_TABLE_SIZE) {
+            return null;
+        }
+        Http2ResponseHeads.Block block = connection.headBlock();
+        if (!Http2ResponseHeads.encode(head, block, hpack.maxHeaderListSize())
+            || block.length > Http2CodecUtil.DEFAULT_MAX_FRAME_SIZE) {
+            return null;
+        }
+        int length = block.length;
+        ByteBuf frame = ctx.alloc().directBuffer(Http2CodecUtil.FRAME_HEADER_LENGTH + length + room);
+        return frame.writeMedium(length).writeByte(Http2FrameTypes.HEADERS).writeByte(Http2Flags.END_HEADERS)
+                    .writeInt(stream.id()).writeBytes(block.bytes, 0, length);
     }
 
     /** Takes over {@code content}. */
@@ -262,29 +356,16 @@ final class Http2FrontendStream implements Runnable {
     /**
      * Writes {@code content} as the stream's last DATA frame at once (a payload up to {@value #COPY_DATA_UP_TO} bytes
      * in one buffer with its frame header, a larger one through the frame writer), as the flow controller would write
-     * it at its next flush, when nothing of this stream waits in the flow controller, both send windows
-     * hold the bytes, they fit one frame of the smallest size a peer may set (16 KiB) and the connection is
-     * writable: the usual end of a small response. The bytes are taken off the stream's window now and off the
-     * connection's at its next flush ({@link Http2Frontend#sentPastFlowController}), and the local side closes after
-     * the write, as the encoder does it. False, with nothing done, otherwise: the flow controller queues it.
+     * it at its next flush, when {@link #mayWriteLastDataNow} says it may: the usual end of a response whose head went
+     * out first. The bytes are taken off the send windows ({@link #debitSendWindows}), and the local side closes
+     * after the write, as the encoder does it. False, with nothing done, otherwise: the flow controller queues it.
      */
     private boolean writeLastDataNow(int id, ByteBuf content) {
-        Http2RemoteFlowController flow = connection.sendFlow();
-        Http2Connection c = encoder.connection();
         int n = content.readableBytes();
-        Http2Stream.State state = stream.state();
-        if (state != Http2Stream.State.OPEN && state != Http2Stream.State.HALF_CLOSED_REMOTE
-            || c.goAwaySent() || c.goAwayReceived() || flow.hasFlowControlled(stream)
-            || !ctx.channel().isWritable() || n > flow.windowSize(stream) || n > connection.connectionSendWindow()
-            || n > Http2CodecUtil.DEFAULT_MAX_FRAME_SIZE) { // the least a peer may allow: one frame, whatever it set
+        if (!mayWriteLastDataNow(n)) {
             return false;
         }
-        try {
-            flow.incrementWindowSize(stream, -n);
-        } catch (Http2Exception e) {
-            throw new IllegalStateException(e); // a decrease cannot overflow
-        }
-        connection.sentPastFlowController(n);
+        debitSendWindows(n);
         ChannelPromise written = ctx.newPromise();
         if (n <= COPY_DATA_UP_TO) {
             // Frame header and payload in one buffer: one write, one entry in the TLS handler's queue.
@@ -300,7 +381,41 @@ final class Http2FrontendStream implements Runnable {
         return true;
     }
 
+    /**
+     * Whether the stream's last DATA frame of {@code n} bytes may go out now, past the flow controller: the stream
+     * may still send, nothing of it waits in the flow controller, both send windows hold the bytes, they fit one
+     * frame of the smallest size a peer may set (16 KiB), the connection is writable and not going away.
+     */
+    private boolean mayWriteLastDataNow(int n) {
+        Http2RemoteFlowController flow = connection.sendFlow();
+        Http2Stream.State state = stream.state();
+        return (state == Http2Stream.State.OPEN || state == Http2Stream.State.HALF_CLOSED_REMOTE)
+               && !h2.goAwaySent() && !h2.goAwayReceived() && !flow.hasFlowControlled(stream)
+               && ctx.channel().isWritable() && n <= flow.windowSize(stream) && n <= connection.connectionSendWindow()
+               && n <= Http2CodecUtil.DEFAULT_MAX_FRAME_SIZE; // the least a peer may allow: one frame, whatever it set
+    }
+
+    /**
+     * Takes {@code n} bytes written past the flow controller off the stream's send window now and off the
+     * connection's at its next flush ({@link Http2Frontend#sentPastFlowController}).
+     */
+    private void debitSendWindows(int n) {
+        try {
+            connection.sendFlow().incrementWindowSize(stream, -n);
+        } catch (Http2Exception e) {
+            throw new IllegalStateException(e); // a decrease cannot overflow
+        }
+        connection.sentPastFlowController(n);
+    }
+
     void flush() {
+        if (heldHead != null) {
+            HttpResponse head = heldHead;
+            heldHead = null;
+            if (isActive()) {
+                writeHead(head);
+            }
+        }
         connection.flushConnection();
     }
 

@@ -29,6 +29,7 @@ import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
@@ -413,6 +414,111 @@ class Http2FrontendTest {
         await().atMost(DEADLINE).until(() -> proxy.stats().activeConnections() == 0);
     }
 
+    // ---- 4. response heads ----------------------------------------------------------------------------------
+
+    /**
+     * Response heads reach the client as the backend wrote them, whichever way they go out (with a small body in
+     * one buffer, alone before a larger or chunked body, ending the stream themselves, through Netty's encoder): names
+     * in lower case (the client's decoder refuses others), connection-specific fields and those {@code Connection}
+     * names left out, repeated fields and long values whole. A client that shrinks its HPACK table to nothing gets
+     * the same, with the table size update its decoder requires before the next header block.
+     */
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void responseHeadsArriveAsTheBackendWroteThem(Transport.Kind kind) throws Exception {
+        start(kind);
+        String longValue = "v".repeat(300);
+        String twoKib = "k".repeat(2048);
+        TestBackend backend = h.raw(s -> {
+            InputStream in = new BufferedInputStream(s.getInputStream());
+            OutputStream out = s.getOutputStream();
+            for (Head head; (head = Head.read(in)) != null; ) {
+                String r = switch (head.target) {
+                    case "/nginx" -> "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Fri, 27 Nov 2026 18:00:00 GMT\r\n"
+                                     + "Content-Type: text/plain\r\nContent-Length: 14\r\nConnection: keep-alive\r\n"
+                                     + "Keep-Alive: timeout=5\r\nETag: \"5f-abc\"\r\nSet-Cookie: a=1\r\n"
+                                     + "Set-Cookie: b=2; Path=/\r\nX-Long: " + longValue + "\r\n\r\n"
+                                     + "fourteen bytes";
+                    case "/nocontent" -> "HTTP/1.1 204 No Content\r\nX-Thing: yes\r\n\r\n";
+                    case "/created" -> "HTTP/1.1 201 Created\r\nLocation: /created/1\r\nContent-Length: 4\r\n\r\n"
+                                       + "made";
+                    case "/private" -> "HTTP/1.1 200 OK\r\nConnection: X-Private\r\nX-Private: secret\r\n"
+                                       + "X-Public: shown\r\nContent-Length: 2\r\n\r\nok";
+                    case "/2k" -> "HTTP/1.1 200 OK\r\nContent-Length: 2048\r\n\r\n" + twoKib;
+                    case "/chunked" -> "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Thing: chunked\r\n\r\n"
+                                       + "5\r\nhello\r\n0\r\n\r\n";
+                    case "/head" -> "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nX-Thing: head\r\n\r\n";
+                    default -> "HTTP/1.1 500 Unknown\r\nContent-Length: 0\r\n\r\n";
+                };
+                out.write(r.getBytes(StandardCharsets.ISO_8859_1));
+                out.flush();
+            }
+        });
+        routes(Map.of("/", ProxyHarness.route("heads", backend.address())));
+
+        for (Http2Settings settings : List.of(Http2Settings.defaultSettings(),
+                                              Http2Settings.defaultSettings().headerTableSize(0))) {
+            H2Client c = h.closeLater(H2Client.connect(clients, https, settings));
+            for (int round = 0; round < 3; round++) { // again, after whatever the first round left in the tables
+                Exchange nginx = c.open(request("GET", "/nginx"), 0);
+                Exchange noContent = c.open(request("GET", "/nocontent"), 0);
+                Exchange created = c.open(request("GET", "/created"), 0);
+                Exchange hidden = c.open(request("GET", "/private"), 0);
+                Exchange big = c.open(request("GET", "/2k"), 0);
+                Exchange chunked = c.open(request("GET", "/chunked"), 0);
+                Exchange head = c.open(request("HEAD", "/head"), 0);
+                for (Exchange x : List.of(nginx, noContent, created, hidden, big, chunked, head)) {
+                    x.ended.get(DEADLINE.toSeconds(), TimeUnit.SECONDS);
+                    assertThat(x.endStream).isTrue();
+                    assertThat(x.reset).isNotDone();
+                }
+                String table = "table " + settings.headerTableSize() + ", round " + round;
+                assertThat(nginx.status()).as(table).isEqualTo(200);
+                assertThat(names(nginx.head)).as(table).containsExactlyInAnyOrder(
+                        ":status", "server", "date", "content-type", "content-length", "etag", "set-cookie",
+                        "set-cookie", "x-long", "strict-transport-security");
+                assertThat(nginx.head.get("server").toString()).isEqualTo("nginx/1.22.1");
+                assertThat(nginx.head.get("date").toString()).isEqualTo("Fri, 27 Nov 2026 18:00:00 GMT");
+                assertThat(nginx.head.get("etag").toString()).isEqualTo("\"5f-abc\"");
+                assertThat(nginx.head.getAll("set-cookie")).map(CharSequence::toString)
+                                                           .containsExactly("a=1", "b=2; Path=/");
+                assertThat(nginx.head.get("x-long").toString()).isEqualTo(longValue);
+                assertThat(nginx.text()).isEqualTo("fourteen bytes");
+
+                assertThat(noContent.status()).isEqualTo(204);
+                assertThat(noContent.head.get("x-thing").toString()).isEqualTo("yes");
+                assertThat(noContent.body.size()).isZero();
+
+                assertThat(created.status()).isEqualTo(201);
+                assertThat(created.head.get("location").toString()).isEqualTo("/created/1");
+                assertThat(created.text()).isEqualTo("made");
+
+                assertThat(names(hidden.head)).containsExactlyInAnyOrder(":status", "x-public", "content-length",
+                                                                         "strict-transport-security");
+                assertThat(hidden.text()).isEqualTo("ok");
+
+                assertThat(big.text()).isEqualTo(twoKib);
+
+                assertThat(names(chunked.head)).containsExactlyInAnyOrder(":status", "x-thing",
+                                                                          "strict-transport-security");
+                assertThat(chunked.text()).isEqualTo("hello");
+
+                assertThat(head.status()).isEqualTo(200);
+                assertThat(head.head.get("content-length").toString()).isEqualTo("1000");
+                assertThat(head.head.get("x-thing").toString()).isEqualTo("head");
+                assertThat(head.body.size()).isZero();
+            }
+            assertThat(c.goAway).isNotDone();
+        }
+    }
+
+    /** The field names of {@code headers}, a repeated one as often as it is there. */
+    private static List<String> names(Http2Headers headers) {
+        List<String> names = new ArrayList<>();
+        headers.forEach(e -> names.add(e.getKey().toString()));
+        return names;
+    }
+
     // ---- raw backends ------------------------------------------------------------------------------------
 
     /** A request head as a raw backend reads it: the target and the header fields (names lowercased). */
@@ -521,6 +627,12 @@ class Http2FrontendTest {
         }
 
         static H2Client connect(Transport transport, InetSocketAddress address) throws Exception {
+            return connect(transport, address, Http2Settings.defaultSettings());
+        }
+
+        /** With {@code settings} as the client's own (its HPACK table size, for one). */
+        static H2Client connect(Transport transport, InetSocketAddress address, Http2Settings settings)
+                throws Exception {
             SslContext ssl = SslContextBuilder.forClient()
                                               .trustManager(InsecureTrustManagerFactory.INSTANCE)
                                               .applicationProtocolConfig(new ApplicationProtocolConfig(
@@ -536,7 +648,8 @@ class Http2FrontendTest {
                                             protected void initChannel(Channel ch) {
                                                 ch.pipeline().addLast(
                                                         ssl.newHandler(ch.alloc(), "h2.test", address.getPort()),
-                                                        Http2FrameCodecBuilder.forClient().build(),
+                                                        Http2FrameCodecBuilder.forClient().initialSettings(settings)
+                                                                              .build(),
                                                         new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()),
                                                         new ChannelInboundHandlerAdapter() {
                                                             @Override
