@@ -105,6 +105,9 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
         private AsciiString transferEncoding;
         /** Of the head being parsed: whether it has a hop-by-hop field other than {@code Connection}. */
         private boolean otherHopByHop;
+        /** Of the head being parsed: whether a {@code Connection} field has the token close, or keep-alive. */
+        private boolean connectionClose;
+        private boolean connectionKeepAlive;
         /** Where header and trailer lines are copied to be parsed; grown as needed, kept up to a size. */
         private byte[] scratch = new byte[512];
         /** Of the head being read, once its status line is in. */
@@ -333,6 +336,8 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
             contentLength = null;
             transferEncoding = null;
             otherHopByHop = false;
+            connectionClose = false;
+            connectionKeepAlive = false;
             String bad = parseFields(in, headers, blank, h, false);
             if (bad != null) {
                 fail(in, out, false, bad);
@@ -382,7 +387,7 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
                     h.remove(HttpHeaderNames.TRANSFER_ENCODING);
                     state = UNTIL_CLOSE;
                 }
-                out.add(new Response(v, st, h, chunked, false, otherHopByHop));
+                out.add(new Response(v, st, h, chunked, false, otherHopByHop, keepAlive(v)));
                 return true;
             }
             long length = contentLengths == 0 ? -1 : contentLengths > 1 ? -2 : parseLength(contentLength);
@@ -390,7 +395,7 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
                 fail(in, out, false, "bad Content-Length");
                 return false;
             }
-            out.add(new Response(v, st, h, false, length >= 0, otherHopByHop));
+            out.add(new Response(v, st, h, false, length >= 0, otherHopByHop, keepAlive(v)));
             if (length == -1) {
                 state = UNTIL_CLOSE;
             } else if (length == 0) {
@@ -549,6 +554,9 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
             if (!trailers && !otherHopByHop && ForwardedHeaders.isHopByHopBesideConnection(name)) {
                 otherHopByHop = true;
             }
+            if (!trailers && HttpHeaderNames.CONNECTION.contentEqualsIgnoreCase(name)) {
+                connectionTokens(value);
+            }
             if (HttpHeaderNames.CONTENT_LENGTH.contentEqualsIgnoreCase(name)) {
                 if (trailers) {
                     return; // as Netty's decoder: says nothing in trailers
@@ -564,6 +572,40 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
                 return;
             }
             h.add(name, value);
+        }
+
+        /**
+         * Notes the tokens close and keep-alive of a {@code Connection} value, as {@code HttpUtil.isKeepAlive} finds
+         * them (comma-separated, blanks around them ignored, any case).
+         */
+        private void connectionTokens(AsciiString v) {
+            int end = v.length();
+            for (int i = 0; i <= end; ) {
+                int comma = v.indexOf(',', i);
+                if (comma < 0) {
+                    comma = end;
+                }
+                int from = i;
+                int to = comma;
+                while (from < to && isBlank(v.byteAt(from))) {
+                    from++;
+                }
+                while (to > from && isBlank(v.byteAt(to - 1))) {
+                    to--;
+                }
+                if (to - from == 5 && HttpHeaderValues.CLOSE.contentEqualsIgnoreCase(v.subSequence(from, to, false))) {
+                    connectionClose = true;
+                } else if (to - from == 10
+                           && HttpHeaderValues.KEEP_ALIVE.contentEqualsIgnoreCase(v.subSequence(from, to, false))) {
+                    connectionKeepAlive = true;
+                }
+                i = comma + 1;
+            }
+        }
+
+        /** {@code HttpUtil.isKeepAlive} of the head just parsed, from what its fields said on the way. */
+        private boolean keepAlive(HttpVersion v) {
+            return !connectionClose && (v.isKeepAliveDefault() || connectionKeepAlive);
         }
 
         /** The value at {@code [from, end)} of {@code a} without the blanks around it. */
@@ -677,8 +719,9 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
     }
 
     /**
-     * A response head with body as the decoder read it, with what it learnt of the head on the way: its framing and
-     * whether a hop-by-hop field other than {@code Connection} is among its fields. What it says equals what the
+     * A response head with body as the decoder read it, with what it learnt of the head on the way: its framing,
+     * whether a hop-by-hop field other than {@code Connection} is among its fields, and whether it keeps the
+     * connection alive. What it says equals what the
      * headers say ({@code HttpUtil.isTransferEncodingChunked}, {@code isContentLengthSet}) while nobody has changed
      * them; {@link HttpFrontendHandler#upstreamHead} reads it before it changes them, instead of looking again.
      */
@@ -687,13 +730,16 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
         final boolean chunked;
         final boolean contentLength;
         final boolean otherHopByHop;
+        /** {@code HttpUtil.isKeepAlive}: no {@code Connection: close}, and HTTP/1.1 or {@code keep-alive}. */
+        final boolean keepAlive;
 
         Response(HttpVersion version, HttpResponseStatus status, HttpHeaders headers, boolean chunked,
-                 boolean contentLength, boolean otherHopByHop) {
+                 boolean contentLength, boolean otherHopByHop, boolean keepAlive) {
             super(version, status, headers);
             this.chunked = chunked;
             this.contentLength = contentLength;
             this.otherHopByHop = otherHopByHop;
+            this.keepAlive = keepAlive;
         }
     }
 

@@ -887,10 +887,10 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         e.upstreamStatus = code;
         e.upstreamHeadNanos = System.nanoTime();
         e.route.stats().upstreamLatency(e.upstreamHeadNanos - e.upstreamStartNanos);
-        e.upstreamKeepAlive = HttpUtil.isKeepAlive(r);
         // The decoder of an HTTP/1.1 upstream says what it learnt of the head; other heads are looked at again.
         Http1ClientCodec.Response decoded = r instanceof Http1ClientCodec.Response ? (Http1ClientCodec.Response) r
                                                                                    : null;
+        e.upstreamKeepAlive = decoded != null ? decoded.keepAlive : HttpUtil.isKeepAlive(r);
         boolean chunked = decoded != null ? decoded.chunked : HttpUtil.isTransferEncodingChunked(r);
         boolean framed = chunked || (decoded != null ? decoded.contentLength : HttpUtil.isContentLengthSet(r));
         // The upstream's head goes on to the client, its headers edited in place (a FullHttpResponse, from an

@@ -22,6 +22,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
@@ -406,6 +407,28 @@ class Http1ClientCodecTest {
             Http1ClientCodec.Response r = (Http1ClientCodec.Response) assertOneResponse(
                     exchange(response(field + "\r\nContent-Length: 0\r\n", "")));
             assertThat(r.otherHopByHop).as(field).isTrue();
+        }
+    }
+
+    /** Whether the head keeps the connection, said as the decoder reads it, is what HttpUtil finds looking again. */
+    @Test
+    void aResponseWithBodySaysWhetherItKeepsTheConnectionAsHttpUtilFindsIt() {
+        List<String> connections = List.of("", "Connection: close\r\n", "Connection: Close\r\n",
+                                           "Connection: keep-alive\r\n", "connection: Keep-Alive\r\n",
+                                           "Connection:  close , x-private\r\n", "Connection: x-private,keep-alive\r\n",
+                                           "Connection: upgrade, CLOSE\r\n", "Connection: closed\r\n",
+                                           "Connection: keep-alive-ish\r\n", "Connection: ,\r\n",
+                                           "Connection: keep-alive\r\nConnection: close\r\n",
+                                           "Connection: x\r\nconnection: keep-alive\r\n");
+        for (String version : List.of("HTTP/1.1", "HTTP/1.0")) {
+            for (String connection : connections) {
+                for (String framing : List.of("Content-Length: 0\r\n", "Transfer-Encoding: chunked\r\n")) {
+                    String body = framing.startsWith("Transfer") ? "0\r\n\r\n" : "";
+                    Http1ClientCodec.Response r = (Http1ClientCodec.Response) assertOneResponse(
+                            exchange(version + " 200 OK\r\n" + connection + framing + "\r\n" + body));
+                    assertThat(r.keepAlive).as("%s %s", version, connection).isEqualTo(HttpUtil.isKeepAlive(r));
+                }
+            }
         }
     }
 
