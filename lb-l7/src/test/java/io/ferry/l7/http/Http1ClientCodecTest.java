@@ -432,6 +432,51 @@ class Http1ClientCodecTest {
         }
     }
 
+    // ---- request encoding
+
+    /**
+     * The request head is the bytes Netty's {@code HttpRequestEncoder} writes, with names and values of every kind
+     * a head carries (AsciiString, String, another CharSequence), empty and long values, and chars above 0x7f and
+     * above 0xff (written as Netty writes them: the low byte up to 0xff, {@code ?} above).
+     */
+    @Test
+    void requestHeadIsWhatNettysEncoderWrites() {
+        FullHttpRequest request = new DefaultFullHttpRequest(HTTP_1_1, POST, "/api/v1/items?q=%C3%A9",
+                                                            Unpooled.copiedBuffer("body", US_ASCII));
+        HttpHeaders h = request.headers();
+        h.add(HttpHeaderNames.HOST, "example.com");
+        h.add("x-string-name", new StringBuilder("builder value"));
+        h.add(io.netty.util.AsciiString.of("x-ascii"), io.netty.util.AsciiString.of("ascii value"));
+        h.add("x-empty", "");
+        h.add("x-long", "v".repeat(5000));
+        h.add("x-latin1", "caf\u00e9 \u00ff");
+        h.add("x-wide", "\u20ac\u4e2d");
+        h.add("x-long-again", "w".repeat(70));
+        h.add("x-repeat", "one");
+        h.add("x-repeat", "two");
+        HttpUtil.setContentLength(request, 4);
+
+        EmbeddedChannel netty = new EmbeddedChannel(new io.netty.handler.codec.http.HttpRequestEncoder());
+        netty.writeOutbound(request.retainedDuplicate());
+        String expected = outboundBytes(netty);
+        netty.finishAndReleaseAll();
+
+        ch.writeOutbound(request);
+        assertThat(outboundBytes(ch)).isEqualTo(expected)
+                                     .contains("x-latin1: caf\u00e9 \u00ff\r\n", "x-wide: ??\r\n");
+    }
+
+    /** Every byte written to {@code c} so far, as ISO-8859-1. */
+    private static String outboundBytes(EmbeddedChannel c) {
+        StringBuilder sb = new StringBuilder();
+        for (Object m; (m = c.readOutbound()) != null; ) {
+            ByteBuf b = (ByteBuf) m;
+            sb.append(b.toString(ISO_8859_1));
+            b.release();
+        }
+        return sb.toString();
+    }
+
     // ---- limits
 
     @Test
