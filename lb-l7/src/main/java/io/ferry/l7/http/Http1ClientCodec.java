@@ -652,10 +652,10 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
                 while (to > from && isBlank(v.byteAt(to - 1))) {
                     to--;
                 }
-                if (to - from == 5 && HttpHeaderValues.CLOSE.contentEqualsIgnoreCase(v.subSequence(from, to, false))) {
+                if (to - from == 5 && AsciiString.regionMatches(v, true, from, HttpHeaderValues.CLOSE, 0, 5)) {
                     connectionClose = true;
                 } else if (to - from == 10
-                           && HttpHeaderValues.KEEP_ALIVE.contentEqualsIgnoreCase(v.subSequence(from, to, false))) {
+                           && AsciiString.regionMatches(v, true, from, HttpHeaderValues.KEEP_ALIVE, 0, 10)) {
                     connectionKeepAlive = true;
                 }
                 i = comma + 1;
