@@ -448,8 +448,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         if (chunked) {
             HttpUtil.setTransferEncodingChunked(e.upstreamRequest, true);
         }
-        e.firstEndpoint = available(backend, backend.balancer().select(backend, remote), 0);
-        acquire(e.firstEndpoint, false);
+        long now = System.nanoTime(); // one clock read for the health check and the upstream's start
+        e.firstEndpoint = available(backend, backend.balancer().select(backend, remote), 0, now);
+        acquire(e.firstEndpoint, false, now);
     }
 
     private void requestBody(HttpContent content) {
@@ -519,6 +520,11 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     // ---- upstream side --------------------------------------------------------------------------------------
 
     private void acquire(int index, boolean fresh) {
+        acquire(index, fresh, System.nanoTime());
+    }
+
+    /** @param now {@code System.nanoTime()}, when the try starts */
+    private void acquire(int index, boolean fresh, long now) {
         Exchange e = ex;
         Backend backend = e.route.backend();
         e.attempts++;
@@ -526,7 +532,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         InetSocketAddress address = backend.endpoint(index).address();
         e.endpoint = address;
         e.noteEndpoint(address);
-        e.upstreamStartNanos = System.nanoTime();
+        e.upstreamStartNanos = now;
         if (h2cUpstream(e)) {
             acquireStream(e, address);
             return;
@@ -767,17 +773,16 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         int n = backend.size();
         int walked = Math.floorMod(e.endpointIndex - e.firstEndpoint, n) + 1;
         int next = (e.endpointIndex + 1) % n;
-        int chosen = available(backend, next, walked);
+        int chosen = available(backend, next, walked, System.nanoTime());
         return Math.floorMod(chosen - e.firstEndpoint, n) < walked ? next : chosen;
     }
 
     /**
      * The first endpoint from {@code index} on (in table order, wrapping, at most {@code size() - skipped} steps)
-     * that passive health does not skip; {@code index} itself if every one is skipped (better a try than a certain
-     * 502).
+     * that passive health does not skip at {@code now} ({@code System.nanoTime()}); {@code index} itself if every
+     * one is skipped (better a try than a certain 502).
      */
-    private static int available(Backend backend, int index, int skipped) {
-        long now = System.nanoTime();
+    private static int available(Backend backend, int index, int skipped, long now) {
         int n = backend.size();
         for (int k = 0; k < n - skipped; k++) {
             int i = (index + k) % n;
@@ -885,7 +890,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         e.responseStarted = true;
         e.status = code;
         e.upstreamStatus = code;
-        e.upstreamHeadNanos = System.nanoTime();
+        e.upstreamHeadNanos = e.lastUpstreamActivity; // upstreamRead has just read the clock
         e.route.stats().upstreamLatency(e.upstreamHeadNanos - e.upstreamStartNanos);
         // The decoder of an HTTP/1.1 upstream says what it learnt of the head; other heads are looked at again.
         Http1ClientCodec.Response decoded = r instanceof Http1ClientCodec.Response ? (Http1ClientCodec.Response) r
