@@ -93,8 +93,11 @@ import java.util.regex.PatternSyntaxException;
  * <p><b>Recompiles</b> cost what changed, not the whole cluster (an informer hands unchanged objects over as the same
  * instances): a Service port whose Service, EndpointSlices and Endpoints are the same instances keeps its resolved
  * endpoints; a backend whose endpoints are unchanged is the last compile's {@link Backend} (its balancer and
- * passive health with it); an Ingress that is the same instance keeps its parsed annotations and creation time.
- * The rest — rules, conflicts, regex hosts, the route table — is planned again each time.
+ * passive health with it); an Ingress that is the same instance keeps what it says on its own (annotations,
+ * creation time, problems, hosts, paths and the names made of them), each of its backends keeps its resolution while
+ * the Service and its endpoints' objects are the same instances, and each path keeps its route and view while its
+ * backend, policy, counters and path type are the same. Conflicts, regex hosts and the route table are decided
+ * again each time, over all served paths.
  *
  * <p>Thread-safe ({@link #plan} is synchronized); meant to be called from the control thread.
  */
@@ -126,8 +129,10 @@ public final class IngressCompiler {
     private final Map<HealthKey, SharedHealth> health = new HashMap<>();
     // The endpoints of each Service the last compile resolved, by namespace/name.
     private Map<String, ResolvedService> lastResolved = Map.of();
-    // The parsed annotations of each Ingress the last compile served, by instance.
-    private Map<Ingress, IngressAnnotations> lastAnnotations = new IdentityHashMap<>();
+    // What each Ingress the last compile served says on its own, by instance.
+    private Map<Ingress, ParsedIngress> lastParsed = new IdentityHashMap<>();
+    // How many paths the last compile planned: this one's collections start that large.
+    private int lastCandidates;
     private final OldestFirst<Ingress> order = new OldestFirst<>();
     // The policy made of each parsed annotations the last compile used (without and with h2c), by instance.
     private Map<IngressAnnotations, RoutePolicy[]> lastPolicies = new IdentityHashMap<>();
@@ -185,8 +190,14 @@ public final class IngressCompiler {
     }
 
     /** A path that survived the first pass, before regex enforcement. */
-    private record Candidate(String key, IngressAnnotations annotations, String host,
-                             PathType type, String path, BackendRef backend, String where) {
+    private record Candidate(ParsedIngress ingress, ParsedPath path, BackendRef backend) {
+        String key() {
+            return ingress.key;
+        }
+
+        IngressAnnotations annotations() {
+            return ingress.annotations;
+        }
     }
 
     /** A default backend that won its host (or the table). */
@@ -215,7 +226,7 @@ public final class IngressCompiler {
         requireNonNull(state, "state");
         IngressClassFilter filter = new IngressClassFilter(ingressClass, watchWithoutClass, state.ingressClasses());
         Cluster cluster = new Cluster(state, lastResolved);
-        Map<String, RouteStats> nextStats = new HashMap<>();
+        Map<String, RouteStats> nextStats = new HashMap<>(capacity(routeStats.size()));
         List<Ingress> served = new ArrayList<>();
         for (Ingress ing : state.ingresses()) {
             if (ing.getMetadata() != null && ing.getMetadata().getName() != null && filter.serves(ing)) {
@@ -223,119 +234,67 @@ public final class IngressCompiler {
             }
         }
         order.sort(served);
-        Map<Ingress, IngressAnnotations> annotations = new IdentityHashMap<>(served.size() * 4 / 3 + 1);
+        Map<Ingress, ParsedIngress> parsed = new IdentityHashMap<>(served.size() * 4 / 3 + 1);
 
         Set<ConfigProblem> problems = new LinkedHashSet<>();
-        List<Candidate> candidates = new ArrayList<>();
-        Map<String, Candidate> seen = new HashMap<>();
+        List<Candidate> candidates = new ArrayList<>(lastCandidates);
+        Map<String, Candidate> seen = new HashMap<>(capacity(lastCandidates));
         Set<String> regexHosts = new HashSet<>();
         Map<String, DefaultCandidate> hostDefaults = new LinkedHashMap<>();
         DefaultCandidate tableDefault = null;
 
         for (Ingress ing : served) {
-            String key = order.keyOf(ing);
-            String subject = "Ingress " + key;
-            IngressAnnotations ann = lastAnnotations.get(ing);
-            if (ann == null) {
-                ann = IngressAnnotations.parse(ing.getMetadata().getAnnotations());
+            ParsedIngress pi = lastParsed.get(ing);
+            if (pi == null) {
+                pi = ParsedIngress.parse(ing, order.keyOf(ing));
             }
-            annotations.put(ing, ann);
-            if (!ann.refusals().isEmpty()) {
-                problems.add(new ConfigProblem(subject, "refused whole, nothing of it is served: "
-                                                        + String.join("; ", ann.refusals())));
+            parsed.put(ing, pi);
+            problems.addAll(pi.problems);
+            if (!pi.served) {
                 continue;
             }
-            for (String p : ann.problems()) {
-                problems.add(new ConfigProblem(subject, p));
-            }
-            if (!ann.unsupported().isEmpty()) {
-                problems.add(new ConfigProblem(subject, "annotations not supported, ignored: "
-                                                        + String.join(", ", ann.unsupported())));
-            }
-            boolean closed = ann.backendProtocol() != null && !SUPPORTED_PROTOCOLS.contains(ann.backendProtocol());
-            if (closed) {
-                problems.add(new ConfigProblem(subject, IngressAnnotations.PREFIX + "backend-protocol: "
-                                                        + ann.backendProtocol() + " is not supported yet (supported: "
-                                                        + "HTTP, GRPC, H2C); its paths answer 503 rather than send "
-                                                        + "plain HTTP/1.1 to that upstream"));
-            }
-            if (ing.getSpec() == null) {
-                problems.add(new ConfigProblem(subject, "spec: missing"));
-                continue;
-            }
-            List<IngressRule> rules = ing.getSpec().getRules() == null ? List.of() : ing.getSpec().getRules();
-            Set<String> hosts = new LinkedHashSet<>();
-            for (int ri = 0; ri < rules.size(); ri++) {
-                IngressRule rule = rules.get(ri);
-                String host = rule.getHost() == null ? "" : rule.getHost().toLowerCase(Locale.ROOT);
-                if (!host.isEmpty() && !isValidHost(host)) {
-                    problems.add(new ConfigProblem(subject, "spec.rules[" + ri + "].host: \"" + rule.getHost()
-                                                            + "\" (expected: a DNS name such as foo.example.com "
-                                                            + "or a wildcard such as *.example.com); rule ignored"));
+            for (ParsedPath p : pi.paths) {
+                if (p.problem != null) {
+                    problems.add(p.problem);
                     continue;
                 }
-                hosts.add(host);
-                if (rule.getHttp() == null || rule.getHttp().getPaths() == null) {
+                BackendRef backend = cluster.resolve(p.backend, pi.closed, problems);
+                Candidate earlier = seen.get(p.dedupe);
+                if (earlier != null) {
+                    problems.add(new ConfigProblem(pi.subject, p.where + ": host \"" + p.host + "\" path \""
+                                                               + p.path + "\" (" + p.type + ") is already served by "
+                                                               + "Ingress " + earlier.key() + " ("
+                                                               + earlier.path().where + "), which is older; ignored"));
                     continue;
                 }
-                List<HTTPIngressPath> paths = rule.getHttp().getPaths();
-                for (int pi = 0; pi < paths.size(); pi++) {
-                    HTTPIngressPath p = paths.get(pi);
-                    String where = "spec.rules[" + ri + "].http.paths[" + pi + ']';
-                    String path = p.getPath() == null || p.getPath().isEmpty() ? "/" : p.getPath();
-                    PathType type = pathType(p.getPathType());
-                    if (type == null) {
-                        problems.add(new ConfigProblem(subject, where + ".pathType: "
-                                                                + (p.getPathType() == null ? "missing"
-                                                                                           : '"' + p.getPathType() + '"')
-                                                                + " (expected: Exact, Prefix or "
-                                                                + "ImplementationSpecific); path ignored"));
-                        continue;
-                    }
-                    if (!path.startsWith("/")) {
-                        problems.add(new ConfigProblem(subject, where + ".path: \"" + path
-                                                                + "\" (expected: an absolute path starting with /); "
-                                                                + "path ignored"));
-                        continue;
-                    }
-                    BackendRef backend = cluster.resolve(ing, p.getBackend(), where + ".backend", closed, problems);
-                    String dedupe = host + ' ' + type + ' ' + normalize(type, path);
-                    Candidate earlier = seen.get(dedupe);
-                    if (earlier != null) {
-                        problems.add(new ConfigProblem(subject, where + ": host \"" + host + "\" path \"" + path
-                                                                + "\" (" + type + ") is already served by Ingress "
-                                                                + earlier.key() + " (" + earlier.where()
-                                                                + "), which is older; ignored"));
-                        continue;
-                    }
-                    Candidate c = new Candidate(key, ann, host, type, path, backend, where);
-                    seen.put(dedupe, c);
-                    candidates.add(c);
-                    if (ann.useRegex() || needsRewrite(ann.rewriteTarget(), path)) {
-                        regexHosts.add(host);
-                    }
+                Candidate c = new Candidate(pi, p, backend);
+                seen.put(p.dedupe, c);
+                candidates.add(c);
+                if (p.makesHostRegex) {
+                    regexHosts.add(p.host);
                 }
             }
-            if (ing.getSpec().getDefaultBackend() != null) {
-                BackendRef backend = cluster.resolve(ing, ing.getSpec().getDefaultBackend(), "spec.defaultBackend",
-                                                     closed, problems);
-                if (rules.isEmpty()) {
+            if (pi.defaultBackend != null) {
+                BackendRef backend = cluster.resolve(pi.defaultBackend, pi.closed, problems);
+                String key = pi.key;
+                if (pi.noRules) {
                     if (tableDefault == null) {
-                        tableDefault = new DefaultCandidate(key, ann, null, backend);
+                        tableDefault = new DefaultCandidate(key, pi.annotations, null, backend);
                     } else {
-                        problems.add(new ConfigProblem(subject, "spec.defaultBackend: ignored, Ingress "
-                                                                + tableDefault.key() + " (older) already supplies "
-                                                                + "the default backend"));
+                        problems.add(new ConfigProblem(pi.subject, "spec.defaultBackend: ignored, Ingress "
+                                                                   + tableDefault.key() + " (older) already "
+                                                                   + "supplies the default backend"));
                     }
                 }
-                for (String host : hosts) {
+                for (String host : pi.hosts) {
                     DefaultCandidate earlier = hostDefaults.get(host);
                     if (earlier == null) {
-                        hostDefaults.put(host, new DefaultCandidate(key, ann, host, backend));
+                        hostDefaults.put(host, new DefaultCandidate(key, pi.annotations, host, backend));
                     } else if (!earlier.key().equals(key)) {
-                        problems.add(new ConfigProblem(subject, "spec.defaultBackend: ignored for host \"" + host
-                                                                + "\", Ingress " + earlier.key() + " (older) "
-                                                                + "already supplies its default backend"));
+                        problems.add(new ConfigProblem(pi.subject, "spec.defaultBackend: ignored for host \""
+                                                                   + host + "\", Ingress " + earlier.key()
+                                                                   + " (older) already supplies its default "
+                                                                   + "backend"));
                     }
                 }
             }
@@ -343,41 +302,42 @@ public final class IngressCompiler {
 
         Backends backends = new Backends();
         Policies policies = new Policies();
-        List<PlannedPath> planned = new ArrayList<>();
-        List<RouteView> views = new ArrayList<>();
+        List<PlannedPath> planned = new ArrayList<>(candidates.size());
+        List<RouteView> views = new ArrayList<>(candidates.size() + hostDefaults.size() + 1);
         Map<String, Candidate> regexSeen = new HashMap<>();
         for (Candidate c : candidates) {
-            String subject = "Ingress " + c.key();
-            boolean regex = regexHosts.contains(c.host());
-            PathType type = regex ? PathType.REGEX : c.type();
+            ParsedPath p = c.path();
+            boolean regex = regexHosts.contains(p.host);
+            PathType type = regex ? PathType.REGEX : p.type;
             RoutePolicy.Builder policy = null; // only for a rewrite; otherwise the Ingress's policy is shared
             if (regex) {
+                String subject = c.ingress().subject;
                 Pattern pattern;
                 try {
-                    pattern = Pattern.compile('^' + c.path(), Pattern.CASE_INSENSITIVE);
+                    pattern = Pattern.compile('^' + p.path, Pattern.CASE_INSENSITIVE);
                 } catch (PatternSyntaxException e) {
-                    problems.add(new ConfigProblem(subject, c.where() + ".path: \"" + c.path() + "\" (expected: a "
-                                                            + "regular expression, as host \"" + c.host()
+                    problems.add(new ConfigProblem(subject, p.where + ".path: \"" + p.path + "\" (expected: a "
+                                                            + "regular expression, as host \"" + p.host
                                                             + "\" uses regex paths: " + e.getDescription()
                                                             + "); path ignored"));
                     continue;
                 }
-                Candidate earlier = regexSeen.putIfAbsent(c.host() + ' ' + c.path(), c);
+                Candidate earlier = regexSeen.putIfAbsent(p.host + ' ' + p.path, c);
                 if (earlier != null) {
-                    problems.add(new ConfigProblem(subject, c.where() + ": host \"" + c.host() + "\" uses regex "
-                                                            + "paths, where \"" + c.path() + "\" is the same "
+                    problems.add(new ConfigProblem(subject, p.where + ": host \"" + p.host + "\" uses regex "
+                                                            + "paths, where \"" + p.path + "\" is the same "
                                                             + "regex as Ingress " + earlier.key() + " ("
-                                                            + earlier.where() + "), which is older; ignored"));
+                                                            + earlier.path().where + "), which is older; ignored"));
                     continue;
                 }
                 String target = c.annotations().rewriteTarget();
-                if (needsRewrite(target, c.path())) {
+                if (needsRewrite(target, p.path)) {
                     int groups = pattern.matcher("").groupCount();
                     int highest = highestGroup(target);
                     if (highest > groups) {
                         problems.add(new ConfigProblem(subject, IngressAnnotations.PREFIX + "rewrite-target: \""
                                                                 + target + "\" refers to $" + highest + " but path \""
-                                                                + c.path() + "\" has " + groups + " group"
+                                                                + p.path + "\" has " + groups + " group"
                                                                 + (groups == 1 ? "" : "s") + " (nginx refuses this); "
                                                                 + "the path is served without rewrite"));
                     } else {
@@ -388,10 +348,16 @@ public final class IngressCompiler {
             }
             RoutePolicy built = policy != null ? policy.build() : policies.of(c.annotations(), c.backend());
             Backend backend = backends.get(c.backend(), c.annotations().loadBalance(), built);
-            String routeName = c.key() + ':' + c.host() + c.path();
-            Route route = Route.of(routeName, backend, built, statsFor(routeName, nextStats));
-            planned.add(new PlannedPath(c.host(), type, c.path(), route));
-            views.add(view(Kind.PATH, route, c.host(), c.path(), type.name(), c.key()));
+            RouteStats stats = statsFor(p.routeName, nextStats);
+            PlannedPath last = p.planned;
+            if (last == null || last.type() != type || last.route().backend() != backend
+                || last.route().policy() != built || last.route().stats() != stats) {
+                Route route = Route.of(p.routeName, backend, built, stats);
+                p.planned = last = new PlannedPath(p.host, type, p.path, route);
+                p.view = view(Kind.PATH, route, p.host, p.path, type.name(), c.key());
+            }
+            planned.add(last);
+            views.add(p.view);
         }
         Map<String, Route> hostDefaultRoutes = new LinkedHashMap<>();
         for (DefaultCandidate d : hostDefaults.values()) {
@@ -415,7 +381,8 @@ public final class IngressCompiler {
         views.sort(VIEW_ORDER);
         backends.commit();
         lastResolved = cluster.resolved;
-        lastAnnotations = annotations;
+        lastParsed = parsed;
+        lastCandidates = candidates.size();
         lastPolicies = policies.made;
         routeStats = nextStats;
         return new Plan(planned, hostDefaultRoutes, defaultRoute, views, List.copyOf(problems));
@@ -453,16 +420,20 @@ public final class IngressCompiler {
 
     /** The Services, slices and legacy Endpoints of a state, indexed for backend resolution. */
     private static final class Cluster {
-        private final Map<String, Service> services = new HashMap<>();
-        private final Map<String, List<EndpointSlice>> slices = new HashMap<>();
-        private final Map<String, Endpoints> legacy = new HashMap<>();
+        private final Map<String, Service> services;
+        private final Map<String, List<EndpointSlice>> slices;
+        private final Map<String, Endpoints> legacy;
         private final Map<String, ResolvedService> previous;
         // The Services whose endpoints this compile resolved, by namespace/name: every path to the same port shares
         // one list of Endpoint objects, and the next compile reuses it if nothing it came from changed.
-        final Map<String, ResolvedService> resolved = new HashMap<>();
+        final Map<String, ResolvedService> resolved;
 
         Cluster(ClusterState state, Map<String, ResolvedService> previous) {
             this.previous = previous;
+            this.resolved = new HashMap<>(capacity(previous.size()));
+            this.services = new HashMap<>(capacity(state.services().size()));
+            this.slices = new HashMap<>(capacity(state.endpointSlices().size()));
+            this.legacy = new HashMap<>(capacity(state.endpoints().size()));
             for (Service s : state.services()) {
                 if (s.getMetadata() != null && s.getMetadata().getName() != null) {
                     services.put(namespace(s) + '/' + s.getMetadata().getName(), s);
@@ -483,57 +454,53 @@ public final class IngressCompiler {
         }
 
         /**
-         * Resolves one Ingress backend; reports why it cannot be served (it then has no endpoints).
+         * Resolves one Ingress backend; reports why it cannot be served (it then has no endpoints). The answer is
+         * the last compile's while the Service (and, for endpoints, its slices and Endpoints) are the same
+         * instances.
          *
          * @param closed whether the route must not be served at all (its endpoints are dropped)
          */
-        BackendRef resolve(Ingress ing, IngressBackend b, String where, boolean closed, Set<ConfigProblem> problems) {
-            String ns = namespace(ing);
-            String subject = "Ingress " + OldestFirst.key(ing);
-            if (b == null) {
-                problems.add(new ConfigProblem(subject, where + ": missing (expected: service)"));
-                return new BackendRef(ns + "/<none>", List.of());
+        BackendRef resolve(BackendSource src, boolean closed, Set<ConfigProblem> problems) {
+            if (src.fixed != null) {
+                problems.add(src.fixedProblem);
+                return src.fixed;
             }
-            if (b.getResource() != null) {
-                problems.add(new ConfigProblem(subject, where + ".resource: " + b.getResource().getKind() + ' '
-                                                        + b.getResource().getName() + " (expected: service; "
-                                                        + "resource backends are not supported); answered 503"));
-                return new BackendRef(ns + "/" + b.getResource().getKind() + ':' + b.getResource().getName(),
-                                      List.of());
+            Service service = services.get(src.serviceKey);
+            if (src.ref != null && src.service == service
+                && (src.resolved == null || src.resolved == resolvedFor(src.serviceKey, service))) {
+                if (src.problem != null) {
+                    problems.add(src.problem);
+                }
+                return src.ref;
             }
-            IngressServiceBackend svc = b.getService();
-            if (svc == null || svc.getName() == null || svc.getName().isEmpty()) {
-                problems.add(new ConfigProblem(subject, where + ".service.name: missing; answered 503"));
-                return new BackendRef(ns + "/<none>", List.of());
+            src.service = service;
+            src.resolved = null;
+            src.problem = null;
+            src.ref = resolve(src, service, closed);
+            if (src.problem != null) {
+                problems.add(src.problem);
             }
-            Integer number = svc.getPort() == null ? null : svc.getPort().getNumber();
-            String portName = svc.getPort() == null ? null : svc.getPort().getName();
-            boolean hasNumber = number != null && number != 0;
-            boolean hasName = portName != null && !portName.isEmpty();
-            String serviceKey = ns + '/' + svc.getName();
-            String name = serviceKey + ':' + (hasNumber ? String.valueOf(number) : hasName ? portName : "<none>");
-            if (hasNumber == hasName) {
-                problems.add(new ConfigProblem(subject, where + ".service.port: "
-                                                        + (hasNumber ? "both number and name" : "missing")
-                                                        + " (expected: a number or a name); answered 503"));
-                return new BackendRef(name, List.of());
-            }
-            Service service = services.get(serviceKey);
+            return src.ref;
+        }
+
+        /** {@link #resolve} when the last answer does not hold: sets {@code src.problem} and {@code src.resolved}. */
+        private BackendRef resolve(BackendSource src, Service service, boolean closed) {
+            String serviceKey = src.serviceKey;
+            String name = src.name;
+            boolean hasNumber = src.number != null;
             if (service == null || service.getSpec() == null) {
-                problems.add(new ConfigProblem(subject, where + ": Service " + serviceKey + " not found; "
-                                                        + "answered 503 until it exists"));
+                src.problem = src.problem(": Service " + serviceKey + " not found; answered 503 until it exists");
                 return new BackendRef(name, List.of());
             }
             if ("ExternalName".equals(service.getSpec().getType())) {
-                problems.add(new ConfigProblem(subject, where + ": Service " + serviceKey + " is of type "
-                                                        + "ExternalName, which is not supported (Ferry resolves no "
-                                                        + "names); answered 503"));
+                src.problem = src.problem(": Service " + serviceKey + " is of type ExternalName, which is not "
+                                          + "supported (Ferry resolves no names); answered 503");
                 return new BackendRef(name, List.of());
             }
             ServicePort port = null;
             List<ServicePort> ports = service.getSpec().getPorts() == null ? List.of() : service.getSpec().getPorts();
             for (ServicePort p : ports) {
-                if (hasNumber ? number.equals(p.getPort()) : portName.equals(p.getName())) {
+                if (hasNumber ? src.number.equals(p.getPort()) : src.portName.equals(p.getName())) {
                     port = p;
                 }
             }
@@ -542,22 +509,28 @@ public final class IngressCompiler {
                 for (ServicePort p : ports) {
                     known.add(p.getName() == null ? String.valueOf(p.getPort()) : p.getName() + '=' + p.getPort());
                 }
-                problems.add(new ConfigProblem(subject, where + ".service.port: " + (hasNumber ? number : portName)
-                                                        + " (expected: a port of Service " + serviceKey + ": "
-                                                        + (known.isEmpty() ? "it has none" : String.join(", ", known))
-                                                        + "); answered 503"));
+                src.problem = src.problem(".service.port: " + (hasNumber ? src.number : src.portName)
+                                          + " (expected: a port of Service " + serviceKey + ": "
+                                          + (known.isEmpty() ? "it has none" : String.join(", ", known))
+                                          + "); answered 503");
                 return new BackendRef(name, List.of());
             }
             if (port.getProtocol() != null && !"TCP".equals(port.getProtocol())) {
-                problems.add(new ConfigProblem(subject, where + ".service.port: " + (hasNumber ? number : portName)
-                                                        + " is " + port.getProtocol() + " (expected: TCP); "
-                                                        + "answered 503"));
+                src.problem = src.problem(".service.port: " + (hasNumber ? src.number : src.portName) + " is "
+                                          + port.getProtocol() + " (expected: TCP); answered 503");
                 return new BackendRef(name, List.of());
             }
             boolean h2c = APP_PROTOCOL_H2C.equals(port.getAppProtocol());
             if (closed) {
                 return new BackendRef(name, List.of(), h2c);
             }
+            ResolvedService rs = resolvedFor(serviceKey, service);
+            src.resolved = rs;
+            return new BackendRef(name, rs.endpoints(port), h2c);
+        }
+
+        /** The endpoints of {@code service} (which is {@code serviceKey}'s), the last compile's if still true. */
+        private ResolvedService resolvedFor(String serviceKey, Service service) {
             ResolvedService rs = resolved.get(serviceKey);
             if (rs == null) {
                 List<EndpointSlice> own = slices.getOrDefault(serviceKey, List.of());
@@ -568,7 +541,227 @@ public final class IngressCompiler {
                 }
                 resolved.put(serviceKey, rs);
             }
-            return new BackendRef(name, rs.endpoints(port), h2c);
+            return rs;
+        }
+    }
+
+    /**
+     * What one Ingress instance says on its own, before any other object is looked at: its problems, its paths with
+     * the names and keys a compile needs, its hosts and its default backend. Made once per instance (an informer
+     * hands an unchanged Ingress over as the same instance); each path and backend also remembers what the last
+     * compile made of it.
+     */
+    private static final class ParsedIngress {
+        final String key;
+        final String subject;
+        final IngressAnnotations annotations;
+        /** Reported before anything else of this Ingress. */
+        final List<ConfigProblem> problems = new ArrayList<>(2);
+        /** In the order of the spec; one with a problem is reported and ignored. */
+        final List<ParsedPath> paths = new ArrayList<>();
+        /** The valid hosts of its rules, in order, without repeats. */
+        final Set<String> hosts = new LinkedHashSet<>();
+        boolean served; // false: refused whole, or no spec
+        boolean closed; // its backend-protocol is not spoken: its routes answer 503
+        BackendSource defaultBackend;
+        boolean noRules;
+
+        private ParsedIngress(String key, IngressAnnotations annotations) {
+            this.key = key;
+            this.subject = "Ingress " + key;
+            this.annotations = annotations;
+        }
+
+        static ParsedIngress parse(Ingress ing, String key) {
+            IngressAnnotations ann = IngressAnnotations.parse(ing.getMetadata().getAnnotations());
+            ParsedIngress pi = new ParsedIngress(key, ann);
+            String subject = pi.subject;
+            if (!ann.refusals().isEmpty()) {
+                pi.problems.add(new ConfigProblem(subject, "refused whole, nothing of it is served: "
+                                                           + String.join("; ", ann.refusals())));
+                return pi;
+            }
+            for (String p : ann.problems()) {
+                pi.problems.add(new ConfigProblem(subject, p));
+            }
+            if (!ann.unsupported().isEmpty()) {
+                pi.problems.add(new ConfigProblem(subject, "annotations not supported, ignored: "
+                                                           + String.join(", ", ann.unsupported())));
+            }
+            pi.closed = ann.backendProtocol() != null && !SUPPORTED_PROTOCOLS.contains(ann.backendProtocol());
+            if (pi.closed) {
+                pi.problems.add(new ConfigProblem(subject, IngressAnnotations.PREFIX + "backend-protocol: "
+                                                           + ann.backendProtocol() + " is not supported yet "
+                                                           + "(supported: HTTP, GRPC, H2C); its paths answer 503 "
+                                                           + "rather than send plain HTTP/1.1 to that upstream"));
+            }
+            if (ing.getSpec() == null) {
+                pi.problems.add(new ConfigProblem(subject, "spec: missing"));
+                return pi;
+            }
+            pi.served = true;
+            String ns = namespace(ing);
+            List<IngressRule> rules = ing.getSpec().getRules() == null ? List.of() : ing.getSpec().getRules();
+            for (int ri = 0; ri < rules.size(); ri++) {
+                IngressRule rule = rules.get(ri);
+                String host = rule.getHost() == null ? "" : rule.getHost().toLowerCase(Locale.ROOT);
+                if (!host.isEmpty() && !isValidHost(host)) {
+                    pi.paths.add(new ParsedPath(new ConfigProblem(subject, "spec.rules[" + ri + "].host: \""
+                                                                           + rule.getHost() + "\" (expected: a DNS "
+                                                                           + "name such as foo.example.com or a "
+                                                                           + "wildcard such as *.example.com); "
+                                                                           + "rule ignored")));
+                    continue;
+                }
+                pi.hosts.add(host);
+                if (rule.getHttp() == null || rule.getHttp().getPaths() == null) {
+                    continue;
+                }
+                List<HTTPIngressPath> paths = rule.getHttp().getPaths();
+                for (int pi2 = 0; pi2 < paths.size(); pi2++) {
+                    HTTPIngressPath p = paths.get(pi2);
+                    String where = "spec.rules[" + ri + "].http.paths[" + pi2 + ']';
+                    String path = p.getPath() == null || p.getPath().isEmpty() ? "/" : p.getPath();
+                    PathType type = pathType(p.getPathType());
+                    if (type == null) {
+                        pi.paths.add(new ParsedPath(new ConfigProblem(
+                                subject, where + ".pathType: " + (p.getPathType() == null ? "missing"
+                                                                                          : '"' + p.getPathType() + '"')
+                                         + " (expected: Exact, Prefix or ImplementationSpecific); path ignored")));
+                        continue;
+                    }
+                    if (!path.startsWith("/")) {
+                        pi.paths.add(new ParsedPath(new ConfigProblem(
+                                subject, where + ".path: \"" + path + "\" (expected: an absolute path starting "
+                                         + "with /); path ignored")));
+                        continue;
+                    }
+                    pi.paths.add(new ParsedPath(pi, host, type, path, where,
+                                                BackendSource.of(ns, subject, p.getBackend(), where + ".backend")));
+                }
+            }
+            if (ing.getSpec().getDefaultBackend() != null) {
+                pi.defaultBackend = BackendSource.of(ns, subject, ing.getSpec().getDefaultBackend(),
+                                                     "spec.defaultBackend");
+                pi.noRules = rules.isEmpty();
+            }
+            return pi;
+        }
+    }
+
+    /** One path of an Ingress rule, and the route the last compile made of it. */
+    private static final class ParsedPath {
+        final ConfigProblem problem; // non-null: reported, and the path ignored
+        final String host;
+        final PathType type;
+        final String path;
+        final String where;
+        final BackendSource backend;
+        /** Under which two paths are the same rule: the older Ingress keeps it. */
+        final String dedupe;
+        final String routeName;
+        /** Whether this path turns every path of its host into a regex (use-regex, or a rewrite). */
+        final boolean makesHostRegex;
+        // The last compile's route of this path and its view; reused while its inputs are the same instances.
+        PlannedPath planned;
+        RouteView view;
+
+        ParsedPath(ConfigProblem problem) {
+            this.problem = problem;
+            this.host = null;
+            this.type = null;
+            this.path = null;
+            this.where = null;
+            this.backend = null;
+            this.dedupe = null;
+            this.routeName = null;
+            this.makesHostRegex = false;
+        }
+
+        ParsedPath(ParsedIngress ingress, String host, PathType type, String path, String where,
+                   BackendSource backend) {
+            this.problem = null;
+            this.host = host;
+            this.type = type;
+            this.path = path;
+            this.where = where;
+            this.backend = backend;
+            this.dedupe = host + ' ' + type + ' ' + normalize(type, path);
+            this.routeName = ingress.key + ':' + host + path;
+            this.makesHostRegex = ingress.annotations.useRegex()
+                                  || needsRewrite(ingress.annotations.rewriteTarget(), path);
+        }
+    }
+
+    /**
+     * An Ingress backend as the Ingress alone says it: either what cannot be served whatever the cluster holds
+     * ({@link #fixed}), or a Service and port to look up; and what the last compile resolved it to.
+     */
+    private static final class BackendSource {
+        private final String subject;
+        private final String where;
+        final BackendRef fixed;
+        final ConfigProblem fixedProblem;
+        final String serviceKey;
+        final String name;
+        final Integer number;
+        final String portName;
+        // The last resolution, and what it was made from.
+        Service service;
+        ResolvedService resolved;
+        BackendRef ref;
+        ConfigProblem problem;
+
+        private BackendSource(String subject, String where, BackendRef fixed, ConfigProblem fixedProblem,
+                              String serviceKey, String name, Integer number, String portName) {
+            this.subject = subject;
+            this.where = where;
+            this.fixed = fixed;
+            this.fixedProblem = fixedProblem;
+            this.serviceKey = serviceKey;
+            this.name = name;
+            this.number = number;
+            this.portName = portName;
+        }
+
+        static BackendSource of(String ns, String subject, IngressBackend b, String where) {
+            if (b == null) {
+                return fixed(subject, where, new BackendRef(ns + "/<none>", List.of()),
+                             ": missing (expected: service)");
+            }
+            if (b.getResource() != null) {
+                return fixed(subject, where, new BackendRef(ns + "/" + b.getResource().getKind() + ':'
+                                                            + b.getResource().getName(), List.of()),
+                             ".resource: " + b.getResource().getKind() + ' ' + b.getResource().getName()
+                             + " (expected: service; resource backends are not supported); answered 503");
+            }
+            IngressServiceBackend svc = b.getService();
+            if (svc == null || svc.getName() == null || svc.getName().isEmpty()) {
+                return fixed(subject, where, new BackendRef(ns + "/<none>", List.of()),
+                             ".service.name: missing; answered 503");
+            }
+            Integer number = svc.getPort() == null ? null : svc.getPort().getNumber();
+            String portName = svc.getPort() == null ? null : svc.getPort().getName();
+            boolean hasNumber = number != null && number != 0;
+            boolean hasName = portName != null && !portName.isEmpty();
+            String serviceKey = ns + '/' + svc.getName();
+            String name = serviceKey + ':' + (hasNumber ? String.valueOf(number) : hasName ? portName : "<none>");
+            if (hasNumber == hasName) {
+                return fixed(subject, where, new BackendRef(name, List.of()),
+                             ".service.port: " + (hasNumber ? "both number and name" : "missing")
+                             + " (expected: a number or a name); answered 503");
+            }
+            return new BackendSource(subject, where, null, null, serviceKey, name, hasNumber ? number : null,
+                                     hasNumber ? null : portName);
+        }
+
+        private static BackendSource fixed(String subject, String where, BackendRef ref, String problem) {
+            return new BackendSource(subject, where, ref, new ConfigProblem(subject, where + problem), null,
+                                     ref.name(), null, null);
+        }
+
+        ConfigProblem problem(String detail) {
+            return new ConfigProblem(subject, where + detail);
         }
     }
 
@@ -653,8 +846,8 @@ public final class IngressCompiler {
          */
         private static final BackendStats UNCOUNTED = new BackendStats();
 
-        private final Map<BackendKey, BuiltBackend> built = new HashMap<>();
-        private final Map<Backend, BackendKey> live = new IdentityHashMap<>();
+        private final Map<BackendKey, BuiltBackend> built = new HashMap<>(capacity(lastBackends.size()));
+        private final Map<Backend, BackendKey> live = new IdentityHashMap<>(lastLive.size());
         private final Map<String, EwmaBalancer> ewma = new HashMap<>();
         // The passive health handed to the backends built in this compile, so that they share it.
         private final Map<HealthKey, EndpointHealth> handedOut = new HashMap<>();
@@ -820,6 +1013,11 @@ public final class IngressCompiler {
             }
         }
         return true;
+    }
+
+    /** A {@link HashMap} capacity for {@code size} entries without a resize. */
+    private static int capacity(int size) {
+        return (int) Math.min(1 << 30, size * 4L / 3 + 1);
     }
 
     private static String namespace(HasMetadata o) {

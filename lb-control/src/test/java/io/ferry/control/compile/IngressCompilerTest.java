@@ -688,6 +688,118 @@ class IngressCompilerTest {
         }
     }
 
+    /** Everything a plan decides, as text: its paths, defaults, views and problems in order. */
+    private static List<String> describe(Plan plan) {
+        List<String> lines = new ArrayList<>();
+        for (PlannedPath p : plan.paths()) {
+            lines.add("path " + p.host() + ' ' + p.type() + ' ' + p.path() + " -> " + describe(p.route()));
+        }
+        plan.hostDefaults().forEach((host, r) -> lines.add("host default " + host + " -> " + describe(r)));
+        lines.add("default -> " + (plan.defaultRoute() == null ? "none" : describe(plan.defaultRoute())));
+        for (RouteView v : plan.views()) {
+            lines.add("view " + v.kind() + ' ' + v.name() + ' ' + v.host() + ' ' + v.path() + ' ' + v.pathType() + ' '
+                      + v.ingress() + ' ' + v.backend() + ' ' + v.balancer() + ' ' + List.copyOf(v.endpoints()) + ' '
+                      + v.policy());
+        }
+        plan.problems().forEach(problem -> lines.add("problem " + problem));
+        return lines;
+    }
+
+    private static String describe(Route r) {
+        return r.name() + ' ' + r.backend().name() + ' ' + r.backend().balancer().name() + ' '
+               + TextList.of(r.backend().endpoints()) + ' ' + r.policy();
+    }
+
+    @Test
+    void aRecompileDecidesWhatAColdCompileOfTheSameStateDecides() {
+        // What each Ingress says on its own, how its backends resolved and the routes made of them are kept from
+        // one compile to the next by instance: every step below changes one thing and hands the rest over as the
+        // same instances, as an informer does, and must plan exactly what a new compiler plans from scratch.
+        Service web = service("web", "10.96.0.10", "http", 80);
+        EndpointSlice webSlice = slice("web-1", "web", "http", 8080, "10.244.0.1", "10.244.0.2");
+        Service api = service("api", "10.96.0.11", "http", 8080);
+        EndpointSlice apiSlice = slice("api-1", "api", "http", 8080, "10.244.1.1");
+        Ingress a = ingress("a", "2024-01-01T00:00:00Z",
+                            rule("a.example.com", path("/", "Prefix", "web", 80),
+                                 path("/api", "Prefix", "api", "http")))
+                .build();
+        Ingress b = ingress("b", "2024-01-02T00:00:00Z",
+                            rule("a.example.com", path("/", "Prefix", "api", "http")),
+                            rule("b.example.com", path("/", "Prefix", "nope", 80)))
+                .build();
+        Ingress c = annotate(ingress("c", "2024-01-03T00:00:00Z",
+                                     rule("c.example.com", path("/x", "Exact", "web", 80),
+                                          path("/y", "Sometimes", "web", 80))), "load-balance", "ewma").build();
+        Ingress d = ingress("d", "2024-01-04T00:00:00Z").editSpec().withDefaultBackend(backend("web", 80)).endSpec()
+                                                       .build();
+        Ingress e = annotate(ingress("e", "2024-01-05T00:00:00Z",
+                                     rule("e.example.com", path("/", "Prefix", "web", 80))),
+                             "backend-protocol", "HTTPS").build();
+        List<Object> objects = new ArrayList<>(List.of(FERRY, web, webSlice, api, apiSlice, a, b, c, d, e));
+
+        Plan first = compiler.plan(state(objects.toArray()));
+        assertThat(describe(first)).isEqualTo(describe(cold(objects)));
+        assertThat(messages(first)).anyMatch(m -> m.contains("Service demo/nope not found"))
+                                   .anyMatch(m -> m.contains("already served by Ingress demo/a"));
+
+        Plan same = compiler.plan(state(objects.toArray()));
+        assertThat(describe(same)).isEqualTo(describe(first));
+        assertThat(route(same, "a.example.com", "/api")).as("nothing it came from changed")
+                                                        .isSameAs(route(first, "a.example.com", "/api"));
+
+        objects.set(objects.indexOf(webSlice), slice("web-1", "web", "http", 8080, "10.244.0.3"));
+        Plan moved = compiler.plan(state(objects.toArray()));
+        assertThat(describe(moved)).isEqualTo(describe(cold(objects)));
+        assertThat(TextList.of(route(moved, "a.example.com", "/").backend().endpoints()))
+                .containsExactly("10.244.0.3:8080");
+        assertThat(route(moved, "a.example.com", "/api")).isSameAs(route(first, "a.example.com", "/api"));
+
+        List<java.util.function.UnaryOperator<List<Object>>> steps = List.of(
+                // api's port renamed: a's /api no longer resolves.
+                o -> replace(o, api, service("api", "10.96.0.11", "web", 8080)),
+                // The missing Service appears.
+                o -> add(o, service("nope", "10.96.0.12", "http", 80),
+                         slice("nope-1", "nope", "http", 8080, "10.244.2.1")),
+                // A newer Ingress turns host a.example.com's paths into regexes, a's among them.
+                o -> add(o, annotate(ingress("f", "2024-01-06T00:00:00Z",
+                                             rule("a.example.com", path("/f.*", "Prefix", "web", 80))),
+                                     "use-regex", "true").build()),
+                // a is recreated after b: b now serves a.example.com's /.
+                o -> replace(o, a, ingress("a", "2024-01-07T00:00:00Z",
+                                           rule("a.example.com", path("/", "Prefix", "web", 80))).build()),
+                // e speaks HTTP again.
+                o -> replace(o, e, ingress("e", "2024-01-05T00:00:00Z",
+                                           rule("e.example.com", path("/", "Prefix", "web", 80))).build()),
+                // web is deleted.
+                o -> remove(o, web));
+        for (java.util.function.UnaryOperator<List<Object>> step : steps) {
+            objects = step.apply(objects);
+            assertThat(describe(compiler.plan(state(objects.toArray())))).isEqualTo(describe(cold(objects)));
+        }
+    }
+
+    private static Plan cold(List<Object> objects) {
+        return new IngressCompiler(IngressCompiler.DEFAULT_CLASS, false).plan(state(objects.toArray()));
+    }
+
+    private static List<Object> replace(List<Object> objects, Object old, Object replacement) {
+        List<Object> next = new ArrayList<>(objects);
+        next.set(next.indexOf(old), replacement);
+        return next;
+    }
+
+    private static List<Object> add(List<Object> objects, Object... more) {
+        List<Object> next = new ArrayList<>(objects);
+        next.addAll(List.of(more));
+        return next;
+    }
+
+    private static List<Object> remove(List<Object> objects, Object gone) {
+        List<Object> next = new ArrayList<>(objects);
+        next.remove(gone);
+        return next;
+    }
+
     @Test
     void aBackendWhoseEndpointsAreUnchangedIsReusedByTheNextCompile() {
         Object[] objects = with(web(), simple("a"), annotate(simple("b"), "load-balance", "ewma"));
