@@ -136,10 +136,13 @@ public final class Ferry implements AutoCloseable {
                                                                         options.upstreamKeepaliveRequests)
                                                                 .build());
             started.add(httpProxy);
+            // Listen now (the ports are taken, clients can connect), accept once the first snapshot is live.
+            httpProxy.holdAcceptsUntilFirstTable();
             if (options.httpPort >= 0) {
                 InetSocketAddress bound = httpProxy.bind(new InetSocketAddress(options.httpAddress,
                                                                                options.httpPort));
-                logger.info("Edge HTTP proxy on {} (IngressClass {})", bound, options.ingressClass);
+                logger.info("Edge HTTP proxy on {} (IngressClass {}), accepting from the first snapshot", bound,
+                            options.ingressClass);
             }
             if (options.httpsPort >= 0) {
                 TlsCertificate generated = TlsCertificate.generateDefault();
@@ -148,8 +151,8 @@ public final class Ferry implements AutoCloseable {
                 httpProxy.applyTls(TlsTable.of(generated));
                 InetSocketAddress bound = httpProxy.bindHttps(new InetSocketAddress(options.httpAddress,
                                                                                     options.httpsPort));
-                logger.info("Edge HTTPS proxy on {} (TLS by {}, ALPN h2 and http/1.1)", bound,
-                            TlsContexts.providerName());
+                logger.info("Edge HTTPS proxy on {} (TLS by {}, ALPN h2 and http/1.1), accepting from the first "
+                            + "snapshot", bound, TlsContexts.providerName());
             }
         }
         SnapshotCompiler compiler = new SnapshotCompiler(

@@ -55,6 +55,8 @@ public final class HttpProxy implements AutoCloseable {
         }
     };
     private volatile HttpRouteTable<Route> table = HttpRouteTable.empty();
+    // Whether listeners leave new connections in the accept queue until the first table (holdAcceptsUntilFirstTable).
+    private volatile boolean holding;
     private volatile TlsTable tls;
     private volatile int httpsRedirectPort = 443;
 
@@ -124,6 +126,7 @@ public final class HttpProxy implements AutoCloseable {
                 .channel(transport.serverChannelType())
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .option(ChannelOption.SO_BACKLOG, 4096)
+                .option(ChannelOption.AUTO_READ, !holding)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(new ConnectionLimit(config.maxConnections(), stats, init));
@@ -132,6 +135,9 @@ public final class HttpProxy implements AutoCloseable {
             throw new IOException("cannot listen on " + address + ": " + f.cause().getMessage(), f.cause());
         }
         listeners.add(f.channel());
+        if (!holding) {
+            f.channel().config().setAutoRead(true); // the first table came while it was being bound
+        }
         return (InetSocketAddress) f.channel().localAddress();
     }
 
@@ -155,9 +161,26 @@ public final class HttpProxy implements AutoCloseable {
         return httpsRedirectPort;
     }
 
-    /** Makes {@code next} the table new requests are routed by. */
+    /**
+     * Makes the listeners bound from now on leave new connections in the kernel's accept queue (up to its backlog of
+     * 4,096) until the first {@link #apply}: an edge that starts before it knows its routes then answers its first
+     * clients late rather than wrongly (a 404 for a host it is about to serve, the default certificate for a host
+     * it has a certificate for), as ingress-nginx starts nginx only once its first configuration is written. Call it
+     * before {@link #bind} and {@link #bindHttps}.
+     */
+    public void holdAcceptsUntilFirstTable() {
+        holding = true;
+    }
+
+    /** Makes {@code next} the table new requests are routed by (and, the first time, lets held connections in). */
     public void apply(HttpRouteTable<Route> next) {
         table = requireNonNull(next, "next");
+        if (holding) {
+            holding = false;
+            for (Channel listener : listeners) {
+                listener.config().setAutoRead(true);
+            }
+        }
     }
 
     public HttpRouteTable<Route> table() {
