@@ -574,78 +574,76 @@ public final class IngressCompiler {
 
         static ParsedIngress parse(Ingress ing, String key) {
             IngressAnnotations ann = IngressAnnotations.parse(ing.getMetadata().getAnnotations());
-            ParsedIngress pi = new ParsedIngress(key, ann);
-            String subject = pi.subject;
+            ParsedIngress parsed = new ParsedIngress(key, ann);
+            String subject = parsed.subject;
             if (!ann.refusals().isEmpty()) {
-                pi.problems.add(new ConfigProblem(subject, "refused whole, nothing of it is served: "
+                parsed.problems.add(new ConfigProblem(subject, "refused whole, nothing of it is served: "
                                                            + String.join("; ", ann.refusals())));
-                return pi;
+                return parsed;
             }
             for (String p : ann.problems()) {
-                pi.problems.add(new ConfigProblem(subject, p));
+                parsed.problems.add(new ConfigProblem(subject, p));
             }
             if (!ann.unsupported().isEmpty()) {
-                pi.problems.add(new ConfigProblem(subject, "annotations not supported, ignored: "
+                parsed.problems.add(new ConfigProblem(subject, "annotations not supported, ignored: "
                                                            + String.join(", ", ann.unsupported())));
             }
-            pi.closed = ann.backendProtocol() != null && !SUPPORTED_PROTOCOLS.contains(ann.backendProtocol());
-            if (pi.closed) {
-                pi.problems.add(new ConfigProblem(subject, IngressAnnotations.PREFIX + "backend-protocol: "
+            parsed.closed = ann.backendProtocol() != null && !SUPPORTED_PROTOCOLS.contains(ann.backendProtocol());
+            if (parsed.closed) {
+                parsed.problems.add(new ConfigProblem(subject, IngressAnnotations.PREFIX + "backend-protocol: "
                                                            + ann.backendProtocol() + " is not supported yet "
                                                            + "(supported: HTTP, GRPC, H2C); its paths answer 503 "
                                                            + "rather than send plain HTTP/1.1 to that upstream"));
             }
             if (ing.getSpec() == null) {
-                pi.problems.add(new ConfigProblem(subject, "spec: missing"));
-                return pi;
+                parsed.problems.add(new ConfigProblem(subject, "spec: missing"));
+                return parsed;
             }
-            pi.served = true;
+            parsed.served = true;
             String ns = namespace(ing);
             List<IngressRule> rules = ing.getSpec().getRules() == null ? List.of() : ing.getSpec().getRules();
             for (int ri = 0; ri < rules.size(); ri++) {
                 IngressRule rule = rules.get(ri);
                 String host = rule.getHost() == null ? "" : rule.getHost().toLowerCase(Locale.ROOT);
                 if (!host.isEmpty() && !isValidHost(host)) {
-                    pi.paths.add(new ParsedPath(new ConfigProblem(subject, "spec.rules[" + ri + "].host: \""
-                                                                           + rule.getHost() + "\" (expected: a DNS "
-                                                                           + "name such as foo.example.com or a "
-                                                                           + "wildcard such as *.example.com); "
-                                                                           + "rule ignored")));
+                    parsed.paths.add(new ParsedPath(new ConfigProblem(
+                            subject, "spec.rules[" + ri + "].host: \"" + rule.getHost() + "\" (expected: a DNS name "
+                                     + "such as foo.example.com or a wildcard such as *.example.com); rule ignored")));
                     continue;
                 }
-                pi.hosts.add(host);
+                parsed.hosts.add(host);
                 if (rule.getHttp() == null || rule.getHttp().getPaths() == null) {
                     continue;
                 }
                 List<HTTPIngressPath> paths = rule.getHttp().getPaths();
-                for (int pi2 = 0; pi2 < paths.size(); pi2++) {
-                    HTTPIngressPath p = paths.get(pi2);
-                    String where = "spec.rules[" + ri + "].http.paths[" + pi2 + ']';
+                for (int pi = 0; pi < paths.size(); pi++) {
+                    HTTPIngressPath p = paths.get(pi);
+                    String where = "spec.rules[" + ri + "].http.paths[" + pi + ']';
                     String path = p.getPath() == null || p.getPath().isEmpty() ? "/" : p.getPath();
                     PathType type = pathType(p.getPathType());
                     if (type == null) {
-                        pi.paths.add(new ParsedPath(new ConfigProblem(
+                        parsed.paths.add(new ParsedPath(new ConfigProblem(
                                 subject, where + ".pathType: " + (p.getPathType() == null ? "missing"
                                                                                           : '"' + p.getPathType() + '"')
                                          + " (expected: Exact, Prefix or ImplementationSpecific); path ignored")));
                         continue;
                     }
                     if (!path.startsWith("/")) {
-                        pi.paths.add(new ParsedPath(new ConfigProblem(
+                        parsed.paths.add(new ParsedPath(new ConfigProblem(
                                 subject, where + ".path: \"" + path + "\" (expected: an absolute path starting "
                                          + "with /); path ignored")));
                         continue;
                     }
-                    pi.paths.add(new ParsedPath(pi, host, type, path, where,
+                    parsed.paths.add(new ParsedPath(parsed, host, type, path, where,
                                                 BackendSource.of(ns, subject, p.getBackend(), where + ".backend")));
                 }
             }
             if (ing.getSpec().getDefaultBackend() != null) {
-                pi.defaultBackend = BackendSource.of(ns, subject, ing.getSpec().getDefaultBackend(),
+                parsed.defaultBackend = BackendSource.of(ns, subject, ing.getSpec().getDefaultBackend(),
                                                      "spec.defaultBackend");
-                pi.noRules = rules.isEmpty();
+                parsed.noRules = rules.isEmpty();
             }
-            return pi;
+            return parsed;
         }
     }
 
