@@ -167,7 +167,7 @@ public final class FerryMain implements Callable<Integer> {
                           + "(default: ${DEFAULT-VALUE}).")
     int upstreamKeepaliveRequests;
 
-    @Option(names = "--warmup", paramLabel = "DURATION", defaultValue = "15s", converter = DurationConverter.class,
+    @Option(names = "--warmup", paramLabel = "DURATION", defaultValue = "20s", converter = DurationConverter.class,
             description = "Before opening any listener, run requests through private copies of the L4 relay and "
                           + "(HTTP/1.1, HTTPS, HTTP/2, new TLS connections) the edge proxy on loopback, so that the "
                           + "first clients meet compiled code; it stops at this long if it has not finished; 0 skips "

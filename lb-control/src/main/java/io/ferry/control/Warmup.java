@@ -28,6 +28,7 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -70,6 +71,8 @@ import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import io.netty.util.concurrent.ImmediateEventExecutor;
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -104,7 +107,9 @@ import org.slf4j.LoggerFactory;
  * {@value #H2_REQUESTS} HTTP/2 streams over TLS, {@value #REQUESTS} HTTP/1.1 keep-alive requests in clear text and
  * as many over TLS, and {@value #HANDSHAKES} new TLS connections. A private {@link ServiceProxy} (the L4 relay,
  * with the real one's settings, on the relay's transport) on another loopback port 0 relays {@value #L4_REQUESTS}
- * HTTP/1.1 keep-alive requests to the same backend; without HTTP listeners that is the whole warm-up. The same
+ * HTTP/1.1 keep-alive requests to the same backend, and {@value #L4_CONNECTIONS} new connections of one request
+ * each; without HTTP listeners that is the whole warm-up. Then it waits for the JIT to finish what the rounds
+ * started, and touches every kind again until that sets nothing more compiling ({@link #settle}). The same
  * classes serve the real listeners afterwards, so their code is compiled. The time budget caps it all (a starved
  * machine gets a partial warm-up, not a late start). Nothing of the private proxies outlives the call: their
  * connections are drained and closed; their stats and pools are their own.
@@ -147,10 +152,26 @@ final class Warmup {
      * buffers) is the code the HTTP kinds warm too.
      */
     private static final long L4_REQUESTS = 4_000;
+    /**
+     * New connections through the L4 relay, one request each. A connection's start and end (accept, the upstream
+     * connect, the channels' set-up, the FIN or reset passed on, the close of both) is code that a keep-alive load
+     * runs only when it starts and stops: 64 connections a run. Left to real load, it reached the JIT's thresholds
+     * a method at a time, run after run, and each compile (tens of milliseconds of C2 on the proxy's one CPU) held
+     * the relayed requests of that moment: 25-100 ms at the top of every 8 s run of {@code wrk -c64}, against 5-10
+     * for nginx. With this many, and the settle passes, the first runs of {@code wrk -c64} after the start saw
+     * 0-90 ms of C2 each instead of 40-410, and a p99 level with nginx's instead of 2-3 times it; a few methods
+     * still reach their thresholds later, a run at a time.
+     */
+    private static final long L4_CONNECTIONS = 2_400;
     /** New TLS connections, one request each. */
     private static final long HANDSHAKES = 200;
     /** Channels closed at once at the end (io_uring: a few completions each, 4,096 at most in one loop turn). */
     private static final int CLOSE_BATCH = 256;
+    /** Passes of every kind at most once the rounds are done, while they still set the JIT compiling. */
+    private static final int SETTLE_PASSES = 2;
+    /** How long the JIT must have compiled nothing to count as idle: longer than most single compiles take. */
+    private static final long JIT_QUIET_MILLIS = 200;
+    private static final CompilationMXBean JIT = ManagementFactory.getCompilationMXBean();
     /** The counts are reached in this many rounds of every kind. */
     private static final int ROUNDS = 8;
     /** Request shapes ({@link #request}) and TLS client hellos ({@link #clientTls}). */
@@ -185,10 +206,12 @@ final class Warmup {
             EwmaBalancer.class.getName());
 
     /** What a warm-up did. */
-    record Result(long l4, long http1, long https1, long h2, long handshakes, long failures, Duration took) {
+    record Result(long l4, long l4Connections, long http1, long https1, long h2, long handshakes, long failures,
+                  Duration took, int settlePasses, long settleRequests) {
 
+        /** The requests of the rounds (not of the settle passes). */
         long requests() {
-            return l4 + http1 + https1 + h2 + handshakes;
+            return l4 + l4Connections + http1 + https1 + h2 + handshakes;
         }
     }
 
@@ -199,6 +222,9 @@ final class Warmup {
     private final TcpProxyConfig tcp;
     private final boolean http;
     private final AtomicLong l4 = new AtomicLong();
+    private final AtomicLong l4Connections = new AtomicLong();
+    /** New L4 connections started: which way each ends ({@link #shortConnections}). */
+    private final AtomicLong shortConnections = new AtomicLong();
     private final AtomicLong http1 = new AtomicLong();
     private final AtomicLong https1 = new AtomicLong();
     private final AtomicLong h2 = new AtomicLong();
@@ -207,8 +233,14 @@ final class Warmup {
     private final AtomicLong connections = new AtomicLong();
     /** The private backend's connections by the listener that accepted them. */
     private final Map<Channel, Set<Channel>> accepted = new ConcurrentHashMap<>();
-    /** Time spent per kind, in nanoseconds: L4, HTTP/2, HTTP/1.1, HTTPS, handshakes (for the log). */
-    private final long[] spent = new long[5];
+    /**
+     * Time spent per kind, in nanoseconds: L4, HTTP/2, HTTP/1.1, HTTPS, handshakes, L4 connections, and the settle
+     * passes (for the log).
+     */
+    private final long[] spent = new long[7];
+    /** The counts when the rounds ended ({@link #counts}), before the settle passes; null if they did not end. */
+    private long[] counted;
+    private int settlePasses;
     /** The clients' and the backend's connections: closed at the end, so the private proxy's pooled ones go too. */
     private final ChannelGroup all = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
 
@@ -240,13 +272,16 @@ final class Warmup {
             w.failures.incrementAndGet();
             logger.warn("Warm-up stopped early: {}", e.toString());
         }
-        Result r = new Result(w.l4.get(), w.http1.get(), w.https1.get(), w.h2.get(), w.handshakes.get(),
-                              w.failures.get(), Duration.ofNanos(System.nanoTime() - start));
+        long[] n = w.counted != null ? w.counted : w.counts();
+        long settleRequests = w.counted != null ? Arrays.stream(w.counts()).sum() - Arrays.stream(n).sum() : 0;
+        Result r = new Result(n[0], n[1], n[2], n[3], n[4], n[5], w.failures.get(),
+                              Duration.ofNanos(System.nanoTime() - start), w.settlePasses, settleRequests);
         long[] ms = Arrays.stream(w.spent).map(TimeUnit.NANOSECONDS::toMillis).toArray();
-        logger.info("Warm-up: {} requests in {} ms (L4 relay {} in {} ms, HTTP/1.1 {} in {} ms, HTTPS {} in {} ms, "
-                    + "HTTP/2 {} in {} ms, new TLS handshakes {} in {} ms; {} failed)", r.requests(),
-                    r.took().toMillis(), r.l4(), ms[0], r.http1(), ms[2], r.https1(), ms[3], r.h2(), ms[1],
-                    r.handshakes(), ms[4], r.failures());
+        logger.info("Warm-up: {} requests in {} ms (L4 relay {} in {} ms, new L4 connections {} in {} ms, HTTP/1.1 {} "
+                    + "in {} ms, HTTPS {} in {} ms, HTTP/2 {} in {} ms, new TLS handshakes {} in {} ms; {} failed); "
+                    + "then {} settle passes, {} requests, {} ms", r.requests(), r.took().toMillis(), r.l4(), ms[0],
+                    r.l4Connections(), ms[5], r.http1(), ms[2], r.https1(), ms[3], r.h2(), ms[1], r.handshakes(),
+                    ms[4], r.failures(), r.settlePasses(), r.settleRequests(), ms[6]);
         return r;
     }
 
@@ -305,6 +340,8 @@ final class Warmup {
             for (int round = 0; round < ROUNDS && System.nanoTime() - deadline < 0; round++) {
                 phase(0, L4_REQUESTS / ROUNDS, CONNECTIONS, deadline,
                       (left, done, abruptly) -> keepAlive(relayTransport, tcpAt, null, left, l4, done, abruptly));
+                phase(5, L4_CONNECTIONS / ROUNDS, CONNECTIONS, deadline,
+                      (left, done, abruptly) -> shortConnections(tcpAt, left, done));
                 if (round > 0) {
                     // The last round's listener closes, awaited, as the real proxies close and await theirs on a
                     // table change: the event loop's paths for a listener that ends (io_uring: a multishot accept
@@ -335,6 +372,8 @@ final class Warmup {
                           (left, done, abruptly) -> newConnections(to.https, to.h1, left, done));
                 }
             }
+            counted = counts();
+            settle(deadline, tcpAt, to);
         } finally {
             // The backend's side of every pooled upstream connection first, a batch at a time: the proxy's sides
             // close as they read the end. Thousands of channels closed in one event loop turn overflow io_uring's
@@ -350,6 +389,82 @@ final class Warmup {
             }
             all.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
+    }
+
+    /** The answered requests per kind: L4, L4 connections, HTTP/1.1, HTTPS, HTTP/2, handshakes. */
+    private long[] counts() {
+        return new long[] {l4.get(), l4Connections.get(), http1.get(), https1.get(), h2.get(), handshakes.get()};
+    }
+
+    /**
+     * Lets the JIT finish before Ferry opens its listeners, so that it does not compile under the first real load.
+     *
+     * <p>Where the rounds leave it: compiling a backlog of seconds (the C2 queue is long during the rounds, and the
+     * JIT raises its thresholds while it is), and methods whose counts passed the C2 threshold meanwhile still
+     * waiting to be noticed. The JIT notices a method at its next call, so these would be compiled at the first
+     * connection, the first close, the first handshake of real traffic: tens of milliseconds of C2 each on the
+     * proxy's CPU, holding every request of that moment. So: wait until the JIT is idle, run a small pass of
+     * every kind (each touches its methods once), and again until a pass sets nothing compiling, at most
+     * {@value #SETTLE_PASSES} passes, within the budget.
+     */
+    private void settle(long deadline, InetSocketAddress tcpAt, HttpTargets to) throws InterruptedException {
+        long start = System.nanoTime();
+        try {
+            while (settlePasses < SETTLE_PASSES && awaitJitIdle(deadline)) {
+                long compiled = compilationMillis();
+                settlePasses++;
+                phase(6, CONNECTIONS * 4, CONNECTIONS, deadline,
+                      (left, done, abruptly) -> keepAlive(relayTransport, tcpAt, null, left, l4, done, abruptly));
+                phase(6, CONNECTIONS * 4, CONNECTIONS, deadline,
+                      (left, done, abruptly) -> shortConnections(tcpAt, left, done));
+                if (http) {
+                    int clients = CONNECTIONS * ROUNDS;
+                    phase(6, (long) clients * STREAMS, clients, deadline,
+                          (left, done, abruptly) -> http2(to.https, to.h2, left, done, abruptly));
+                    phase(6, clients, clients, deadline,
+                          (left, done, abruptly) -> keepAlive(httpTransport, to.plain, null, left, http1, done,
+                                                                abruptly));
+                    phase(6, clients, clients, deadline,
+                          (left, done, abruptly) -> keepAlive(httpTransport, to.https, to.h1, left, https1, done,
+                                                                abruptly));
+                    phase(6, SHAPES, CONNECTIONS / 2, deadline,
+                          (left, done, abruptly) -> newConnections(to.https, to.h1, left, done));
+                }
+                if (!awaitJitIdle(deadline) || compilationMillis() == compiled) {
+                    break;
+                }
+            }
+        } finally {
+            spent[6] += System.nanoTime() - start;
+        }
+    }
+
+    /**
+     * Waits until the JIT has compiled nothing for {@value #JIT_QUIET_MILLIS} ms; {@code false} if the deadline
+     * came first (or the JVM does not report compile time).
+     */
+    private static boolean awaitJitIdle(long deadline) throws InterruptedException {
+        if (!JIT.isCompilationTimeMonitoringSupported()) {
+            return false;
+        }
+        long last = compilationMillis();
+        long quietSince = System.nanoTime();
+        while (System.nanoTime() - deadline < 0) {
+            Thread.sleep(10);
+            long now = compilationMillis();
+            if (now != last) {
+                last = now;
+                quietSince = System.nanoTime();
+            } else if (System.nanoTime() - quietSince >= TimeUnit.MILLISECONDS.toNanos(JIT_QUIET_MILLIS)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Milliseconds the JIT has spent compiling since the JVM started; it moves when a compile ends. */
+    private static long compilationMillis() {
+        return JIT.getTotalCompilationTime();
     }
 
     /** Closes {@code channels} {@value #CLOSE_BATCH} at a time, each batch once the one before has closed. */
@@ -587,6 +702,65 @@ final class Warmup {
     }
 
     /**
+     * New connections through the L4 relay at {@code at}, one request each, one after the other. They end in the
+     * four ways relayed connections end: the client closes after the answer (its FIN passed on upstream), resets
+     * after it, or stops with the answer unread (as a load generator stops), or the backend closes after answering
+     * (the FIN passed on to the client).
+     */
+    private void shortConnections(InetSocketAddress at, AtomicLong left, CountDownLatch done) {
+        if (!take(left)) {
+            done.countDown();
+            return;
+        }
+        long n = shortConnections.getAndIncrement();
+        CountDownLatch one = new CountDownLatch(1) {
+            @Override
+            public void countDown() {
+                super.countDown();
+                shortConnections(at, left, done); // the next one, from the closing connection's loop
+            }
+        };
+        connect(relayTransport, at, null, one, ch -> ch.pipeline().addLast(
+                new HttpClientCodec(), new HttpObjectAggregator(64 * 1024),
+                new SimpleChannelInboundHandler<FullHttpResponse>() {
+                    @Override
+                    public void channelActive(ChannelHandlerContext ctx) {
+                        FullHttpRequest req = request(n, at);
+                        if (n % 4 == 3) {
+                            req.headers().set(CLOSE_AFTER, "1");
+                        }
+                        if (n % 4 == 2) {
+                            // Stops as wrk does at the end of a run: the request sent, the answer never read.
+                            ctx.channel().config().setOption(ChannelOption.SO_LINGER, 0);
+                            ctx.writeAndFlush(req).addListener(f -> {
+                                l4Connections.incrementAndGet();
+                                ctx.close();
+                            });
+                        } else {
+                            ctx.writeAndFlush(req);
+                        }
+                    }
+
+                    @Override
+                    protected void channelRead0(ChannelHandlerContext ctx, FullHttpResponse res) {
+                        count(res, l4Connections);
+                        if (n % 4 == 1) {
+                            ctx.channel().config().setOption(ChannelOption.SO_LINGER, 0);
+                            ctx.close();
+                        } else if (n % 4 == 0) {
+                            ctx.close();
+                        } // else the backend closes, and so does the relay
+                    }
+
+                    @Override
+                    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                        failures.incrementAndGet();
+                        ctx.close();
+                    }
+                }));
+    }
+
+    /**
      * One HTTP/2 connection over TLS to {@code at} that keeps {@link #STREAMS} streams open, a new one for each
      * that ends, while requests are {@code left}; then it closes, or, stopping {@code abruptly} as h2load does,
      * sends {@link #STREAMS} more requests and closes without waiting for their answers. Frames straight from Netty's
@@ -735,6 +909,8 @@ final class Warmup {
     }
 
     private static final AsciiString CLIENT_DATA = AsciiString.cached("x-client-data");
+    /** A request header that makes the private backend close the connection once it has answered. */
+    private static final String CLOSE_AFTER = "x-warmup-close";
     private static final String BIG_VALUE = "z".repeat(4_200);
 
     private void count(FullHttpResponse res, AtomicLong answered) {
@@ -813,7 +989,11 @@ final class Warmup {
                 res.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain")
                              .setInt(HttpHeaderNames.CONTENT_LENGTH, BODY.length);
             }
-            ctx.writeAndFlush(res);
+            if (req.headers().contains(CLOSE_AFTER)) {
+                ctx.writeAndFlush(res).addListener(ChannelFutureListener.CLOSE);
+            } else {
+                ctx.writeAndFlush(res);
+            }
         }
 
         private static FullHttpResponse response(byte[] body) {

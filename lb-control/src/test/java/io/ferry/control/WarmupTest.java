@@ -22,10 +22,14 @@ class WarmupTest {
 
             assertThat(r.failures()).isZero();
             assertThat(r.l4()).isEqualTo(4_000);
+            assertThat(r.l4Connections()).isEqualTo(2_400);
             assertThat(r.http1()).isEqualTo(8_000);
             assertThat(r.https1()).isEqualTo(8_000);
             assertThat(r.h2()).isEqualTo(32_000);
             assertThat(r.handshakes()).isEqualTo(200);
+            // Then it waited for the JIT and touched every kind again, at least once, to no failure.
+            assertThat(r.settlePasses()).isBetween(1, 2);
+            assertThat(r.settleRequests()).isPositive();
             // The private proxy, its backend and every connection are gone: the process holds the descriptors it
             // held before (give or take the JIT's and the JDK's own few).
             await().atMost(Duration.ofSeconds(10))
@@ -42,7 +46,8 @@ class WarmupTest {
 
             assertThat(r.failures()).isZero();
             assertThat(r.l4()).isEqualTo(4_000);
-            assertThat(r.requests()).isEqualTo(4_000);
+            assertThat(r.l4Connections()).isEqualTo(2_400);
+            assertThat(r.requests()).isEqualTo(6_400);
             await().atMost(Duration.ofSeconds(10))
                    .untilAsserted(() -> assertThat(openFiles()).isLessThanOrEqualTo(fdsBefore + 8));
         }
@@ -60,6 +65,7 @@ class WarmupTest {
 
             assertThat(r.failures()).isZero();
             assertThat(r.l4()).isEqualTo(4_000);
+            assertThat(r.l4Connections()).isEqualTo(2_400);
             assertThat(r.h2()).isEqualTo(32_000);
             assertThat(r.handshakes()).isEqualTo(200);
         }
