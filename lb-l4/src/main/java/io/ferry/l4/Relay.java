@@ -35,6 +35,10 @@ final class Relay {
                 to.close();
             } else {
                 ((DuplexChannel) to).shutdownOutput();
+                // Both directions now end at to's peer's FIN: let it close to at once. With half-closure on,
+                // Netty would answer that FIN with a shutdown(SHUT_RD) that fails (ENOTCONN, an exception with a
+                // stack trace), an epoll_ctl and an event that only leads here to close both anyway.
+                to.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, false);
             }
         });
     }

@@ -177,7 +177,8 @@ public final class ServiceProxy implements AutoCloseable {
                 .option(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                .childOption(ChannelOption.TCP_NODELAY, true)
+                // TCP_NODELAY is on already: Netty's socket channels (epoll, io_uring, NIO) set it when created,
+                // and setting it again is one more setsockopt per connection.
                 .childOption(ChannelOption.SO_KEEPALIVE, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark())
                 .childHandler(new ChannelInitializer<Channel>() {

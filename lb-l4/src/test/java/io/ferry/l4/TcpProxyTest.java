@@ -165,6 +165,38 @@ class TcpProxyTest {
         }
     }
 
+    /**
+     * The other way round: the endpoint sends and half-closes first, and the client, having read to the end, still
+     * sends a megabyte and then its FIN. Once the proxy has passed the endpoint's FIN on, the client's FIN closes
+     * both sides (no half-closure left to keep); what the client sent before it must reach the endpoint whole, and
+     * neither side may stay open.
+     */
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void endpointFinFirstAndTheClientStillSendsItsLastBytes(Transport.Kind kind) throws Exception {
+        startProxy(kind, TcpProxyConfig.DEFAULT);
+        CompletableFuture<String> received = new CompletableFuture<>();
+        TestBackend server = backend(sock -> {
+            sock.getOutputStream().write("bye\n".getBytes(StandardCharsets.US_ASCII));
+            sock.shutdownOutput();
+            byte[] got = TestBackend.readAll(sock.getInputStream());
+            received.complete(got.length + " " + sha256(got));
+        });
+        ListenerKey key = key("127.0.0.1");
+        proxy.apply(L4Table.builder().add(key, backendOf("t/bye:1/TCP", server.address())).build());
+
+        byte[] payload = new byte[1024 * 1024];
+        new Random(3).nextBytes(payload);
+        try (Socket s = connect(boundAddress(key))) {
+            assertThat(new String(TestBackend.readAll(s.getInputStream()), StandardCharsets.US_ASCII))
+                    .isEqualTo("bye\n");
+            s.getOutputStream().write(payload);
+            s.shutdownOutput();
+            assertThat(received.get(20, SECONDS)).isEqualTo(payload.length + " " + sha256(payload));
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> proxy.stats().active() == 0);
+    }
+
     @ParameterizedTest
     @EnumSource(Transport.Kind.class)
     void connectionsSpreadOverEveryEndpoint(Transport.Kind kind) throws Exception {

@@ -4,13 +4,21 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.uring.IoUringDatagramChannel;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.uring.IoUringSocketChannel;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -67,6 +75,46 @@ class TransportTest {
                 }
                 case EPOLL -> assertThat(transport.serverChannelType()).isEqualTo(EpollServerSocketChannel.class);
                 case NIO -> assertThat(transport.serverChannelType()).isEqualTo(NioServerSocketChannel.class);
+            }
+        }
+    }
+
+    /**
+     * The relay and the edge do not set TCP_NODELAY (a setsockopt per connection): they rely on Netty's socket
+     * channels turning it on when they are created, the accepted ones and the connecting ones alike.
+     */
+    @ParameterizedTest
+    @EnumSource(Transport.Kind.class)
+    void socketsHaveNagleOffWithoutAskingForIt(Transport.Kind kind) throws Exception {
+        assumeTrue(kind.isAvailable(), kind + " not available");
+        try (Transport transport = Transport.create(kind, 1)) {
+            CompletableFuture<Boolean> accepted = new CompletableFuture<>();
+            Channel server = new ServerBootstrap()
+                    .group(transport.group())
+                    .channel(transport.serverChannelType())
+                    .childHandler(new ChannelInboundHandlerAdapter() {
+                        @Override
+                        public void channelActive(ChannelHandlerContext ctx) {
+                            accepted.complete(ctx.channel().config().getOption(ChannelOption.TCP_NODELAY));
+                            ctx.fireChannelActive();
+                        }
+                    })
+                    .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)).sync().channel();
+            try {
+                InetSocketAddress at = (InetSocketAddress) server.localAddress();
+                Channel client = new Bootstrap()
+                        .group(transport.group())
+                        .channelFactory(transport.socketChannelFactory(at))
+                        .handler(new ChannelInboundHandlerAdapter())
+                        .connect(at).sync().channel();
+                try {
+                    assertThat(client.config().getOption(ChannelOption.TCP_NODELAY)).isTrue();
+                    assertThat(accepted.get(10, TimeUnit.SECONDS)).isTrue();
+                } finally {
+                    client.close().sync();
+                }
+            } finally {
+                server.close().sync();
             }
         }
     }

@@ -179,7 +179,7 @@ public final class DnsServer implements AutoCloseable {
                 .group(transport.group())
                 .channel(transport.serverChannelType())
                 .option(ChannelOption.SO_REUSEADDR, true)
-                .childOption(ChannelOption.TCP_NODELAY, true)
+                // TCP_NODELAY: on by default in Netty's socket channels.
                 .childHandler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {

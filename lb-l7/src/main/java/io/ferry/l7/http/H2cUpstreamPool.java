@@ -119,7 +119,7 @@ final class H2cUpstreamPool {
         Bootstrap b = new Bootstrap()
                 .group(loop)
                 .channelFactory(transport.socketChannelFactory(address))
-                .option(ChannelOption.TCP_NODELAY, true)
+                // TCP_NODELAY: on by default in Netty's socket channels.
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, connectTimeoutMillis)
                 .handler(new ChannelInitializer<>() {
                     @Override

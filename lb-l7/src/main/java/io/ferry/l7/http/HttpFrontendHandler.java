@@ -619,7 +619,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                 .group(ctx.channel().eventLoop())
                 .channelFactory(proxy.transport().socketChannelFactory(address))
                 .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.TCP_NODELAY, true)
+                // TCP_NODELAY: on by default in Netty's socket channels.
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
                         (int) Math.min(Integer.MAX_VALUE, policy.connectTimeout().toMillis()))
                 .handler(new ChannelInitializer<>() {

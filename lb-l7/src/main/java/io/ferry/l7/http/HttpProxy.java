@@ -128,7 +128,7 @@ public final class HttpProxy implements AutoCloseable {
                 .option(ChannelOption.SO_BACKLOG, 4096)
                 .option(ChannelOption.AUTO_READ, !holding)
                 .childOption(ChannelOption.AUTO_READ, false)
-                .childOption(ChannelOption.TCP_NODELAY, true)
+                // TCP_NODELAY: on by default in Netty's socket channels; setting it again costs a setsockopt.
                 .childHandler(new ConnectionLimit(config.maxConnections(), stats, init));
         ChannelFuture f = b.bind(address).awaitUninterruptibly();
         if (!f.isSuccess()) {
