@@ -23,8 +23,9 @@ import io.netty.util.concurrent.ThreadAwareExecutor;
  * <p>The fix: never hand the registration an empty set. An empty set becomes {@code EPOLLET} alone, which keeps
  * the fd in epoll with no events of interest; {@code EPOLLHUP} and {@code EPOLLERR}, which epoll always reports,
  * are then reported once (edge-triggered) instead of on every wake-up, which was the reason for the removal. Later
- * interests are plain {@code EPOLL_CTL_MOD}s that succeed. Remove this class when Ferry moves to a Netty that resets
- * the registration's state after the removal.
+ * interests are plain {@code EPOLL_CTL_MOD}s that succeed. A request for the non-empty set already submitted is
+ * dropped: the system call would change nothing. Remove this class when Ferry moves to a Netty that resets the
+ * registration's state after the removal.
  */
 final class EpollRegistrationFix implements IoHandlerFactory {
 
@@ -87,6 +88,10 @@ final class EpollRegistrationFix implements IoHandlerFactory {
     private static final class Registration implements IoRegistration {
 
         private final IoRegistration delegate;
+        // The interest set last handed to the delegate, or -1. Netty asks for the set it already has now and then
+        // (after a connect completes: EPOLLOUT off, then the same set again before EPOLLIN goes on), and each ask
+        // is an epoll_ctl(EPOLL_CTL_MOD) that changes nothing.
+        private long submitted = -1;
 
         Registration(IoRegistration delegate) {
             this.delegate = delegate;
@@ -100,7 +105,14 @@ final class EpollRegistrationFix implements IoHandlerFactory {
         @Override
         public long submit(IoOps ops) {
             EpollIoOps epollOps = (EpollIoOps) ops;
-            return delegate.submit(epollOps.value() == 0 ? EpollIoOps.EPOLLET : ops);
+            if (epollOps.value() == 0) {
+                epollOps = EpollIoOps.EPOLLET; // asked for again, it re-arms the one HUP or ERR report: not skipped
+            } else if (epollOps.value() == submitted && delegate.isValid()) {
+                return submitted;
+            }
+            long result = delegate.submit(epollOps);
+            submitted = result == epollOps.value() ? result : -1;
+            return result;
         }
 
         @Override

@@ -1,12 +1,13 @@
 package io.ferry.l4;
 
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelConfig;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
@@ -114,17 +115,9 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
         attempts++;
         acquired = index;
         backend.balancer().acquire(backend, index);
-        Bootstrap b = new Bootstrap()
-                .group(inbound.eventLoop())
-                .channelFactory(proxy.transport().socketChannelFactory(backend.endpoint(index).address()))
-                .option(ChannelOption.AUTO_READ, false)
-                .option(ChannelOption.ALLOW_HALF_CLOSURE, true) // TCP_NODELAY: Netty's default (ServiceProxy)
-                .option(ChannelOption.SO_KEEPALIVE, true)
-                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, proxy.waterMark())
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.max(1, remainingMillis))
-                .handler(new TcpBackendHandler(inbound, stats, backendStats));
+        InetSocketAddress address = backend.endpoint(index).address();
         long connectStart = System.nanoTime();
-        ChannelFuture f = b.connect(backend.endpoint(index).address());
+        ChannelFuture f = open(inbound, address, (int) Math.max(1, remainingMillis));
         f.addListener((ChannelFuture future) -> {
             if (future.isSuccess()) {
                 backendStats.connectLatency.observe(System.nanoTime() - connectStart);
@@ -134,7 +127,7 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
                     return;
                 }
                 if (client != null) {
-                    backend.affinity().pin(client, backend.endpoint(index).address());
+                    backend.affinity().pin(client, address);
                 }
                 outbound = future.channel();
                 if (backend.proxyProtocol()) {
@@ -154,6 +147,12 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
                     inbound.config().setAutoRead(true);
                 }
             } else {
+                // Closed now, as a Bootstrap does: left open, epoll still reports the refusing peer's hang-up, and
+                // TcpBackendHandler would pass it on to the client as a FIN. (A socket that could not be opened
+                // fails on the client's channel instead, which must stay open for the next try.)
+                if (future.channel() != inbound) {
+                    future.channel().close();
+                }
                 releaseEndpoint();
                 stats.connectFailures.increment();
                 backendStats.addConnectFailures(1);
@@ -164,6 +163,56 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
                 retryOrReset(ctx, index);
             }
         });
+    }
+
+    /**
+     * Opens the upstream channel on {@code inbound}'s event loop and connects it, as a {@code Bootstrap} would without
+     * its per-connection work: an options map copied into the channel one {@code setOption} at a time, a task for the
+     * connect, and a lock around the address-resolver lookup for an address that is already resolved. A socket that
+     * cannot be opened or registered fails the returned future, as a refused connect does.
+     */
+    private ChannelFuture open(Channel inbound, InetSocketAddress address, int connectTimeoutMillis) {
+        Channel ch;
+        try {
+            ch = proxy.transport().socketChannelFactory(address).newChannel();
+        } catch (RuntimeException e) {
+            return inbound.newFailedFuture(e); // socket(2) failed: EMFILE, ENFILE, ENOBUFS
+        }
+        try {
+            ChannelConfig c = ch.config();
+            c.setAutoRead(false);
+            c.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true); // TCP_NODELAY: Netty's default (ServiceProxy)
+            c.setOption(ChannelOption.SO_KEEPALIVE, true);
+            c.setWriteBufferWaterMark(proxy.waterMark());
+            c.setConnectTimeoutMillis(connectTimeoutMillis);
+            ch.pipeline().addLast(new TcpBackendHandler(inbound, stats, backendStats));
+        } catch (RuntimeException e) {
+            ch.unsafe().closeForcibly();
+            return inbound.newFailedFuture(e);
+        }
+        ChannelFuture registered = inbound.eventLoop().register(ch);
+        if (registered.isDone()) { // the usual case: registering on the loop this runs on completes at once
+            return registered.isSuccess() ? ch.connect(address) : closeFailed(registered);
+        }
+        ChannelPromise connected = ch.newPromise();
+        registered.addListener((ChannelFuture r) -> {
+            if (r.isSuccess()) {
+                ch.connect(address, connected);
+            } else {
+                connected.setFailure(closeFailed(r).cause());
+            }
+        });
+        return connected;
+    }
+
+    private static ChannelFuture closeFailed(ChannelFuture registration) {
+        Channel ch = registration.channel();
+        if (ch.isRegistered()) {
+            ch.close();
+        } else {
+            ch.unsafe().closeForcibly();
+        }
+        return registration;
     }
 
     private void retryOrReset(ChannelHandlerContext ctx, int failedIndex) {
