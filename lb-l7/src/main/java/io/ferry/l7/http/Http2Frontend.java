@@ -54,6 +54,8 @@ final class Http2Frontend extends Http2ConnectionHandler {
 
     private final HttpProxy proxy;
     private final int localPort;
+    /** {@code https}, or {@code http} for HTTP/2 in clear text (prior knowledge on the HTTP port). */
+    private final String scheme;
     private final Http2Connection.PropertyKey streamKey;
     /** Streams that were given something during the current read: their handlers get a read-complete at its end. */
     private final ArrayList<Http2FrontendStream> readThisTurn = new ArrayList<>(8);
@@ -76,10 +78,11 @@ final class Http2Frontend extends Http2ConnectionHandler {
     private final Http2ResponseHeads.Block headBlock = new Http2ResponseHeads.Block();
 
     private Http2Frontend(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings settings,
-                          HttpProxy proxy, int localPort) {
+                          HttpProxy proxy, int localPort, String scheme) {
         super(decoder, encoder, settings);
         this.proxy = proxy;
         this.localPort = localPort;
+        this.scheme = scheme;
         this.streamKey = connection().newKey();
         this.sendFlow = encoder.flowController();
         this.connectionStream = connection().connectionStream();
@@ -276,7 +279,7 @@ final class Http2Frontend extends Http2ConnectionHandler {
                     // No :method, a method or header HTTP/1.1 cannot carry: this stream is refused, not the connection.
                     throw Http2Exception.streamError(streamId, Http2Error.PROTOCOL_ERROR, e, "malformed request head");
                 }
-                s = new Http2FrontendStream(Http2Frontend.this, stream, localPort);
+                s = new Http2FrontendStream(Http2Frontend.this, stream, localPort, scheme);
                 stream.setProperty(streamKey, s);
                 s.start();
                 s.received(req);
@@ -308,6 +311,7 @@ final class Http2Frontend extends Http2ConnectionHandler {
 
         private final HttpProxy proxy;
         private final int localPort;
+        private String scheme = "https";
 
         Builder(HttpProxy proxy, int localPort) {
             this.proxy = proxy;
@@ -318,6 +322,12 @@ final class Http2Frontend extends Http2ConnectionHandler {
             connection.remote().flowController(
                     new DefaultHttp2RemoteFlowController(connection, new UniformStreamByteDistributor(connection)));
             connection(connection);
+        }
+
+        /** {@code http} for HTTP/2 in clear text; {@code https} (the default) after TLS. */
+        Builder scheme(String scheme) {
+            this.scheme = scheme;
+            return this;
         }
 
         Builder settings(Http2Settings settings) {
@@ -340,7 +350,7 @@ final class Http2Frontend extends Http2ConnectionHandler {
         @Override
         protected Http2Frontend build(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder,
                                       Http2Settings initialSettings) {
-            return new Http2Frontend(decoder, encoder, initialSettings, proxy, localPort);
+            return new Http2Frontend(decoder, encoder, initialSettings, proxy, localPort, scheme);
         }
     }
 }

@@ -66,13 +66,13 @@ final class Http2FrontendStream implements Runnable {
     /** A final response head written and not yet sent: it goes out with what follows, or at the flush. */
     private HttpResponse heldHead;
 
-    Http2FrontendStream(Http2Frontend connection, Http2Stream stream, int localPort) {
+    Http2FrontendStream(Http2Frontend connection, Http2Stream stream, int localPort, String scheme) {
         this.connection = connection;
         this.stream = stream;
         this.ctx = connection.context();
         this.encoder = connection.encoder();
         this.h2 = encoder.connection();
-        this.handler = new HttpFrontendHandler(connection.proxy(), "https", localPort, this);
+        this.handler = new HttpFrontendHandler(connection.proxy(), scheme, localPort, this);
     }
 
     void start() {

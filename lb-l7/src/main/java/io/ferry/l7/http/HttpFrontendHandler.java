@@ -149,6 +149,18 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         ctx.fireChannelActive();
     }
 
+    /**
+     * HTTP/2 in clear text takes the connection over before its first request ({@link CleartextHttp2Detector}): this
+     * handler leaves, and takes back what its start counted and armed.
+     */
+    void handOver() {
+        if (started) {
+            stats.connections.decrement();
+            stats.activeConnections.decrement();
+        }
+        cancelTimer();
+    }
+
     /** An HTTP/2 stream's HEADERS opened it. */
     void streamStarted() {
         start();

@@ -2,6 +2,7 @@ package io.ferry.l7.http;
 
 import static java.util.Objects.requireNonNull;
 
+import io.ferry.l4.IdleTimeoutHandler;
 import io.ferry.l4.Transport;
 import io.ferry.l7.route.HttpRouteTable;
 import io.ferry.l7.route.Route;
@@ -11,7 +12,10 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.flush.FlushConsolidationHandler;
 import io.netty.util.concurrent.FastThreadLocal;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -20,6 +24,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The edge HTTP/1.1 proxy (ingress-nginx's job): listeners, the live {@link HttpRouteTable}, the upstream
@@ -85,11 +90,58 @@ public final class HttpProxy implements AutoCloseable {
             protected void initChannel(Channel ch) {
                 int port = ((InetSocketAddress) ch.localAddress()).getPort();
                 track(ch);
-                ch.pipeline().addLast("http", newServerCodec())
-                             .addLast("drain", new DrainHandler(HttpProxy.this::isDraining))
-                             .addLast("proxy", new HttpFrontendHandler(HttpProxy.this, "http", port));
+                // HTTP/1.1, unless the first bytes are HTTP/2's connection preface (prior knowledge, RFC 9113 3.3).
+                ch.pipeline().addLast("h2c", new CleartextHttp2Detector(HttpProxy.this, port));
+                addHttp1(ch.pipeline(), port, "http");
             }
         });
+    }
+
+    /**
+     * Adds HTTP/1.1's handlers to a connection's pipeline. On an active connection the proxy handler starts reading
+     * as soon as it is added.
+     *
+     * @param scheme {@code http} or {@code https}: what the requests came over
+     */
+    void addHttp1(ChannelPipeline p, int localPort, String scheme) {
+        p.addLast("http", newServerCodec())
+         .addLast("drain", new DrainHandler(this::isDraining))
+         .addLast("proxy", new HttpFrontendHandler(this, scheme, localPort));
+    }
+
+    /**
+     * Adds HTTP/2's handlers to an active connection's pipeline: {@link Http2Frontend}, Netty's HTTP/2 connection
+     * handler with a frame listener that gives every stream its own {@link HttpFrontendHandler} (streams are proxied
+     * independently, each with its own flow-control window and backpressure, without a child channel per stream).
+     *
+     * <p>The limits a public edge needs: at most {@value AlpnHandler#MAX_CONCURRENT_STREAMS} concurrent streams, a header
+     * list limit, and Netty's rapid-reset guard (at most {@value AlpnHandler#MAX_RST_FRAMES} RST_STREAMs per
+     * {@value AlpnHandler#RST_WINDOW_SECONDS} s, the connection is closed beyond); a connection with no open stream is closed
+     * after the client idle timeout, and protocol errors end the connection quietly ({@link Http2ConnectionGuard}).
+     * Flushes of the streams are consolidated ({@link FlushConsolidationHandler}): responses that complete in the
+     * same turn of the event loop share a TLS record and a {@code write}.
+     *
+     * @param scheme {@code https} after TLS, {@code http} for prior knowledge on the HTTP port
+     */
+    void addHttp2(ChannelPipeline p, int localPort, String scheme) {
+        stats.h2Connections.increment();
+        // Connection-level frames (SETTINGS, PING, WINDOW_UPDATE) must always be read; each stream has its own
+        // flow-control window and is read on demand (Http2FrontendStream).
+        p.channel().config().setAutoRead(true);
+        Http2Settings settings = Http2Settings.defaultSettings()
+                                              .maxConcurrentStreams(AlpnHandler.MAX_CONCURRENT_STREAMS)
+                                              .maxHeaderListSize(config.maxHeaderSize());
+        p.addLast("h2-idle", new IdleTimeoutHandler(config.clientIdleTimeout().toNanos(), TimeUnit.NANOSECONDS))
+         // Streams answered in one turn of the event loop leave in one TLS record and one write.
+         .addLast("h2-flush", new FlushConsolidationHandler(
+                 FlushConsolidationHandler.DEFAULT_EXPLICIT_FLUSH_AFTER_FLUSHES, true))
+         .addLast("h2", new Http2Frontend.Builder(this, localPort)
+                                .scheme(scheme)
+                                .settings(settings)
+                                .headerValidation(true)
+                                .maxRstFramesPerWindow(AlpnHandler.MAX_RST_FRAMES, AlpnHandler.RST_WINDOW_SECONDS)
+                                .build())
+         .addLast("h2-guard", new Http2ConnectionGuard(stats));
     }
 
     /**

@@ -64,7 +64,7 @@ public final class HttpStats {
         return tlsHandshakeFailures.sum();
     }
 
-    /** HTTPS connections that chose HTTP/2 by ALPN. */
+    /** Connections that chose HTTP/2: by ALPN over TLS, or by prior knowledge (its preface first) on the HTTP port. */
     public long h2Connections() {
         return h2Connections.sum();
     }
