@@ -11,7 +11,11 @@ import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.EventLoop;
 import io.netty.channel.unix.UnixChannelOption;
 import io.netty.util.concurrent.EventExecutor;
+import java.io.BufferedReader;
+import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -38,6 +42,7 @@ public final class ServiceProxy implements AutoCloseable {
     private final Transport transport;
     private final TcpProxyConfig config;
     private final WriteBufferWaterMark waterMark;
+    private final boolean socketKeepAlive;
     private final ProxyStats stats = new ProxyStats();
     private volatile L4Table table = L4Table.EMPTY;
 
@@ -53,6 +58,7 @@ public final class ServiceProxy implements AutoCloseable {
         this.transport = requireNonNull(transport, "transport");
         this.config = requireNonNull(config, "config");
         this.waterMark = new WriteBufferWaterMark(config.bufferSize() / 2, config.bufferSize());
+        this.socketKeepAlive = config.socketKeepAlive(keepaliveTimeSeconds());
     }
 
     /** The table new connections are routed by. Read once per connection, on an event loop. */
@@ -75,6 +81,23 @@ public final class ServiceProxy implements AutoCloseable {
 
     public ProxyStats stats() {
         return stats;
+    }
+
+    /** {@code SO_KEEPALIVE} for both legs of a connection: {@link TcpProxyConfig#socketKeepAlive}. */
+    boolean socketKeepAlive() {
+        return socketKeepAlive;
+    }
+
+    /** The kernel's {@code net.ipv4.tcp_keepalive_time}: 7,200 s where it cannot be read. */
+    static long keepaliveTimeSeconds() {
+        // A reader, not Files.readString: Java 17 sizes that read by the file's length, and procfs says 0 (it
+        // returned "7" of "7200").
+        try (BufferedReader r = Files.newBufferedReader(Path.of("/proc/sys/net/ipv4/tcp_keepalive_time"))) {
+            String line = r.readLine();
+            return line == null ? 7200 : Long.parseLong(line.trim());
+        } catch (IOException | RuntimeException e) {
+            return 7200;
+        }
     }
 
     /**
@@ -179,7 +202,6 @@ public final class ServiceProxy implements AutoCloseable {
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 // TCP_NODELAY is on already: Netty's socket channels (epoll, io_uring, NIO) set it when created,
                 // and setting it again is one more setsockopt per connection.
-                .childOption(ChannelOption.SO_KEEPALIVE, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark())
                 .childHandler(new ChannelInitializer<Channel>() {
                     @Override
@@ -191,6 +213,9 @@ public final class ServiceProxy implements AutoCloseable {
                         ch.pipeline().addLast(new TcpFrontendHandler(ServiceProxy.this, key));
                     }
                 });
+        if (socketKeepAlive) {
+            b.childOption(ChannelOption.SO_KEEPALIVE, true); // else not set at all: a setsockopt saved
+        }
         if (loop != null) {
             b.group(loop, loop).option(UnixChannelOption.SO_REUSEPORT, true);
         } else {

@@ -182,7 +182,9 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
             ChannelConfig c = ch.config();
             c.setAutoRead(false);
             c.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true); // TCP_NODELAY: Netty's default (ServiceProxy)
-            c.setOption(ChannelOption.SO_KEEPALIVE, true);
+            if (proxy.socketKeepAlive()) {
+                c.setOption(ChannelOption.SO_KEEPALIVE, true);
+            }
             c.setWriteBufferWaterMark(proxy.waterMark());
             c.setConnectTimeoutMillis(connectTimeoutMillis);
             ch.pipeline().addLast(new TcpBackendHandler(inbound, stats, backendStats));

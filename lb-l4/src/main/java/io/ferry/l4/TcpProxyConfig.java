@@ -61,6 +61,17 @@ public final class TcpProxyConfig {
     }
 
     /**
+     * Whether the relay's sockets (client and upstream side) get {@code SO_KEEPALIVE}: only when its probes can start
+     * before the idle timeout ends the connection, that is with no idle timeout, or one longer than the kernel's
+     * {@code net.ipv4.tcp_keepalive_time} ({@code keepaliveTimeSeconds}, 7,200 by default). With the default 1 h idle
+     * timeout the kernel would never send a probe, and the option would cost two {@code setsockopt} calls per
+     * connection for nothing.
+     */
+    public boolean socketKeepAlive(long keepaliveTimeSeconds) {
+        return idleTimeout.isZero() || idleTimeout.getSeconds() > keepaliveTimeSeconds;
+    }
+
+    /**
      * Whether each TCP listener is one {@code SO_REUSEPORT} socket per event loop (io_uring and epoll), so that
      * accept and relay stay on one loop; default true.
      */
