@@ -26,6 +26,8 @@
 #   tls-handshake  wrk over https with "Connection: close": every request is a new connection and a full
 #                  handshake (wrk does not resume sessions), so req/s is handshakes/s
 #   h2-small       h2load, HTTP/2 over TLS, --connections connections x 10 streams, GET /small
+#   h2c-small      h2load, HTTP/2 in clear text with prior knowledge, the same load (Ferry and HAProxy take it on
+#                  their HTTP port; nginx, which cannot serve both on one port, and the backend on port 23084)
 #   dns            dnsperf (UDP, 1 thread, 100 queries in flight) against DNS servers instead of proxies: Ferry
 #                  (a second process: --dns-address, --io-threads 1), NSD (server-count 1) and dnsmasq, each
 #                  serving the same zone of 1,000 ClusterIP and 50 headless Services (benchmarks/compare/dnszone.py
@@ -55,7 +57,7 @@ ROUNDS=3
 WARMUP=10
 CONNECTIONS=64
 STREAMS=10
-SCENARIOS="l4-small,l4-bulk,l7-small,l7-4k,tls-small,tls-handshake,h2-small,dns"
+SCENARIOS="l4-small,l4-bulk,l7-small,l7-4k,tls-small,tls-handshake,h2-small,h2c-small,dns"
 TARGETS="ferry,nginx,haproxy,direct,nsd,dnsmasq"
 JAVA_BIN=${JAVA_BIN:-java}
 FERRY_JVM_OPTS=${FERRY_JVM_OPTS:-}
@@ -105,7 +107,7 @@ HTTP_TARGETS=() DNS_TARGETS=() HTTP_SCENS=0 DNS=0
 for s in "${SCEN_LIST[@]}"; do
   case $s in
     dns) DNS=1 ;;
-    l4-small|l4-bulk|l7-small|l7-4k|tls-small|tls-handshake|h2-small) HTTP_SCENS=$((HTTP_SCENS + 1)) ;;
+    l4-small|l4-bulk|l7-small|l7-4k|tls-small|tls-handshake|h2-small|h2c-small) HTTP_SCENS=$((HTTP_SCENS + 1)) ;;
     *) echo "compare.sh: unknown scenario $s (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -137,6 +139,7 @@ L4_PORT=23080          # TCP proxy -> backend HTTP
 L4_IPERF_PORT=23201    # TCP proxy -> iperf3
 HTTP_PORT=23081        # HTTP proxy
 HTTPS_PORT=23443       # HTTPS proxy (HTTP/1.1 and HTTP/2 by ALPN)
+H2C_PORT=23084         # HTTP/2 in clear text, where it cannot share HTTP_PORT (nginx; the backend)
 BACKEND_HTTP_PORT=23090
 BACKEND_HTTPS_PORT=23453
 IPERF_PORT=23202
@@ -216,7 +219,7 @@ fill() {  # fill TEMPLATE OUT [proxy]
   local addr=${3:+${ADDR[$3]}}
   sed -e "s#@RUN@#$RUN#g" -e "s#@ADDR@#${addr}#g" -e "s#@BACKEND@#$BACKEND#g" \
       -e "s#@L4_PORT@#$L4_PORT#g" -e "s#@L4_IPERF_PORT@#$L4_IPERF_PORT#g" \
-      -e "s#@HTTP_PORT@#$HTTP_PORT#g" -e "s#@HTTPS_PORT@#$HTTPS_PORT#g" \
+      -e "s#@HTTP_PORT@#$HTTP_PORT#g" -e "s#@HTTPS_PORT@#$HTTPS_PORT#g" -e "s#@H2C_PORT@#$H2C_PORT#g" \
       -e "s#@BACKEND_HTTP_PORT@#$BACKEND_HTTP_PORT#g" -e "s#@BACKEND_HTTPS_PORT@#$BACKEND_HTTPS_PORT#g" \
       -e "s#@IPERF_PORT@#$IPERF_PORT#g" "$1" > "$2"
 }
@@ -367,6 +370,7 @@ url() {  # url TARGET SCENARIO
   if [ "$t" = direct ]; then
     case $s in
       tls-*|h2-*) echo "https://$BACKEND:$BACKEND_HTTPS_PORT$path" ;;
+      h2c-*) echo "http://$BACKEND:$H2C_PORT$path" ;;
       *) echo "http://$BACKEND:$BACKEND_HTTP_PORT$path" ;;
     esac
     return
@@ -374,6 +378,8 @@ url() {  # url TARGET SCENARIO
   case $s in
     l4-small) echo "http://${ADDR[$t]}:$L4_PORT$path" ;;
     tls-*|h2-*) echo "https://${ADDR[$t]}:$HTTPS_PORT$path" ;;
+    h2c-*) if [ "$t" = nginx ]; then echo "http://${ADDR[$t]}:$H2C_PORT$path"
+           else echo "http://${ADDR[$t]}:$HTTP_PORT$path"; fi ;;
     *) echo "http://${ADDR[$t]}:$HTTP_PORT$path" ;;
   esac
 }
@@ -384,9 +390,9 @@ check() {
   u=$(url "$t" "$s")
   want=$(stat -c %s "$RUN/www/$([ "$s" = l7-4k ] && echo 4k || echo small)")
   local opts=(-sk -o /dev/null -w '%{http_code} %{size_download} %{http_version}')
-  [[ $s == h2-* ]] && opts+=(--http2) || opts+=(--http1.1)
+  case $s in h2-*) opts+=(--http2) ;; h2c-*) opts+=(--http2-prior-knowledge) ;; *) opts+=(--http1.1) ;; esac
   got=$(curl "${opts[@]}" --max-time 5 "$u" || true)
-  case $s in h2-*) [ "$got" = "200 $want 2" ] ;; *) [ "$got" = "200 $want 1.1" ] ;; esac ||
+  case $s in h2-*|h2c-*) [ "$got" = "200 $want 2" ] ;; *) [ "$got" = "200 $want 1.1" ] ;; esac ||
     { echo "compare.sh: $t $s: $u answered '$got', wanted '200 $want'" >&2; return 1; }
 }
 
@@ -460,7 +466,7 @@ run_load() {
     tls-handshake)
       timeout $((secs + 20)) taskset -c $LOAD_CPU wrk -t1 -c"$CONNECTIONS" -d"${secs}s" --latency \
         -H 'Connection: close' "$u" >"$out" 2>&1 || true ;;
-    h2-small)
+    h2-small|h2c-small)
       rm -f "$out.h2log"
       timeout $((secs + 20)) taskset -c $LOAD_CPU h2load -t1 -c"$CONNECTIONS" -m"$STREAMS" -D "$secs" \
         --log-file="$out.h2log" "$u" >"$out" 2>&1 || true ;;
@@ -497,7 +503,7 @@ measure() {  # measure TARGET SCENARIO ROUND
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null || true; fi
   case $s in
     l4-bulk) parsed=$($PY "$HERE/compare.py" iperf3 "$out") ;;
-    h2-small) parsed=$($PY "$HERE/compare.py" h2load "$out" "$out.h2log"); rm -f "$out.h2log" ;;
+    h2-small|h2c-small) parsed=$($PY "$HERE/compare.py" h2load "$out" "$out.h2log"); rm -f "$out.h2log" ;;
     dns) parsed=$($PY "$HERE/compare.py" dnsperf "$out")
          grep -v '^> ' "$out" > "$out.tmp" && mv "$out.tmp" "$out" ;;  # keep the summary, not every query
     *) parsed=$($PY "$HERE/compare.py" wrk "$out") ;;

@@ -150,6 +150,7 @@ SCENARIOS = [
     ("tls-small", "TLS keep-alive (HTTP/1.1 over TLS 1.3), small body"),
     ("tls-handshake", "New TLS handshakes (wrk, `Connection: close`: one request per connection)"),
     ("h2-small", "HTTP/2 over TLS (h2load), small body"),
+    ("h2c-small", "HTTP/2 in clear text with prior knowledge (h2load), small body"),
 ]
 TARGETS = ["ferry", "nginx", "haproxy", "direct"]
 PEERS = ["nginx", "haproxy"]
