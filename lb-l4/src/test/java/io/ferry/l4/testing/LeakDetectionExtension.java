@@ -18,10 +18,17 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * {@code META-INF/services}), so it installs its detector factory before the first buffer class loads. Tests run
  * with {@code -Dio.netty.leakDetection.level=PARANOID}: every buffer is tracked. After each class it collects
  * garbage and allocates, which makes the detector report what was collected unreleased.
+ *
+ * <p>One kind of report does not fail the class: a receive buffer that Netty's io_uring transport allocated for a
+ * read it submitted, and that never reached a pipeline (no access record at all). Netty 4.2.18 can lose one when an
+ * event loop is torn down while the cancel of that read is still in the kernel ({@code IoUringIoHandler.destroy}
+ * waits 200 ms for it); no Ferry code ever held that buffer, and a process that exits does not care. It is printed,
+ * and counted in {@link #transportReadBuffers()}. A buffer that any handler touched still fails the class.
  */
 public final class LeakDetectionExtension implements AfterAllCallback {
 
     private static final List<String> leaks = new CopyOnWriteArrayList<>();
+    private static final List<String> transportReadBuffers = new CopyOnWriteArrayList<>();
 
     static {
         ResourceLeakDetectorFactory.setResourceLeakDetectorFactory(new RecordingFactory());
@@ -53,6 +60,26 @@ public final class LeakDetectionExtension implements AfterAllCallback {
         return leaks;
     }
 
+    /** The io_uring receive buffers reported so far that never reached a pipeline (see the class comment). */
+    static List<String> transportReadBuffers() {
+        return transportReadBuffers;
+    }
+
+    /**
+     * Whether a traced report is of a receive buffer that Netty's io_uring transport allocated for a read and never
+     * handed to a pipeline: no access record before "Created at:", and an allocation under the transport's read
+     * scheduling.
+     */
+    static boolean isUnusedTransportReadBuffer(String records) {
+        int created = records.indexOf("Created at:");
+        if (created < 0 || records.lastIndexOf("#1:", created) >= 0) {
+            return false;
+        }
+        int read = records.indexOf("io.netty.channel.uring.", created);
+        return read >= 0 && records.indexOf("scheduleRead", created) >= 0
+               && records.indexOf("io.ferry.", created) < 0;
+    }
+
     private static final class RecordingFactory extends ResourceLeakDetectorFactory {
         @Override
         public <T> ResourceLeakDetector<T> newResourceLeakDetector(Class<T> resource, int samplingInterval,
@@ -73,6 +100,12 @@ public final class LeakDetectionExtension implements AfterAllCallback {
 
         @Override
         protected void reportTracedLeak(String resourceType, String records) {
+            if (isUnusedTransportReadBuffer(records)) {
+                transportReadBuffers.add("LEAK: " + resourceType + records);
+                System.err.println("Not failing on an io_uring receive buffer that never reached a pipeline "
+                                   + "(Netty's teardown, see LeakDetectionExtension):" + records);
+                return;
+            }
             leaks.add("LEAK: " + resourceType + records);
             super.reportTracedLeak(resourceType, records);
         }
