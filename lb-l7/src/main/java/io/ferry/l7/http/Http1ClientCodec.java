@@ -9,6 +9,7 @@ import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
+import io.netty.handler.codec.http.EmptyHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
@@ -206,7 +207,9 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
                         }
                         remaining -= n;
                         if (remaining == 0) {
-                            out.add(new DefaultLastHttpContent(in.readRetainedSlice(n), false));
+                            // A Content-Length body has no trailers: no headers object (nor the factory that
+                            // DefaultLastHttpContent(buf, false) makes) for each response.
+                            out.add(new DefaultLastHttpContent(in.readRetainedSlice(n), EmptyHttpHeaders.INSTANCE));
                             state = START;
                         } else {
                             out.add(new DefaultHttpContent(in.readRetainedSlice(n)));
