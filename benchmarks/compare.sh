@@ -596,9 +596,14 @@ summarize_perf() {
   for data in "$RUN"/out/perf-*.data; do
     [ -f "$data" ] || continue
     local name=${data%.data} comm=""
-    case $name in *-ferry) comm=ferry-io ;; esac
+    # Ferry's event loops: ferry-io (L4 relay, UDP, DNS) and ferry-http (the HTTP edge)
+    case $name in *-ferry) comm=ferry-io,ferry-http ;; esac
     perf script -i "$data" 2>/dev/null | $PY "$HERE/perftop.py" --comm "$comm" --rows 40 > "$name.txt" || true
-    rm -f "$data"
+    if [ "$KEEP" = 1 ]; then   # for perf report / perf script; the JIT's symbols are in /tmp/perf-PID.map
+      cp "/tmp/perf-${PROXY_PID[ferry]:-x}.map" "$RUN/out/" 2>/dev/null || true
+    else
+      rm -f "$data"
+    fi
   done
   echo "== perf profiles (round 1 of each proxy and scenario): $RUN/out/perf-*.txt"
 }

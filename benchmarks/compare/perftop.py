@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Self and inclusive shares of a `perf record -g` profile, per function, for one thread (name prefix).
+"""Self and inclusive shares of a `perf record -g` profile, per function, for some threads (name prefixes).
 
-  perf script -i perf.data | benchmarks/compare/perftop.py [--comm PREFIX] [--rows N] [--grep REGEX]
+  perf script -i perf.data | benchmarks/compare/perftop.py [--comm PREFIX[,PREFIX...]] [--rows N] [--grep REGEX]
 
 Java frames need the JVM started with -XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit
 -XX:+PreserveFramePointer (perf reads /tmp/perf-PID.map once the JVM has exited). --grep lists only the functions
@@ -17,6 +17,7 @@ ap.add_argument("--comm", default="")
 ap.add_argument("--rows", type=int, default=30)
 ap.add_argument("--grep", default=None)
 args = ap.parse_args()
+prefixes = tuple(args.comm.split(","))
 
 self_c = collections.Counter()
 incl = collections.Counter()
@@ -39,7 +40,7 @@ def flush():
     if comm is None or not stack:
         return
     threads[comm] += 1
-    if not comm.startswith(args.comm):
+    if not comm.startswith(prefixes):
         return
     total += 1
     sym, dso = stack[0]
