@@ -21,6 +21,10 @@ import java.util.concurrent.TimeUnit;
  * last drained, which is what a proxy that stops reading under backpressure wants anyway. One timer per connection,
  * re-armed only when it fires.
  *
+ * <p>{@link #suspend()} and {@link #resume()} are for a connection whose idleness matters only at times: a pooled
+ * upstream connection is idle-timed in the pool, while a request that has it keeps its own timers. Suspended, reads
+ * and writes do not read the clock and the timer fires nothing; {@link #resume()} starts the quiet time anew.
+ *
  * <p>One instance per channel, confined to its event loop.
  */
 public final class IdleTimeoutHandler extends ChannelDuplexHandler {
@@ -31,6 +35,7 @@ public final class IdleTimeoutHandler extends ChannelDuplexHandler {
     private long lastActivity;
     private ScheduledFuture<?> timer;
     private boolean started;
+    private boolean suspended;
 
     /** @param timeout must be positive */
     public IdleTimeoutHandler(long timeout, TimeUnit unit) {
@@ -68,14 +73,29 @@ public final class IdleTimeoutHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        lastActivity = ticker.nanoTime();
+        if (!suspended) {
+            lastActivity = ticker.nanoTime();
+        }
         ctx.fireChannelRead(msg);
     }
 
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-        lastActivity = ticker.nanoTime();
+        if (!suspended) {
+            lastActivity = ticker.nanoTime();
+        }
         ctx.write(msg, promise);
+    }
+
+    /** Stops counting activity and firing events, until {@link #resume()}. On the channel's event loop. */
+    public void suspend() {
+        suspended = true;
+    }
+
+    /** Counts the connection idle from now on. On the channel's event loop. */
+    public void resume() {
+        suspended = false;
+        lastActivity = ticker.nanoTime();
     }
 
     private void start() {
@@ -102,6 +122,10 @@ public final class IdleTimeoutHandler extends ChannelDuplexHandler {
     private void check() {
         timer = null;
         if (!started || !ctx.channel().isOpen()) {
+            return;
+        }
+        if (suspended) {
+            arm(timeoutNanos);
             return;
         }
         long idle = ticker.nanoTime() - lastActivity;

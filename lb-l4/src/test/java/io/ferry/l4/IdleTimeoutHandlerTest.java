@@ -17,9 +17,10 @@ class IdleTimeoutHandlerTest {
 
     private final MockTicker ticker = Ticker.newMockTicker();
     private final List<Object> events = new ArrayList<>();
+    private final IdleTimeoutHandler idle = new IdleTimeoutHandler(10, TimeUnit.SECONDS);
     private final EmbeddedChannel ch = EmbeddedChannel.builder()
             .ticker(ticker)
-            .handlers(new IdleTimeoutHandler(10, TimeUnit.SECONDS), new ChannelInboundHandlerAdapter() {
+            .handlers(idle, new ChannelInboundHandlerAdapter() {
                 @Override
                 public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
                     events.add(evt);
@@ -57,6 +58,21 @@ class IdleTimeoutHandlerTest {
         assertThat(events).containsExactly(IdleStateEvent.ALL_IDLE_STATE_EVENT);
         assertThat((Object) ch.readInbound()).isEqualTo("read");
         assertThat((Object) ch.readOutbound()).isEqualTo("written");
+    }
+
+    @Test
+    void aSuspendedConnectionIsNeverIdleAndResumingStartsTheQuietTimeAnew() {
+        advance(5);
+        idle.suspend();
+        advance(30); // quiet, but suspended: a request has the connection and its own timers
+        assertThat(events).isEmpty();
+        ch.writeOutbound("request");
+        ch.writeInbound("response");
+        idle.resume(); // back in the pool: idle from now
+        advance(9);
+        assertThat(events).isEmpty();
+        advance(1);
+        assertThat(events).containsExactly(IdleStateEvent.ALL_IDLE_STATE_EVENT);
     }
 
     @Test

@@ -29,9 +29,11 @@ final class AccessLogFormat {
 
     static String line(String clientIp, Exchange e) {
         long now = System.nanoTime();
+        // The request's wall-clock start, from its monotonic one: no wall-clock read per request when not logging.
+        long startMillis = System.currentTimeMillis() - (now - e.startNanos) / 1_000_000;
         HttpHeaders h = e.request.headers();
         StringBuilder sb = new StringBuilder(256);
-        sb.append(clientIp).append(" - - [").append(TIME.format(Instant.ofEpochMilli(e.startMillis))).append("] \"")
+        sb.append(clientIp).append(" - - [").append(TIME.format(Instant.ofEpochMilli(startMillis))).append("] \"")
           .append(e.request.method().name()).append(' ').append(escaped(e.request.uri())).append(' ')
           .append(e.request.protocolVersion().text()).append("\" ")
           .append(e.status).append(' ').append(e.responseBytes).append(" \"")

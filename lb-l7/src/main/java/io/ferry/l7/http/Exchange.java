@@ -15,7 +15,6 @@ final class Exchange {
 
     final HttpRequest request;
     final long startNanos;
-    final long startMillis;
     CharSequence requestId;
     String host;
     boolean keepAlive;
@@ -59,10 +58,10 @@ final class Exchange {
     int upstreamStatus;
     long responseBytes;
 
-    Exchange(HttpRequest request) {
+    /** @param startNanos {@code System.nanoTime()} when the request's head was read */
+    Exchange(HttpRequest request, long startNanos) {
         this.request = request;
-        this.startNanos = System.nanoTime();
-        this.startMillis = System.currentTimeMillis();
+        this.startNanos = startNanos;
     }
 
     void noteEndpoint(InetSocketAddress address) {

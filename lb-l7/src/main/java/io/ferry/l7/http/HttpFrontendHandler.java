@@ -193,7 +193,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     /** A message from the client's codec (or, for an HTTP/2 stream, from {@link Http2FrontendStream}). */
     void clientMessage(Object msg) {
-        lastClientActivity = System.nanoTime();
+        // The one clock read of this call chain: the exchange's start, its upstream's and its timers reuse it.
+        long now = System.nanoTime();
+        lastClientActivity = now;
         if (switched) {
             // Bytes the client sent after its upgrade request, set free when the HTTP codec left.
             if (upgradeStash == null) {
@@ -214,21 +216,25 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             queued.add(msg);
             return;
         }
-        dispatch(msg);
+        dispatch(msg, now);
     }
 
-    /** Hands one message from the client's codec to the exchange it belongs to (a new one for a head). */
-    private void dispatch(Object msg) {
+    /**
+     * Hands one message from the client's codec to the exchange it belongs to (a new one for a head).
+     *
+     * @param now {@code System.nanoTime()} as read at the top of this call chain
+     */
+    private void dispatch(Object msg, long now) {
         if (ex == null) {
             if (msg instanceof HttpRequest) {
-                startExchange((HttpRequest) msg);
+                startExchange((HttpRequest) msg, now);
             } else {
                 ReferenceCountUtil.release(msg);
             }
             return;
         }
         if (msg instanceof HttpContent) {
-            requestBody((HttpContent) msg);
+            requestBody((HttpContent) msg, now);
         } else {
             ReferenceCountUtil.release(msg);
         }
@@ -307,9 +313,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         clientClose();
     }
 
-    private void startExchange(HttpRequest req) {
+    private void startExchange(HttpRequest req, long now) {
         stats.requests.increment();
-        Exchange e = new Exchange(req);
+        Exchange e = new Exchange(req, now);
         ex = e;
         // An HTTP/2 HEADERS frame that ends its stream comes as a FullHttpRequest: the whole request, no body.
         e.requestComplete = req instanceof LastHttpContent;
@@ -460,12 +466,11 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         if (chunked) {
             HttpUtil.setTransferEncodingChunked(e.upstreamRequest, true);
         }
-        long now = System.nanoTime(); // one clock read for the health check and the upstream's start
         e.firstEndpoint = available(backend, backend.balancer().select(backend, remote), 0, now);
         acquire(e.firstEndpoint, false, now);
     }
 
-    private void requestBody(HttpContent content) {
+    private void requestBody(HttpContent content, long now) {
         Exchange e = ex;
         boolean last = content instanceof LastHttpContent;
         if (content.decoderResult().isFailure()) {
@@ -488,7 +493,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             if (last) {
                 e.requestComplete = true;
                 if (e.responseComplete) {
-                    finishExchange();
+                    finishExchange(now);
                 }
             } else if (e.discardedBytes > MAX_DISCARD) {
                 closeNow();
@@ -509,7 +514,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         if (e.headSent && upstream != null) {
             upstream.channel().write(content, upstream.channel().voidPromise());
-            e.lastUpstreamActivity = System.nanoTime();
+            e.lastUpstreamActivity = now;
         } else {
             if (e.pendingBody == null) {
                 e.pendingBody = new ArrayDeque<>(4);
@@ -555,7 +560,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             if (pooled != null) {
                 stats.upstreamReuses.increment();
                 e.reused = true;
-                startUpstream(pooled);
+                startUpstream(pooled, now);
                 return;
             }
         }
@@ -717,6 +722,11 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void startUpstream(Upstream c) {
+        startUpstream(c, System.nanoTime());
+    }
+
+    /** @param now {@code System.nanoTime()}, read in this call chain */
+    private void startUpstream(Upstream c, long now) {
         Exchange e = ex;
         upstream = c;
         c.attach(this);
@@ -733,8 +743,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             u.write(LastHttpContent.EMPTY_LAST_CONTENT, u.voidPromise());
         }
         u.flush();
-        e.lastUpstreamActivity = System.nanoTime();
-        armTimerBy(e.lastUpstreamActivity + exchangeLimit(e));
+        e.lastUpstreamActivity = now;
+        armTimerBy(now + exchangeLimit(e));
         if (!e.requestComplete && u.isWritable()) {
             clientRead();
         }
@@ -820,7 +830,9 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg);
             return;
         }
-        e.lastUpstreamActivity = System.nanoTime();
+        // The one clock read of this call chain: the response head's time and the exchange's end reuse it.
+        long now = System.nanoTime();
+        e.lastUpstreamActivity = now;
         if (msg instanceof FullHttpResponse) {
             // Only from an HTTP/2 stream: a HEADERS frame that ended the stream (a response without body, a gRPC
             // "trailers-only" answer, or an interim 1xx, which over HTTP/2 has no end of its own to skip).
@@ -841,7 +853,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             e.route.stats().bytesToClient(n);
             e.responseComplete = true;
             clientWrite(new DefaultLastHttpContent(full.content(), full.trailingHeaders()));
-            responseDone(e);
+            responseDone(e, now);
         } else if (msg instanceof HttpResponse) {
             upstreamHead(c, (HttpResponse) msg);
         } else if (msg instanceof HttpContent) {
@@ -865,7 +877,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             clientWrite(content);
             if (content instanceof LastHttpContent) {
                 e.responseComplete = true;
-                responseDone(e);
+                responseDone(e, now);
             }
         } else {
             ReferenceCountUtil.release(msg);
@@ -987,7 +999,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private void responseDone(Exchange e) {
+    /** @param now {@code System.nanoTime()}, read in this call chain */
+    private void responseDone(Exchange e, long now) {
         // The last part is out: flush now, the upstream's read-complete no longer reaches this handler.
         clientFlush();
         Upstream c = upstream;
@@ -1004,7 +1017,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         } else {
             c.release(e.upstreamKeepAlive && c.requests() < config.upstreamMaxRequests());
         }
-        finishExchange();
+        finishExchange(now);
     }
 
     private void switchProtocols(Exchange e, UpstreamConnection c, HttpResponse r) {
@@ -1104,10 +1117,15 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void finishExchange() {
+        finishExchange(System.nanoTime());
+    }
+
+    /** @param now {@code System.nanoTime()}, read in this call chain */
+    private void finishExchange(long now) {
         Exchange e = ex;
         ex = null;
         log(e);
-        lastClientActivity = System.nanoTime();
+        lastClientActivity = now;
         if (h2) {
             // One request per stream: the response's end ends the stream.
             stream.responseEnded(e.requestComplete);
@@ -1123,7 +1141,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         if (draining) {
             return; // the loop below, further up the stack, goes on with the next queued message
         }
-        drainQueued();
+        drainQueued(now);
         if (ex == null && !closing) {
             armTimerBy(lastClientActivity + idleLimit());
             clientRead();
@@ -1134,12 +1152,12 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
      * Hands queued (pipelined) messages to their exchanges, in order, until one request is complete and waits for
      * its response, or the queue is empty.
      */
-    private void drainQueued() {
+    private void drainQueued(long now) {
         draining = true;
         try {
             while (queued != null && !queued.isEmpty() && !closing && !switched
                    && (ex == null || !ex.requestComplete)) {
-                dispatch(queued.poll());
+                dispatch(queued.poll(), now);
             }
         } finally {
             draining = false;

@@ -1,5 +1,6 @@
 package io.ferry.l7.http;
 
+import io.ferry.l4.IdleTimeoutHandler;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -19,6 +20,8 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter implements U
     private final InetSocketAddress address;
     private final UpstreamPool pool;
     private Channel channel;
+    /** The pool's idle timeout; suspended while a request has the connection (its own timers govern then). */
+    private IdleTimeoutHandler idle;
     private HttpFrontendHandler owner;
     private int requests;
     private boolean pooled;
@@ -49,6 +52,9 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter implements U
         owner = frontend;
         pooled = false;
         requests++;
+        if (idle != null) {
+            idle.suspend();
+        }
         channel.config().setAutoRead(true);
     }
 
@@ -61,6 +67,9 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter implements U
         owner = null;
         if (keep && channel.isActive() && pool.offer(this)) {
             pooled = true;
+            if (idle != null) {
+                idle.resume();
+            }
             // Keep reading while idle: a server that closes (or talks out of turn) is noticed at once.
             channel.config().setAutoRead(true);
             pool.serveWaiters(address, channel.eventLoop());
@@ -77,6 +86,7 @@ final class UpstreamConnection extends ChannelInboundHandlerAdapter implements U
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         channel = ctx.channel();
+        idle = ctx.pipeline().get(IdleTimeoutHandler.class);
     }
 
     @Override
