@@ -501,18 +501,26 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
 
         /**
          * Parses the field lines in {@code [from, to)} of {@code in} into {@code h}; the reason they are refused, or
-         * null. The lines are copied out once and read from the copy. Trailers leave out the fields that must not be
+         * null. The lines are copied out once and read from the copy. A response head's copy is its own, and its
+         * values (and unknown names) are views into it: one array per response rather than one per field. Trailers,
+         * rare, are read from a kept scratch array and each value copied; they leave out the fields that must not be
          * trailers.
          */
         private String parseFields(ByteBuf in, int from, int to, HttpHeaders h, boolean trailers) {
             int n = to - from;
-            byte[] a = scratch;
-            if (a.length < n + 8) {
-                a = new byte[Math.max(n + 8, a.length * 2)];
-                if (a.length <= MAX_KEPT_SCRATCH) {
-                    scratch = a;
+            byte[] a;
+            if (trailers) {
+                a = scratch;
+                if (a.length < n + 8) {
+                    a = new byte[Math.max(n + 8, a.length * 2)];
+                    if (a.length <= MAX_KEPT_SCRATCH) {
+                        scratch = a;
+                    }
                 }
+            } else {
+                a = new byte[n + 8];
             }
+            boolean copy = trailers;
             in.getBytes(from, a, 0, n);
             CharSequence name = null;
             AsciiString value = null;
@@ -527,7 +535,7 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
                     if (end < 0) {
                         return "a control character in a field value";
                     }
-                    AsciiString more = value(a, i, end);
+                    AsciiString more = value(a, i, end, copy);
                     value = more.isEmpty() ? value : value.isEmpty() ? more : value.concat(" ").concat(more);
                     i = lineEnd(a, end);
                     continue;
@@ -554,13 +562,13 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
                             return "a field name with a character that is not a token character";
                         }
                     }
-                    name = new AsciiString(a, start, nameEnd - start, true);
+                    name = new AsciiString(a, start, nameEnd - start, copy);
                 }
                 int end = valueEnd(a, colon + 1, n);
                 if (end < 0) {
                     return "a control character in a field value";
                 }
-                value = value(a, colon + 1, end);
+                value = value(a, colon + 1, end, copy);
                 i = lineEnd(a, end);
             }
             if (name != null) {
@@ -671,14 +679,14 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
         }
 
         /** The value at {@code [from, end)} of {@code a} without the blanks around it. */
-        private static AsciiString value(byte[] a, int from, int end) {
+        private static AsciiString value(byte[] a, int from, int end, boolean copy) {
             while (from < end && isBlank(a[from])) {
                 from++;
             }
             while (end > from && isBlank(a[end - 1])) {
                 end--;
             }
-            return from == end ? AsciiString.EMPTY_STRING : new AsciiString(a, from, end - from, true);
+            return from == end ? AsciiString.EMPTY_STRING : new AsciiString(a, from, end - from, copy);
         }
 
         private boolean readChunkSize(ByteBuf in, List<Object> out) {

@@ -338,7 +338,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         // Netty lets a coding before the final chunked through ("gzip, chunked"), and the proxy re-frames the
         // body as chunked alone: the backend would read gzip as plain bytes. nginx refuses any other coding too.
-        if (!RequestHeads.onlyChunked(h.getAll(HttpHeaderNames.TRANSFER_ENCODING))
+        if (h.contains(HttpHeaderNames.TRANSFER_ENCODING)
+            && !RequestHeads.onlyChunked(h.getAll(HttpHeaderNames.TRANSFER_ENCODING))
             || !RequestHeads.validTarget(req.uri())) {
             badRequest(400);
             return;
