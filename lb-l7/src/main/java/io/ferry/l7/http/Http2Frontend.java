@@ -30,6 +30,7 @@ import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.codec.http2.HttpConversionUtil;
 import io.netty.handler.codec.http2.UniformStreamByteDistributor;
 
+import java.net.InetSocketAddress;
 import java.util.ArrayList;
 
 /**
@@ -60,6 +61,7 @@ final class Http2Frontend extends Http2ConnectionHandler {
     /** Streams that were given something during the current read: their handlers get a read-complete at its end. */
     private final ArrayList<Http2FrontendStream> readThisTurn = new ArrayList<>(8);
     private ChannelHandlerContext ctx;
+    private String clientIp;
     /**
      * DATA bytes written past the flow controller ({@link Http2FrontendStream}'s last frame of a small response)
      * and not yet taken off the connection's send window. They come off right before the flow controller next
@@ -146,6 +148,16 @@ final class Http2Frontend extends Http2ConnectionHandler {
 
     HttpProxy proxy() {
         return proxy;
+    }
+
+    /** The client's address as text, worked out once for all the connection's streams. */
+    String clientIp() {
+        String ip = clientIp;
+        if (ip == null) {
+            ip = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
+            clientIp = ip;
+        }
+        return ip;
     }
 
     /** Sends what the encoder holds (flow-controlled DATA included) and flushes the connection. */

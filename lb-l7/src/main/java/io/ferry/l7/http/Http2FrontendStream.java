@@ -113,6 +113,11 @@ final class Http2FrontendStream implements Runnable {
     }
 
     /** The stream closed (ended both ways, or reset by either side). */
+    /** The client's address as text (the connection's). */
+    String clientIp() {
+        return connection.clientIp();
+    }
+
     void closed() {
         if (closed) {
             return;

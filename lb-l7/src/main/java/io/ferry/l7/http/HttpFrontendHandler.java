@@ -177,10 +177,13 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             stats.connections.increment();
         }
         stats.activeConnections.increment();
-        InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
-        clientIp = remote.getAddress().getHostAddress();
+        if (h2) {
+            clientIp = stream.clientIp(); // one per connection, not one per stream
+        } else {
+            clientIp = ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().getHostAddress();
+        }
         lastClientActivity = System.nanoTime();
-        armTimerBy(lastClientActivity + idleLimit());
+        armTimerBy(lastClientActivity + idleLimit(), lastClientActivity);
         clientRead();
     }
 
@@ -526,7 +529,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             e.requestComplete = true;
             if (upstream != null) {
                 // From now on the read timeout governs, which is usually shorter than the send timeout.
-                armTimerBy(e.lastUpstreamActivity + exchangeLimit(e));
+                armTimerBy(e.lastUpstreamActivity + exchangeLimit(e), now);
             }
             // One read stays pending while the response is awaited, so that a client that goes away is noticed
             // (NIO reports an end of stream only to a read). What it brings, if anything, is pipelined and waits
@@ -581,7 +584,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         waitingFor = e;
         e.queuedNanos = System.nanoTime();
         pool.await(address, this);
-        armTimerBy(e.queuedNanos + e.route.policy().connectTimeout().toNanos());
+        armTimerBy(e.queuedNanos + e.route.policy().connectTimeout().toNanos(), e.queuedNanos);
     }
 
     /** Leaves the pool's queue, if the current exchange waits there. */
@@ -745,7 +748,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         u.flush();
         e.lastUpstreamActivity = now;
-        armTimerBy(now + exchangeLimit(e));
+        armTimerBy(now + exchangeLimit(e), now);
         if (!e.requestComplete && u.isWritable()) {
             clientRead();
         }
@@ -1144,7 +1147,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         drainQueued(now);
         if (ex == null && !closing) {
-            armTimerBy(lastClientActivity + idleLimit());
+            armTimerBy(lastClientActivity + idleLimit(), now);
             clientRead();
         }
     }
@@ -1206,8 +1209,12 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
                                                                   : p.sendTimeout().toNanos();
     }
 
-    /** Makes sure the timer fires no later than {@code deadline}; an earlier timer is kept and re-armed on fire. */
-    private void armTimerBy(long deadline) {
+    /**
+     * Makes sure the timer fires no later than {@code deadline}; an earlier timer is kept and re-armed on fire.
+     *
+     * @param now {@code System.nanoTime()}, read in this call chain
+     */
+    private void armTimerBy(long deadline, long now) {
         if (timer != null) {
             if (timerDeadline <= deadline) {
                 return;
@@ -1215,8 +1222,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             timer.cancel(false);
         }
         timerDeadline = deadline;
-        timer = ctx.executor().schedule(this::onTimer, Math.max(0, deadline - System.nanoTime()),
-                                        TimeUnit.NANOSECONDS);
+        timer = ctx.executor().schedule(this::onTimer, Math.max(0, deadline - now), TimeUnit.NANOSECONDS);
     }
 
     private void cancelTimer() {
@@ -1238,7 +1244,7 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             if (now - deadline >= 0) {
                 clientClose(); // an idle keep-alive connection, or a request head that never finished
             } else {
-                armTimerBy(deadline);
+                armTimerBy(deadline, now);
             }
             return;
         }
@@ -1248,14 +1254,14 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
             if (now - deadline >= 0) {
                 clientClose();
             } else {
-                armTimerBy(deadline);
+                armTimerBy(deadline, now);
             }
             return;
         }
         if (waitingFor == e) {
             long deadline = e.queuedNanos + e.route.policy().connectTimeout().toNanos();
             if (now - deadline < 0) {
-                armTimerBy(deadline);
+                armTimerBy(deadline, now);
                 return;
             }
             // No connection to the endpoint came free in time: HAProxy's "timeout queue" answer.
@@ -1265,13 +1271,13 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         }
         if (upstream == null) {
             // Between tries: the connect timeout governs; check again later.
-            armTimerBy(now + idleLimit());
+            armTimerBy(now + idleLimit(), now);
             return;
         }
         long deadline = Math.max(e.lastUpstreamActivity, e.requestComplete ? 0 : lastClientActivity)
                         + exchangeLimit(e);
         if (now - deadline < 0) {
-            armTimerBy(deadline);
+            armTimerBy(deadline, now);
             return;
         }
         stats.upstreamTimeouts.increment();
