@@ -7,6 +7,7 @@ import io.netty.channel.CombinedChannelDuplexHandler;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.EmptyHttpHeaders;
@@ -82,6 +83,17 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
 
         /** Where a {@code String} is turned into bytes; grown as needed, kept up to {@link #MAX_KEPT_SCRATCH}. */
         private byte[] scratch = new byte[64];
+
+        /**
+         * What the proxy writes, by exact class first: Netty's check goes through interfaces, and one that fails
+         * scans every interface of the class on Java 17 (JDK-8180450). None of these classes is a response.
+         */
+        @Override
+        public boolean acceptOutboundMessage(Object msg) throws Exception {
+            Class<?> c = msg.getClass();
+            return c == DefaultHttpRequest.class || c == DefaultLastHttpContent.class || c == DefaultHttpContent.class
+                   || msg == LastHttpContent.EMPTY_LAST_CONTENT || super.acceptOutboundMessage(msg);
+        }
 
         @Override
         protected void encode(ChannelHandlerContext ctx, Object msg, List<Object> out) throws Exception {

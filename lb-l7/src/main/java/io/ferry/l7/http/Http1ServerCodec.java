@@ -7,6 +7,9 @@ import io.netty.channel.CombinedChannelDuplexHandler;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.DecoderResultProvider;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpMethod;
@@ -105,6 +108,18 @@ final class Http1ServerCodec extends CombinedChannelDuplexHandler<HttpRequestDec
     }
 
     private final class Encoder extends HttpResponseEncoder {
+
+        /**
+         * What the proxy writes, by exact class first: Netty's check goes through interfaces ({@code instanceof
+         * FullHttpMessage}, {@code HttpMessage}, then {@code !(msg instanceof HttpRequest)}), and a check that fails
+         * scans every interface of the class on Java 17 (JDK-8180450). None of these classes is a request.
+         */
+        @Override
+        public boolean acceptOutboundMessage(Object msg) throws Exception {
+            Class<?> c = msg.getClass();
+            return c == DefaultHttpResponse.class || c == DefaultLastHttpContent.class || c == DefaultHttpContent.class
+                   || super.acceptOutboundMessage(msg);
+        }
         @Override
         protected boolean isContentAlwaysEmpty(HttpResponse msg) {
             if (msg.status().codeClass() == HttpStatusClass.INFORMATIONAL) {
