@@ -97,6 +97,8 @@ public final class ControlLoop implements AutoCloseable {
     private ClusterState failedState; // the state of the last sync, while it needs a retry
     private ScheduledFuture<?> retry;
     private Duration retryDelay;
+    /** Run once, on the loop's thread, after the first snapshot is applied and before it is reported ready. */
+    private volatile Runnable beforeReady;
 
     public ControlLoop(SnapshotCompiler compiler, Dataplane dataplane, Duration minSyncPeriod, Clock clock) {
         this(compiler, dataplane, requireNonNull(dataplane, "dataplane")::apply, minSyncPeriod, clock, RETRY_MIN,
@@ -201,6 +203,11 @@ public final class ControlLoop implements AutoCloseable {
                 problems.add(new ConfigProblem("listener " + e.getKey(), e.getValue()));
             }
             logNewProblems(problems);
+            Runnable first = status.ready() ? null : beforeReady;
+            if (first != null) {
+                beforeReady = null;
+                first.run();
+            }
             status = new Status(true, snapshot.generation(), snapshot.createdAt(), List.copyOf(problems),
                                 status.lastError, Duration.ofNanos(compiled - started),
                                 Duration.ofNanos(applied - compiled));
@@ -325,6 +332,14 @@ public final class ControlLoop implements AutoCloseable {
     /** What the loop has done; safe to read from any thread. */
     public Status status() {
         return status;
+    }
+
+    /**
+     * Sets what runs once, on the loop's thread, when the first snapshot has been applied and before {@link #status()}
+     * says ready (the process uses it to settle its heap); call it before the first submit.
+     */
+    public void beforeReady(Runnable task) {
+        this.beforeReady = task;
     }
 
     /** When the oldest change not yet applied arrived, or {@code null} if everything is applied. */

@@ -108,6 +108,29 @@ class ControlLoopTest {
     }
 
     @Test
+    void beforeReadyRunsOnceAfterTheFirstGoodApplyAndBeforeTheLoopSaysReady() throws Exception {
+        AtomicInteger applies = new AtomicInteger();
+        ControlLoop loop = loop(s -> {
+            if (applies.incrementAndGet() == 1) {
+                throw new IllegalStateException("first apply fails");
+            }
+            return dataplane.apply(s);
+        }, Duration.ofMillis(1), Duration.ofMillis(5));
+        List<String> seen = new CopyOnWriteArrayList<>();
+        loop.beforeReady(() -> seen.add("applies=" + applies.get() + " ready=" + loop.status().ready()));
+
+        loop.submit(ClusterState.EMPTY);
+        await().atMost(DEADLINE).until(() -> loop.status().ready());
+        // Not after the failed apply: after the retry that succeeded, while the loop still said not ready.
+        assertThat(seen).containsExactly("applies=2 ready=false");
+
+        long first = loop.status().generation();
+        loop.submit(new ClusterState(List.of(), List.of(), List.of(), List.of()));
+        await().atMost(DEADLINE).until(() -> loop.status().generation() > first);
+        assertThat(seen).hasSize(1);
+    }
+
+    @Test
     void networkProgrammingDurationRunsFromTheSliceTriggerTimeToTheApply() throws Exception {
         Instant start = Instant.parse("2026-11-26T10:00:00Z");
         ManualClock clock = new ManualClock(start);
