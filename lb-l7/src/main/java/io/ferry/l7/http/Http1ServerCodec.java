@@ -12,6 +12,7 @@ import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpDecoderConfig;
+import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpRequestDecoder;
@@ -107,7 +108,15 @@ final class Http1ServerCodec extends CombinedChannelDuplexHandler<HttpRequestDec
         }
     }
 
+    /** Netty's encoder, but the header fields are written as {@link HeaderBlockWriter} writes them. */
     private final class Encoder extends HttpResponseEncoder {
+
+        private final HeaderBlockWriter headerWriter = new HeaderBlockWriter();
+
+        @Override
+        protected void encodeHeaders(HttpHeaders headers, ByteBuf buf) {
+            headerWriter.write(headers, buf);
+        }
 
         /**
          * What the proxy writes, by exact class first: Netty's check goes through interfaces ({@code instanceof
