@@ -7,7 +7,6 @@ import io.netty.channel.CombinedChannelDuplexHandler;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.http.DefaultHttpContent;
-import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.EmptyHttpHeaders;
@@ -16,7 +15,6 @@ import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
-import io.netty.handler.codec.http.HttpRequestEncoder;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
@@ -31,8 +29,8 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * The HTTP/1.1 codec of a connection to an endpoint: Netty's {@link HttpRequestEncoder} for the requests, and a
- * response decoder of Ferry's own in place of Netty's {@code HttpResponseDecoder}. Its output is the same kind of
+ * The HTTP/1.1 codec of a connection to an endpoint: Ferry's {@link Http1Encoder.RequestEncoder} for the requests,
+ * and a response decoder of Ferry's own in place of Netty's {@code HttpResponseDecoder}. Its output is the same kind of
  * objects (an {@code HttpResponse}, then {@code HttpContent}s, then a {@code LastHttpContent}; a malformed response
  * is a message whose decoder result is a failure, and nothing after it is read), but it reads a head in one pass
  * once the whole head is in, straight from the buffer: no line copied aside, header names that endpoints commonly
@@ -64,39 +62,14 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
         init(new ResponseDecoder(maxInitialLineLength, maxHeaderSize, maxChunkSize), new RequestEncoder());
     }
 
-    /**
-     * Netty's encoder, but for the header fields: those are written as {@code HttpHeadersEncoder} writes them
-     * ({@code name: value} CRLF, a char above {@code 0xff} as {@code ?}) by a {@link HeaderBlockWriter}: a
-     * {@code String} (every value Netty's request decoder makes, and the forwarding headers) through a scratch array
-     * and one copy into the buffer instead of a byte at a time through the buffer's {@code setCharSequence}, which
-     * cost 2 % of the proxy's CPU.
-     */
-    final class RequestEncoder extends HttpRequestEncoder {
+    /** Notes the method of each request, which says whether its response has a body. */
+    final class RequestEncoder extends Http1Encoder.RequestEncoder {
 
-        private final HeaderBlockWriter headerWriter = new HeaderBlockWriter();
-
-        /**
-         * What the proxy writes, by exact class first: Netty's check goes through interfaces, and one that fails
-         * scans every interface of the class on Java 17 (JDK-8180450). None of these classes is a response.
-         */
+        /** Called once per request head, before it is written. */
         @Override
-        public boolean acceptOutboundMessage(Object msg) throws Exception {
-            Class<?> c = msg.getClass();
-            return c == DefaultHttpRequest.class || c == DefaultLastHttpContent.class || c == DefaultHttpContent.class
-                   || msg == LastHttpContent.EMPTY_LAST_CONTENT || super.acceptOutboundMessage(msg);
-        }
-
-        @Override
-        protected void encode(ChannelHandlerContext ctx, Object msg, List<Object> out) throws Exception {
-            if (msg instanceof HttpRequest) {
-                methods.add(((HttpRequest) msg).method());
-            }
-            super.encode(ctx, msg, out);
-        }
-
-        @Override
-        protected void encodeHeaders(HttpHeaders headers, ByteBuf buf) {
-            headerWriter.write(headers, buf);
+        boolean isContentAlwaysEmpty(HttpRequest m) {
+            methods.add(m.method());
+            return false;
         }
     }
 

@@ -7,17 +7,12 @@ import io.netty.channel.CombinedChannelDuplexHandler;
 import io.netty.handler.codec.DecoderResult;
 import io.netty.handler.codec.DecoderResultProvider;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
-import io.netty.handler.codec.http.DefaultHttpContent;
-import io.netty.handler.codec.http.DefaultHttpResponse;
-import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpDecoderConfig;
-import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpRequestDecoder;
 import io.netty.handler.codec.http.HttpResponse;
-import io.netty.handler.codec.http.HttpResponseEncoder;
 import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
@@ -26,10 +21,10 @@ import java.util.ArrayDeque;
 import java.util.List;
 
 /**
- * The HTTP/1.x codec of a client connection: Netty's {@link HttpRequestDecoder} and {@link HttpResponseEncoder}
- * paired as {@code HttpServerCodec} pairs them (a response to {@code HEAD} is written without its body; at most
- * {@value #MAX_PIPELINE_DEPTH} requests may wait for their responses, more fail the connection), plus two refusals
- * Netty's decoder does not make:
+ * The HTTP/1.x codec of a client connection: Netty's {@link HttpRequestDecoder} and Ferry's
+ * {@link Http1Encoder.ResponseEncoder}, paired as Netty's {@code HttpServerCodec} pairs its decoder and encoder (a
+ * response to {@code HEAD} is written without its body; at most {@value #MAX_PIPELINE_DEPTH} requests may wait for
+ * their responses, more fail the connection), plus two refusals Netty's decoder does not make:
  * <ul>
  *   <li>obs-fold (a header line starting with a space or a tab, RFC 9112 5.2), which Netty joins to the line before;
  *       Ferry refuses it, as RFC 9112 allows and nginx does, rather than guess;</li>
@@ -42,7 +37,7 @@ import java.util.List;
  * <p>The check reads each request head once, before Netty's decoder, and stops at the blank line that ends it: a
  * body is never scanned. One instance per connection, on its event loop.
  */
-final class Http1ServerCodec extends CombinedChannelDuplexHandler<HttpRequestDecoder, HttpResponseEncoder> {
+final class Http1ServerCodec extends CombinedChannelDuplexHandler<HttpRequestDecoder, Http1Encoder.ResponseEncoder> {
 
     /** As Netty's {@code HttpServerCodec}: requests decoded and not yet answered. */
     static final int MAX_PIPELINE_DEPTH = 128;
@@ -108,29 +103,11 @@ final class Http1ServerCodec extends CombinedChannelDuplexHandler<HttpRequestDec
         }
     }
 
-    /** Netty's encoder, but the header fields are written as {@link HeaderBlockWriter} writes them. */
-    private final class Encoder extends HttpResponseEncoder {
-
-        private final HeaderBlockWriter headerWriter = new HeaderBlockWriter();
+    /** Answers {@code HEAD} requests with a head alone. */
+    private final class Encoder extends Http1Encoder.ResponseEncoder {
 
         @Override
-        protected void encodeHeaders(HttpHeaders headers, ByteBuf buf) {
-            headerWriter.write(headers, buf);
-        }
-
-        /**
-         * What the proxy writes, by exact class first: Netty's check goes through interfaces ({@code instanceof
-         * FullHttpMessage}, {@code HttpMessage}, then {@code !(msg instanceof HttpRequest)}), and a check that fails
-         * scans every interface of the class on Java 17 (JDK-8180450). None of these classes is a request.
-         */
-        @Override
-        public boolean acceptOutboundMessage(Object msg) throws Exception {
-            Class<?> c = msg.getClass();
-            return c == DefaultHttpResponse.class || c == DefaultLastHttpContent.class || c == DefaultHttpContent.class
-                   || super.acceptOutboundMessage(msg);
-        }
-        @Override
-        protected boolean isContentAlwaysEmpty(HttpResponse msg) {
+        boolean isContentAlwaysEmpty(HttpResponse msg) {
             if (msg.status().codeClass() == HttpStatusClass.INFORMATIONAL) {
                 return super.isContentAlwaysEmpty(msg); // interim: not the answer to a request
             }
