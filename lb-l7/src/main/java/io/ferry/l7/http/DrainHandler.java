@@ -5,6 +5,9 @@ import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.DefaultLastHttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpRequest;
@@ -62,7 +65,13 @@ final class DrainHandler extends ChannelDuplexHandler {
             ctx.write(msg, promise);
             return;
         }
-        if (msg instanceof HttpResponse) {
+        // The proxy's own classes by exact class first: a failing interface check is slow on Java 17 (JDK-8180450).
+        Class<?> c = msg.getClass();
+        if (c == DefaultHttpContent.class) {
+            ctx.write(msg, promise);
+            return;
+        }
+        if (c != DefaultLastHttpContent.class && msg instanceof HttpResponse) {
             HttpResponseStatus status = ((HttpResponse) msg).status();
             if (status.equals(HttpResponseStatus.SWITCHING_PROTOCOLS)) {
                 upgraded = true;
@@ -76,7 +85,7 @@ final class DrainHandler extends ChannelDuplexHandler {
             }
         }
         ctx.write(msg, promise);
-        if (msg instanceof LastHttpContent) {
+        if (c == DefaultLastHttpContent.class || c != DefaultHttpResponse.class && msg instanceof LastHttpContent) {
             if (interim) {
                 interim = false;
             } else {
