@@ -26,17 +26,26 @@ final class HeaderBlockWriter {
     private byte[] scratch = new byte[64];
 
     void write(HttpHeaders headers, ByteBuf buf) {
+        if (headers.getClass() == FlatHttpHeaders.class) {
+            FlatHttpHeaders flat = (FlatHttpHeaders) headers;
+            for (int i = 0, n = flat.size(); i < n; i++) {
+                writeField(buf, flat.nameAt(i), flat.valueAt(i));
+            }
+            return;
+        }
         Iterator<Map.Entry<CharSequence, CharSequence>> fields = headers.iteratorCharSequence();
         while (fields.hasNext()) {
             Map.Entry<CharSequence, CharSequence> field = fields.next();
-            CharSequence name = field.getKey();
-            CharSequence value = field.getValue();
-            buf.ensureWritable(name.length() + value.length() + 4);
-            writeAscii(buf, name);
-            buf.writeShort(COLON_SPACE);
-            writeAscii(buf, value);
-            buf.writeShort(CRLF);
+            writeField(buf, field.getKey(), field.getValue());
         }
+    }
+
+    private void writeField(ByteBuf buf, CharSequence name, CharSequence value) {
+        buf.ensureWritable(name.length() + value.length() + 4);
+        writeAscii(buf, name);
+        buf.writeShort(COLON_SPACE);
+        writeAscii(buf, value);
+        buf.writeShort(CRLF);
     }
 
     private void writeAscii(ByteBuf buf, CharSequence s) {

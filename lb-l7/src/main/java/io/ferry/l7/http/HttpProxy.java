@@ -71,6 +71,7 @@ public final class HttpProxy implements AutoCloseable {
         this.config = requireNonNull(config, "config");
         this.accessLog = config.accessLog() ? new AccessLog(65536) : null;
         this.decoderConfig = new HttpDecoderConfig()
+                .setHeadersFactory(FlatHttpHeaders.VALIDATING)
                 .setMaxInitialLineLength(config.maxInitialLineLength())
                 .setMaxHeaderSize(config.maxHeaderSize())
                 .setMaxChunkSize(64 * 1024)
