@@ -497,6 +497,21 @@ final class FlatHttpHeaders extends HttpHeaders {
         return this;
     }
 
+    /**
+     * {@code headers.set(name, value)} for a name that is one of the proxy's constants, known to be a token: when
+     * {@code headers} are flat, the name is not validated again (the value still is, if they validate).
+     */
+    static void setKnownName(HttpHeaders headers, AsciiString name, CharSequence value) {
+        if (headers.getClass() != FlatHttpHeaders.class) {
+            headers.set(name, value);
+            return;
+        }
+        FlatHttpHeaders flat = (FlatHttpHeaders) headers;
+        CharSequence v = flat.converted(name, value);
+        flat.removeAll(name);
+        flat.append(name, v);
+    }
+
     @Override
     public HttpHeaders setInt(CharSequence name, int value) {
         return set(name, String.valueOf(value));

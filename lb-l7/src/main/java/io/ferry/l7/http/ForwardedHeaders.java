@@ -160,16 +160,16 @@ final class ForwardedHeaders {
                     xff.append(v).append(", ");
                 }
             }
-            to.set(X_FORWARDED_FOR, xff.append(clientIp).toString());
+            FlatHttpHeaders.setKnownName(to, X_FORWARDED_FOR, xff.append(clientIp).toString());
         } else {
-            to.set(X_FORWARDED_FOR, clientIp);
+            FlatHttpHeaders.setKnownName(to, X_FORWARDED_FOR, clientIp);
         }
-        to.set(X_FORWARDED_PROTO, proto);
+        FlatHttpHeaders.setKnownName(to, X_FORWARDED_PROTO, proto);
         if (host != null) {
-            to.set(X_FORWARDED_HOST, host);
+            FlatHttpHeaders.setKnownName(to, X_FORWARDED_HOST, host);
         }
-        to.set(X_FORWARDED_PORT, port);
-        to.set(X_REAL_IP, clientIp);
+        FlatHttpHeaders.setKnownName(to, X_FORWARDED_PORT, port);
+        FlatHttpHeaders.setKnownName(to, X_REAL_IP, clientIp);
     }
 
     /** Drops the {@code x-http2-*} headers Netty's HTTP/2 to HTTP/1 conversion adds; they are not the client's. */

@@ -449,16 +449,17 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         HttpHeaders uh = h;
         ForwardedHeaders.stripHopByHop(uh, e.upgrade);
         if (teTrailers) {
-            uh.set(HttpHeaderNames.TE, HttpHeaderValues.TRAILERS); // gRPC servers require it
+            FlatHttpHeaders.setKnownName(uh, HttpHeaderNames.TE, HttpHeaderValues.TRAILERS); // gRPC servers require it
         }
         if (absoluteForm) {
-            uh.set(HttpHeaderNames.HOST, host); // RFC 9112 3.2.2: the target's authority replaces Host
+            // RFC 9112 3.2.2: the target's authority replaces Host
+            FlatHttpHeaders.setKnownName(uh, HttpHeaderNames.HOST, host);
         }
         if (h2) {
             ForwardedHeaders.removeHttp2Extensions(uh);
         }
         ForwardedHeaders.addForwarded(uh, clientIp, scheme, host, localPortText);
-        uh.set(ForwardedHeaders.X_REQUEST_ID, e.requestId);
+        FlatHttpHeaders.setKnownName(uh, ForwardedHeaders.X_REQUEST_ID, e.requestId);
         String upstreamUri;
         try {
             upstreamUri = RequestHeads.rewrite(policy, path, target, query);

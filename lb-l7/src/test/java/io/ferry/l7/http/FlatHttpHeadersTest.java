@@ -167,6 +167,20 @@ class FlatHttpHeadersTest {
                        .getAll("b")).containsExactly("2");
     }
 
+    @Test
+    void aKnownNameIsSetAsSetSetsIt() {
+        HttpHeaders netty = DefaultHttpHeadersFactory.headersFactory().newHeaders();
+        HttpHeaders flat = FlatHttpHeaders.VALIDATING.newHeaders();
+        for (HttpHeaders h : List.of(netty, flat)) {
+            h.add("X-Real-IP", "10.0.0.1").add("Host", "a").add("x-real-ip", "10.0.0.2");
+            FlatHttpHeaders.setKnownName(h, ForwardedHeaders.X_REAL_IP, "192.0.2.7");
+            assertThatThrownBy(() -> FlatHttpHeaders.setKnownName(h, ForwardedHeaders.X_REAL_IP, "bad\r\nvalue"))
+                .isInstanceOf(IllegalArgumentException.class); // the value is still checked
+        }
+        compare(netty, flat);
+        assertThat(fields(flat)).containsExactly("Host: a", "x-real-ip: 192.0.2.7");
+    }
+
     private static Throwable catchThrowable(Runnable r) {
         try {
             r.run();
