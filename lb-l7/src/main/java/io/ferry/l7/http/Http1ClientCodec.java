@@ -334,7 +334,7 @@ final class Http1ClientCodec extends CombinedChannelDuplexHandler<Http1ClientCod
          */
         private boolean head(ByteBuf in, int headers, int blank, int headEnd, List<Object> out) {
             int code = status.code();
-            HttpHeaders h = new FlatHttpHeaders(false);
+            HttpHeaders h = FlatHttpHeaders.UNVALIDATED.newHeaders();
             contentLengths = 0;
             contentLength = null;
             transferEncoding = null;

@@ -55,7 +55,7 @@ abstract class Http1Encoder<H extends HttpMessage> extends ChannelOutboundHandle
     private static final byte[] LAST_CHUNK = {'0', '\r', '\n', '\r', '\n'};
     private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
 
-    final HeaderBlockWriter headerWriter = new HeaderBlockWriter();
+    private final HeaderBlockWriter headerWriter = new HeaderBlockWriter();
 
     /** The exact class of the heads the proxy writes through this encoder. */
     private final Class<?> headClass;
@@ -113,7 +113,6 @@ abstract class Http1Encoder<H extends HttpMessage> extends ChannelOutboundHandle
                     buf.release();
                     throw unexpected(msg);
                 }
-                writeHeld(ctx);
                 ctx.write(buf, promise); // between messages, only the empty buffer of the close idiom
             } else {
                 content(ctx, msg, buf, null, false, promise);
