@@ -7,7 +7,6 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
@@ -165,56 +164,20 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
         });
     }
 
-    /**
-     * Opens the upstream channel on {@code inbound}'s event loop and connects it, as a {@code Bootstrap} would without
-     * its per-connection work: an options map copied into the channel one {@code setOption} at a time, a task for the
-     * connect, and a lock around the address-resolver lookup for an address that is already resolved. A socket that
-     * cannot be opened or registered fails the returned future, as a refused connect does.
-     */
+    /** Opens the upstream channel on {@code inbound}'s event loop and connects it ({@link Transport#connect}). */
     private ChannelFuture open(Channel inbound, InetSocketAddress address, int connectTimeoutMillis) {
-        Channel ch;
-        try {
-            ch = proxy.transport().socketChannelFactory(address).newChannel();
-        } catch (RuntimeException e) {
-            return inbound.newFailedFuture(e); // socket(2) failed: EMFILE, ENFILE, ENOBUFS
-        }
-        try {
-            ChannelConfig c = ch.config();
-            c.setAutoRead(false);
-            c.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true); // TCP_NODELAY: Netty's default (ServiceProxy)
-            if (proxy.socketKeepAlive()) {
-                c.setOption(ChannelOption.SO_KEEPALIVE, true);
-            }
-            c.setWriteBufferWaterMark(proxy.waterMark());
-            c.setConnectTimeoutMillis(connectTimeoutMillis);
-            ch.pipeline().addLast(new TcpBackendHandler(inbound, stats, backendStats));
-        } catch (RuntimeException e) {
-            ch.unsafe().closeForcibly();
-            return inbound.newFailedFuture(e);
-        }
-        ChannelFuture registered = inbound.eventLoop().register(ch);
-        if (registered.isDone()) { // the usual case: registering on the loop this runs on completes at once
-            return registered.isSuccess() ? ch.connect(address) : closeFailed(registered);
-        }
-        ChannelPromise connected = ch.newPromise();
-        registered.addListener((ChannelFuture r) -> {
-            if (r.isSuccess()) {
-                ch.connect(address, connected);
-            } else {
-                connected.setFailure(closeFailed(r).cause());
-            }
-        });
-        return connected;
-    }
-
-    private static ChannelFuture closeFailed(ChannelFuture registration) {
-        Channel ch = registration.channel();
-        if (ch.isRegistered()) {
-            ch.close();
-        } else {
-            ch.unsafe().closeForcibly();
-        }
-        return registration;
+        return Transport.connect(inbound, proxy.transport().socketChannelFactory(address), address,
+                                 connectTimeoutMillis, ch -> {
+                                     ChannelConfig c = ch.config();
+                                     c.setAutoRead(false);
+                                     // TCP_NODELAY: Netty's default (ServiceProxy)
+                                     c.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+                                     if (proxy.socketKeepAlive()) {
+                                         c.setOption(ChannelOption.SO_KEEPALIVE, true);
+                                     }
+                                     c.setWriteBufferWaterMark(proxy.waterMark());
+                                     ch.pipeline().addLast(new TcpBackendHandler(inbound, stats, backendStats));
+                                 });
     }
 
     private void retryOrReset(ChannelHandlerContext ctx, int failedIndex) {

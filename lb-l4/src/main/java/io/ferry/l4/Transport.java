@@ -2,8 +2,11 @@ package io.ferry.l4;
 
 import static java.util.Objects.requireNonNull;
 
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelFactory;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
@@ -34,6 +37,7 @@ import java.net.InetSocketAddress;
 import java.nio.channels.spi.SelectorProvider;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -224,7 +228,8 @@ public final class Transport implements AutoCloseable {
     /**
      * Makes upstream TCP channels of the family of {@code remote}'s address: an IPv4 socket for an IPv4 endpoint
      * rather than the dual-stack IPv6 socket a plain {@link #socketChannelType()} opens (which the kernel then
-     * connects through its IPv6 path with a mapped address). Use with {@code Bootstrap.channelFactory}.
+     * connects through its IPv6 path with a mapped address). Use with {@link #connect} or
+     * {@code Bootstrap.channelFactory}.
      */
     public ChannelFactory<SocketChannel> socketChannelFactory(InetSocketAddress remote) {
         boolean v4 = remote.getAddress() instanceof Inet4Address;
@@ -237,6 +242,58 @@ public final class Transport implements AutoCloseable {
             return IoUringSocketChannel::new;
         }
         return v4 ? NIO_V4 : v6 ? NIO_V6 : NioSocketChannel::new;
+    }
+
+    /**
+     * Opens an upstream TCP channel ({@link #socketChannelFactory}) on {@code owner}'s event loop, lets {@code init}
+     * configure it (options, handlers) and connects it to {@code remote}, as a {@code Bootstrap} would without its
+     * per-connection work: an options map and an attributes map copied into the channel, a task for the connect, and
+     * a lock around the address-resolver lookup for an address that is already resolved. That work was also code
+     * that runs once per upstream connection inlined into the hot request path: when a pool retired its connections
+     * under load, its first new shape sent the JIT back to recompile the request start (docs/benchmarks.md).
+     *
+     * <p>A socket that cannot be opened, configured or registered fails the returned future, as a refused connect
+     * does; such a future is {@code owner}'s, the channel that asked (there is no upstream channel to speak of).
+     * Runs on {@code owner}'s event loop.
+     */
+    public static ChannelFuture connect(Channel owner, ChannelFactory<? extends Channel> factory,
+                                        InetSocketAddress remote, int connectTimeoutMillis, Consumer<Channel> init) {
+        Channel ch;
+        try {
+            ch = factory.newChannel();
+        } catch (RuntimeException e) {
+            return owner.newFailedFuture(e); // socket(2) failed: EMFILE, ENFILE, ENOBUFS
+        }
+        try {
+            ch.config().setConnectTimeoutMillis(connectTimeoutMillis);
+            init.accept(ch);
+        } catch (RuntimeException e) {
+            ch.unsafe().closeForcibly();
+            return owner.newFailedFuture(e);
+        }
+        ChannelFuture registered = owner.eventLoop().register(ch);
+        if (registered.isDone()) { // the usual case: registering on the loop this runs on completes at once
+            return registered.isSuccess() ? ch.connect(remote) : closeFailed(registered);
+        }
+        ChannelPromise connected = ch.newPromise();
+        registered.addListener((ChannelFuture r) -> {
+            if (r.isSuccess()) {
+                ch.connect(remote, connected);
+            } else {
+                connected.setFailure(closeFailed(r).cause());
+            }
+        });
+        return connected;
+    }
+
+    private static ChannelFuture closeFailed(ChannelFuture registration) {
+        Channel ch = registration.channel();
+        if (ch.isRegistered()) {
+            ch.close();
+        } else {
+            ch.unsafe().closeForcibly();
+        }
+        return registration;
     }
 
     private static final ChannelFactory<SocketChannel> EPOLL_V4 =

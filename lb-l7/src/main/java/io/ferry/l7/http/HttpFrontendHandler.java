@@ -2,20 +2,18 @@ package io.ferry.l7.http;
 
 import io.ferry.l4.Backend;
 import io.ferry.l4.IdleTimeoutHandler;
+import io.ferry.l4.Transport;
 import io.ferry.l7.route.LatencyObserver;
 import io.ferry.l7.route.RegexBudget;
 import io.ferry.l7.route.Route;
 import io.ferry.l7.route.RoutePolicy;
 import io.ferry.l7.tls.TlsCertificate;
-import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ConnectTimeoutException;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -637,26 +635,22 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         e.reused = false;
         stats.upstreamConnects.increment();
         RoutePolicy policy = e.route.policy();
-        Bootstrap b = new Bootstrap()
-                .group(ctx.channel().eventLoop())
-                .channelFactory(proxy.transport().socketChannelFactory(address))
-                .option(ChannelOption.AUTO_READ, false)
-                // TCP_NODELAY: on by default in Netty's socket channels.
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
-                        (int) Math.min(Integer.MAX_VALUE, policy.connectTimeout().toMillis()))
-                .handler(new ChannelInitializer<>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        ch.pipeline()
-                          .addLast("idle", new IdleTimeoutHandler(config.upstreamIdleTimeout().toNanos(),
-                                                                TimeUnit.NANOSECONDS))
-                          .addLast("http", new Http1ClientCodec(UPSTREAM_MAX_STATUS_LINE, UPSTREAM_MAX_HEAD,
-                                                                UPSTREAM_MAX_PART))
-                          .addLast("upstream", new UpstreamConnection(address, pool));
-                    }
+        Channel client = ctx.channel();
+        // TCP_NODELAY: on by default in Netty's socket channels.
+        ChannelFuture connecting = Transport.connect(
+                client, proxy.transport().socketChannelFactory(address), address,
+                (int) Math.min(Integer.MAX_VALUE, policy.connectTimeout().toMillis()), ch -> {
+                    ch.config().setAutoRead(false);
+                    ch.pipeline()
+                      .addLast("idle", new IdleTimeoutHandler(config.upstreamIdleTimeout().toNanos(),
+                                                            TimeUnit.NANOSECONDS))
+                      .addLast("http", new Http1ClientCodec(UPSTREAM_MAX_STATUS_LINE, UPSTREAM_MAX_HEAD,
+                                                            UPSTREAM_MAX_PART))
+                      .addLast("upstream", new UpstreamConnection(address, pool));
                 });
-        ChannelFuture connecting = b.connect(address);
-        pool.opened(address, connecting.channel());
+        if (connecting.channel() != client) { // not a socket that could not even be opened
+            pool.opened(address, connecting.channel());
+        }
         connecting.addListener((ChannelFuture f) -> {
             if (ex != e || closing && !clientActive()) {
                 if (f.isSuccess()) {
