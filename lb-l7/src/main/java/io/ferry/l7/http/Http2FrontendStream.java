@@ -326,7 +326,7 @@ final class Http2FrontendStream implements Runnable {
         Http2Stream.State state = stream.state();
         Http2HeadersEncoder.Configuration hpack = connection.hpackConfiguration();
         if (state != Http2Stream.State.OPEN && state != Http2Stream.State.HALF_CLOSED_REMOTE || stream.isHeadersSent()
-            || h2.goAwaySent() || h2.goAwayReceived() || connection.sendFlow().hasFlowControlled(stream)
+            || connection.goingAway() || connection.sendFlow().hasFlowControlled(stream)
             || hpack.maxHeaderTableSize() < Http2CodecUtil.DEFAULT_HEADER_TABLE_SIZE) {
             return null;
         }
@@ -395,7 +395,7 @@ final class Http2FrontendStream implements Runnable {
         Http2RemoteFlowController flow = connection.sendFlow();
         Http2Stream.State state = stream.state();
         return (state == Http2Stream.State.OPEN || state == Http2Stream.State.HALF_CLOSED_REMOTE)
-               && !h2.goAwaySent() && !h2.goAwayReceived() && !flow.hasFlowControlled(stream)
+               && !connection.goingAway() && !flow.hasFlowControlled(stream)
                && ctx.channel().isWritable() && n <= flow.windowSize(stream) && n <= connection.connectionSendWindow()
                && n <= Http2CodecUtil.DEFAULT_MAX_FRAME_SIZE; // the least a peer may allow: one frame, whatever it set
     }

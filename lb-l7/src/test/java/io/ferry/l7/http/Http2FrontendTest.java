@@ -18,6 +18,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
@@ -63,6 +64,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The HTTP/2 front end ({@link Http2Frontend} and its {@link Http2FrontendStream}s) with a real HTTP/2 client over
@@ -414,7 +416,7 @@ class Http2FrontendTest {
         await().atMost(DEADLINE).until(() -> proxy.stats().activeConnections() == 0);
     }
 
-    // ---- 4. response heads ----------------------------------------------------------------------------------
+    // ---- 5. response heads ----------------------------------------------------------------------------------
 
     /**
      * Response heads reach the client as the backend wrote them, whichever way they go out (with a small body in
@@ -517,6 +519,55 @@ class Http2FrontendTest {
         List<String> names = new ArrayList<>();
         headers.forEach(e -> names.add(e.getKey().toString()));
         return names;
+    }
+
+    // ---- 6. streams in flight across a GOAWAY -----------------------------------------------------------------
+
+    /**
+     * Streams open when a GOAWAY goes either way are still answered in full: the client's (as a load generator that
+     * stops sends one) and the proxy's own (a drain). Both take the response path's going-away branch (Netty's
+     * encoder rather than a frame written past the flow controller), one test for both, so that the JIT has seen it
+     * whichever side sent the GOAWAY.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {true, false})
+    void streamsInFlightWhenAGoAwayGoesEitherWayAreStillAnswered(boolean byClient) throws Exception {
+        start(Transport.Kind.best());
+        CountDownLatch release = new CountDownLatch(1);
+        h.closeLater(release::countDown);
+        AtomicInteger heads = new AtomicInteger();
+        TestBackend held = h.raw(s -> {
+            InputStream in = new BufferedInputStream(s.getInputStream());
+            for (Head head; (head = Head.read(in)) != null; ) {
+                heads.incrementAndGet();
+                awaitQuietly(release); // answers only once the GOAWAY has gone
+                respond(s, 200, "answer to " + head.target);
+            }
+        });
+        routes(Map.of("/", ProxyHarness.route("held", held.address())));
+
+        H2Client c = connect();
+        List<Exchange> xs = new ArrayList<>();
+        for (int i = 0; i < 3; i++) {
+            xs.add(c.open(request("GET", "/held/" + i), 0));
+        }
+        await().atMost(DEADLINE).until(() -> heads.get() == 3);
+        if (byClient) {
+            c.connection.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR))
+                        .get(DEADLINE.toSeconds(), TimeUnit.SECONDS);
+        } else {
+            proxy.drain();
+            assertThat(c.goAway.get(DEADLINE.toSeconds(), TimeUnit.SECONDS)).isEqualTo(NO_ERROR);
+        }
+        release.countDown();
+        for (int i = 0; i < xs.size(); i++) {
+            Exchange x = xs.get(i);
+            x.ended.get(DEADLINE.toSeconds(), TimeUnit.SECONDS);
+            assertThat(x.status()).as("stream %d", i).isEqualTo(200);
+            assertThat(x.text()).isEqualTo("answer to /held/" + i);
+            assertThat(x.endStream).isTrue();
+            assertThat(x.reset).isNotDone();
+        }
     }
 
     // ---- raw backends ------------------------------------------------------------------------------------
