@@ -4,7 +4,7 @@
 #   benchmarks/compare.sh [--quick] [--duration S] [--rounds N] [--warmup S] [--connections N]
 #                         [--scenarios a,b,...] [--proxies ferry,nginx,haproxy,direct,nsd,dnsmasq]
 #                         [--java PATH] [--ferry-jvm-opts '...'] [--jar PATH]
-#                         [--perf] [--syscalls] [--no-install] [--no-doc] [--keep]
+#                         [--perf] [--syscalls] [--jit] [--no-install] [--no-doc] [--keep]
 #
 # Installs what it lacks from Debian's packages (nginx with the stream module, haproxy, wrk, nghttp2-client for
 # h2load, iperf3, openssl, curl, python3; linux-perf with --perf; dnsperf, nsd, dnsmasq-base and bind9-dnsutils
@@ -42,7 +42,9 @@
 # 1 round, 1 s warm-up, no doc update) and goes only to 127.0.0.0/8. Ferry runs as `java -jar` with no JVM option
 # (--ferry-jvm-opts adds some; --ferry-args adds Ferry flags, e.g. '--transport epoll') and is left to finish compiling its start-up code before any load. --perf records
 # each proxy's CPU profile (perf, cpu-clock) in round 1 and summarizes it (benchmarks/compare/perftop.py);
-# --syscalls counts each proxy's system calls per request in round 1 (perf stat on the syscall tracepoints). Every
+# --syscalls counts each proxy's system calls per request in round 1 (perf stat on the syscall tracepoints); --jit
+# runs Ferry with -XX:+LogCompilation and prints, per measured round, the C2 compiles inside it and the uncommon traps
+# before it (benchmarks/compare/jitrounds.py): what the JIT still does after the warm-up, on the proxy's CPU. Every
 # process started here is stopped on exit; the raw outputs stay in /tmp/ferry-compare-last. Needs root for
 # apt-get (skip it with --no-install when the tools are there). Ferry's jar is built with
 # `mvn -B -q -DskipTests package -pl lb-control -am` when lb-control/target/ferry.jar is missing.
@@ -69,6 +71,7 @@ KEEP=0
 QUICK=0
 PERF=0
 SYSCALLS=0
+JIT=0
 PROXY_CPU=0
 LOAD_CPU=1
 
@@ -93,6 +96,7 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1 ;;
     --perf) PERF=1 ;;
     --syscalls) SYSCALLS=1 ;;
+    --jit) JIT=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -195,6 +199,9 @@ fi
 # ------------------------------------------------------------------------------------------------ processes
 RUN=$(mktemp -d /tmp/ferry-compare.XXXXXX)
 chmod 755 "$RUN"    # nginx workers run as an unprivileged user and read www/
+if [ "$JIT" = 1 ]; then   # one log per JVM (%p: its pid), the DNS Ferry's too
+  FERRY_JVM_OPTS="$FERRY_JVM_OPTS -XX:+UnlockDiagnosticVMOptions -XX:+LogCompilation -XX:LogFile=$RUN/jit-%p.xml"
+fi
 PIDS=()
 cleanup() {
   local rc=$?
@@ -497,6 +504,7 @@ measure() {  # measure TARGET SCENARIO ROUND
   c0=$(cpu_ticks "${pids[@]}"); t0=$(date +%s.%N)
   run_load "$t" "$s" "$DURATION" "$out"
   c1=$(cpu_ticks "${pids[@]}"); t1=$(date +%s.%N)
+  echo "$s $t $r $t0 $t1" >> "$RUN/out/rounds.txt"
   if [ -n "$stat_pid" ]; then kill -INT "$stat_pid" 2>/dev/null; wait "$stat_pid" 2>/dev/null || true; fi
   s1=$(sys_busy); o1=$(own_ticks)
   [ "$s" = dns ] || b1=$(backend_counts)
@@ -585,14 +593,17 @@ for s in "${SCEN_LIST[@]}"; do
 done
 
 # ------------------------------------------------------------------------------------------------ report
-summarize_perf() {
-  [ "$PERF" = 1 ] || return 0
-  local pid   # the JVM writes /tmp/perf-PID.map when it exits
+stop_ferry() {  # what a JVM writes when it exits: /tmp/perf-PID.map (--perf), its compilation log (--jit)
+  local pid
   for pid in "${PROXY_PID[ferry]:-}" "${DNS_PID[ferry]:-}"; do
     [ -n "$pid" ] || continue
     kill -TERM "$pid" 2>/dev/null
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   done
+}
+summarize_perf() {
+  [ "$PERF" = 1 ] || return 0
+  stop_ferry
   for data in "$RUN"/out/perf-*.data; do
     [ -f "$data" ] || continue
     local name=${data%.data} comm=""
@@ -671,6 +682,11 @@ json.dump(meta, open(sys.argv[1], "w"), indent=1)
 EOF
 
 summarize_perf
+if [ "$JIT" = 1 ]; then
+  stop_ferry   # the compiler threads' logs are merged into the file at exit
+  echo "== the JIT in Ferry's measured rounds (-XX:+LogCompilation; benchmarks/compare/jitrounds.py)"
+  $PY "$HERE/jitrounds.py" "$RUN/out/rounds.txt" "$RUN"/jit-*.xml | tee "$RUN/out/jit-rounds.md" || true
+fi
 echo
 if [ "$WRITE_DOC" = 1 ]; then
   $PY "$HERE/compare.py" report "$RESULTS" "$RUN/out/meta.json" --doc "$ROOT/docs/benchmarks.md"
