@@ -166,18 +166,16 @@ final class TcpFrontendHandler extends ChannelInboundHandlerAdapter {
 
     /** Opens the upstream channel on {@code inbound}'s event loop and connects it ({@link Transport#connect}). */
     private ChannelFuture open(Channel inbound, InetSocketAddress address, int connectTimeoutMillis) {
-        return Transport.connect(inbound, proxy.transport().socketChannelFactory(address), address,
-                                 connectTimeoutMillis, ch -> {
-                                     ChannelConfig c = ch.config();
-                                     c.setAutoRead(false);
-                                     // TCP_NODELAY: Netty's default (ServiceProxy)
-                                     c.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
-                                     if (proxy.socketKeepAlive()) {
-                                         c.setOption(ChannelOption.SO_KEEPALIVE, true);
-                                     }
-                                     c.setWriteBufferWaterMark(proxy.waterMark());
-                                     ch.pipeline().addLast(new TcpBackendHandler(inbound, stats, backendStats));
-                                 });
+        return proxy.transport().connect(inbound, address, connectTimeoutMillis, ch -> {
+            ChannelConfig c = ch.config();
+            c.setAutoRead(false);
+            c.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true); // TCP_NODELAY: Netty's default (ServiceProxy)
+            if (proxy.socketKeepAlive()) {
+                c.setOption(ChannelOption.SO_KEEPALIVE, true);
+            }
+            c.setWriteBufferWaterMark(proxy.waterMark());
+            ch.pipeline().addLast(new TcpBackendHandler(inbound, stats, backendStats));
+        });
     }
 
     private void retryOrReset(ChannelHandlerContext ctx, int failedIndex) {

@@ -256,11 +256,11 @@ public final class Transport implements AutoCloseable {
      * does; such a future is {@code owner}'s, the channel that asked (there is no upstream channel to speak of).
      * Runs on {@code owner}'s event loop.
      */
-    public static ChannelFuture connect(Channel owner, ChannelFactory<? extends Channel> factory,
-                                        InetSocketAddress remote, int connectTimeoutMillis, Consumer<Channel> init) {
+    public ChannelFuture connect(Channel owner, InetSocketAddress remote, int connectTimeoutMillis,
+                                 Consumer<Channel> init) {
         Channel ch;
         try {
-            ch = factory.newChannel();
+            ch = socketChannelFactory(remote).newChannel();
         } catch (RuntimeException e) {
             return owner.newFailedFuture(e); // socket(2) failed: EMFILE, ENFILE, ENOBUFS
         }

@@ -201,12 +201,12 @@ final class Http2Frontend extends Http2ConnectionHandler {
         super.flush(ctx);
     }
 
-    /** The connection's send window, less what was {@linkplain #sentPastFlowController sent past} the controller. */
     /** Whether a GOAWAY was sent or received on this connection ({@link #goingAway}). */
     boolean goingAway() {
         return goingAway;
     }
 
+    /** The connection's send window, less what was {@linkplain #sentPastFlowController sent past} the controller. */
     int connectionSendWindow() {
         return sendFlow.windowSize(connectionStream) - sentPastFlowController;
     }

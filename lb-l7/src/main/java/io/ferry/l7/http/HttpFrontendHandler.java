@@ -2,7 +2,6 @@ package io.ferry.l7.http;
 
 import io.ferry.l4.Backend;
 import io.ferry.l4.IdleTimeoutHandler;
-import io.ferry.l4.Transport;
 import io.ferry.l7.route.LatencyObserver;
 import io.ferry.l7.route.RegexBudget;
 import io.ferry.l7.route.Route;
@@ -637,9 +636,8 @@ final class HttpFrontendHandler extends ChannelInboundHandlerAdapter {
         RoutePolicy policy = e.route.policy();
         Channel client = ctx.channel();
         // TCP_NODELAY: on by default in Netty's socket channels.
-        ChannelFuture connecting = Transport.connect(
-                client, proxy.transport().socketChannelFactory(address), address,
-                (int) Math.min(Integer.MAX_VALUE, policy.connectTimeout().toMillis()), ch -> {
+        ChannelFuture connecting = proxy.transport().connect(
+                client, address, (int) Math.min(Integer.MAX_VALUE, policy.connectTimeout().toMillis()), ch -> {
                     ch.config().setAutoRead(false);
                     ch.pipeline()
                       .addLast("idle", new IdleTimeoutHandler(config.upstreamIdleTimeout().toNanos(),
