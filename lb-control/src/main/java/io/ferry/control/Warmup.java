@@ -90,6 +90,7 @@ import java.util.concurrent.atomic.DoubleAccumulator;
 import java.util.concurrent.atomic.DoubleAdder;
 import java.util.concurrent.atomic.LongAccumulator;
 import java.util.function.Consumer;
+import javax.management.ObjectName;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -108,11 +109,12 @@ import org.slf4j.LoggerFactory;
  * as many over TLS, and {@value #HANDSHAKES} new TLS connections. A private {@link ServiceProxy} (the L4 relay,
  * with the real one's settings, on the relay's transport) on another loopback port 0 relays {@value #L4_REQUESTS}
  * HTTP/1.1 keep-alive requests to the same backend, and {@value #L4_CONNECTIONS} new connections of one request
- * each; without HTTP listeners that is the whole warm-up. Then it waits for the JIT to finish what the rounds
- * started, and touches every kind again until that sets nothing more compiling ({@link #settle}). The same
- * classes serve the real listeners afterwards, so their code is compiled. The time budget caps it all (a starved
- * machine gets a partial warm-up, not a late start). Nothing of the private proxies outlives the call: their
- * connections are drained and closed; their stats and pools are their own.
+ * each; without HTTP listeners that is the whole warm-up. After each phase it lets C2's queue shorten
+ * ({@link #awaitCompilerQueue}: the JIT promotes nothing while it is long). Then it waits for the JIT to finish
+ * what the rounds started, and touches every kind again until that sets nothing more compiling
+ * ({@link #settle}). The same classes serve the real listeners afterwards, so their code is compiled. The time
+ * budget caps it all (a starved machine gets a partial warm-up, not a late start). Nothing of the private proxies
+ * outlives the call: their connections are drained and closed; their stats and pools are their own.
  *
  * <p>Compiled code is only as good as the traffic it was compiled for. The JIT compiles a branch that the warm-up
  * never took as a trap: the first real request that takes it throws the whole compiled method away (and every
@@ -141,12 +143,11 @@ final class Warmup {
     /** Requests per kind: past the JIT's thresholds for the methods of the request path (C2 at ~10,000 calls). */
     private static final long REQUESTS = 8_000;
     /**
-     * HTTP/2 streams: four times the others. HTTP/2 has the most code per request (frames, HPACK, flow control, the
-     * conversions to and from HTTP/1), and 8,000 streams left much of it to be compiled under the first real load:
-     * pinned to one CPU, the first 4 s of {@code h2load -c64 -m10} ran at 105-109 µs of CPU per request instead of
-     * 25, and the next 4 s at 64. With 32,000 they ran at 72 and 35, for 3 s more of warm-up.
+     * HTTP/2 streams: twice the others. HTTP/2 has the most code per request (frames, HPACK, flow control, the
+     * conversions to and from HTTP/1). 32,000 took half the budget, and did not get the code compiled: while C2's
+     * queue is long, the JIT does not promote anything to it ({@link #awaitCompilerQueue}).
      */
-    private static final long H2_REQUESTS = 32_000;
+    private static final long H2_REQUESTS = 16_000;
     /**
      * Requests through the L4 relay: each is two reads and two writes of its handlers, and most of the rest (epoll,
      * buffers) is the code the HTTP kinds warm too.
@@ -177,7 +178,25 @@ final class Warmup {
     /** Channels closed at once at the end (io_uring: a few completions each, 4,096 at most in one loop turn). */
     private static final int CLOSE_BATCH = 256;
     /** Passes of every kind at most once the rounds are done, while they still set the JIT compiling. */
-    private static final int SETTLE_PASSES = 2;
+    private static final int SETTLE_PASSES = 4;
+    /**
+     * Requests of each keep-alive kind per settle pass. The JIT looks at a method compiled by C1 with a profile
+     * (tier 3, where most of the request path is when the rounds end) once every 1,024 calls
+     * ({@code -XX:Tier3InvokeNotifyFreqLog=10}), not at each: a pass that calls it fewer times may never let the
+     * JIT see that its count is past C2's threshold, and then the first real load does.
+     */
+    private static final int SETTLE_REQUESTS = 2_048;
+    /** The settle passes send their requests a chunk of each kind at a time, C2's queue shortened in between. */
+    private static final int SETTLE_CHUNK = 256;
+    /**
+     * The length of C2's queue the warm-up waits for after each phase and chunk. The JIT promotes a method to C2
+     * only if its count is past the threshold times (1 + queue length / 3), so with a queue of 30 (as a warm-up
+     * that does not wait keeps it) a request path method needs 55,000 calls instead of 5,000.
+     */
+    private static final int COMPILER_QUEUE = 3;
+    /** The longest wait for C2's queue to shorten, in case one compile takes seconds. */
+    private static final long COMPILER_QUEUE_WAIT_MILLIS = 1_000;
+    private static final ObjectName DIAGNOSTIC_COMMANDS = diagnosticCommands();
     /** How long the JIT must have compiled nothing to count as idle: longer than most single compiles take. */
     private static final long JIT_QUIET_MILLIS = 200;
     private static final CompilationMXBean JIT = ManagementFactory.getCompilationMXBean();
@@ -348,12 +367,15 @@ final class Warmup {
             // One kind at a time (side by side, the kinds that start slowest would get the least of a starved CPU),
             // in rounds (so that every kind has had its share when the budget runs out first). The HTTP kinds have
             // more connections each round, up to what a load generator opens (h2load -c64), so that the proxy's
-            // pools, timers and connection counts grow under load here rather than under the first real one.
+            // pools, timers and connection counts grow under load here rather than under the first real one. After
+            // each phase C2's queue shortens, so that the next one's hot methods get promoted.
             for (int round = 0; round < ROUNDS && System.nanoTime() - deadline < 0; round++) {
                 phase(0, L4_REQUESTS / ROUNDS, CONNECTIONS, deadline,
                       (left, done, abruptly) -> keepAlive(relayTransport, tcpAt, null, left, l4, done, abruptly));
+                awaitCompilerQueue(deadline);
                 phase(5, L4_CONNECTIONS / ROUNDS, CONNECTIONS, deadline,
                       (left, done, abruptly) -> shortConnections(tcpAt, left, done));
+                awaitCompilerQueue(deadline);
                 if (round > 0) {
                     // The last round's listener closes, awaited, as the real proxies close and await theirs on a
                     // table change: the event loop's paths for a listener that ends (io_uring: a multishot accept
@@ -374,14 +396,18 @@ final class Warmup {
                     int clients = CONNECTIONS * (round + 1);
                     phase(1, H2_REQUESTS / ROUNDS, clients, deadline,
                           (left, done, abruptly) -> http2(to.https, to.h2, left, done, abruptly));
+                    awaitCompilerQueue(deadline);
                     phase(2, REQUESTS / ROUNDS, clients, deadline,
                           (left, done, abruptly) -> keepAlive(httpTransport, to.plain, null, left, http1, done,
                                                                 abruptly));
+                    awaitCompilerQueue(deadline);
                     phase(3, REQUESTS / ROUNDS, clients, deadline,
                           (left, done, abruptly) -> keepAlive(httpTransport, to.https, to.h1, left, https1, done,
                                                                 abruptly));
+                    awaitCompilerQueue(deadline);
                     phase(4, HANDSHAKES / ROUNDS, CONNECTIONS, deadline,
                           (left, done, abruptly) -> newConnections(to.https, to.h1, left, done));
+                    awaitCompilerQueue(deadline);
                 }
             }
             counted = counts();
@@ -411,13 +437,14 @@ final class Warmup {
     /**
      * Lets the JIT finish before Ferry opens its listeners, so that it does not compile under the first real load.
      *
-     * <p>Where the rounds leave it: compiling a backlog of seconds (the C2 queue is long during the rounds, and the
-     * JIT raises its thresholds while it is), and methods whose counts passed the C2 threshold meanwhile still
-     * waiting to be noticed. The JIT notices a method at its next call, so these would be compiled at the first
-     * connection, the first close, the first handshake of real traffic: tens of milliseconds of C2 each on the
-     * proxy's CPU, holding every request of that moment. So: wait until the JIT is idle, run a small pass of
-     * every kind (each touches its methods once), and again until a pass sets nothing compiling, at most
-     * {@value #SETTLE_PASSES} passes, within the budget.
+     * <p>Where the rounds leave it: compiling a backlog, and methods whose counts passed the C2 threshold meanwhile
+     * still waiting to be noticed. The JIT notices a method compiled by C1 with a profile once every 1,024 calls (a
+     * C1 method without one every 2,048), so these would be compiled under the first real load: tens of
+     * milliseconds of C2 each on the proxy's CPU, holding every request of that moment. So: wait until the JIT is
+     * idle, run a pass of every kind that calls the request path's methods more than 1,024 times, a
+     * {@value #SETTLE_CHUNK}-request chunk of each kind at a time (each phase waits for C2's queue to shorten, so
+     * that the JIT promotes what it notices), new connections of both kinds, and again until a pass sets nothing
+     * compiling, at most {@value #SETTLE_PASSES} passes, within the budget.
      */
     private void settle(long deadline, InetSocketAddress tcpAt, HttpTargets to) throws InterruptedException {
         long start = System.nanoTime();
@@ -425,20 +452,28 @@ final class Warmup {
             while (settlePasses < SETTLE_PASSES && awaitJitIdle(deadline)) {
                 long compiled = compilationMillis();
                 settlePasses++;
-                phase(6, CONNECTIONS * 4, CONNECTIONS, deadline,
-                      (left, done, abruptly) -> keepAlive(relayTransport, tcpAt, null, left, l4, done, abruptly));
+                for (int sent = 0; sent < SETTLE_REQUESTS && System.nanoTime() - deadline < 0; sent += SETTLE_CHUNK) {
+                    // The kinds in turn, a chunk each: the methods they share are called as often as each kind's
+                    // own, and none goes stale in C2's queue (the JIT drops a task whose method is not called for
+                    // 50 ms, unless it has been called 50,000 times) while another kind runs for seconds.
+                    phase(6, SETTLE_CHUNK, CONNECTIONS, deadline,
+                          (left, done, abruptly) -> keepAlive(relayTransport, tcpAt, null, left, l4, done, abruptly));
+                    if (http) {
+                        int clients = CONNECTIONS * ROUNDS;
+                        phase(6, SETTLE_CHUNK, clients, deadline,
+                              (left, done, abruptly) -> http2(to.https, to.h2, left, done, abruptly));
+                        phase(6, SETTLE_CHUNK, clients, deadline,
+                              (left, done, abruptly) -> keepAlive(httpTransport, to.plain, null, left, http1, done,
+                                                                    abruptly));
+                        phase(6, SETTLE_CHUNK, clients, deadline,
+                              (left, done, abruptly) -> keepAlive(httpTransport, to.https, to.h1, left, https1, done,
+                                                                    abruptly));
+                    }
+                    awaitCompilerQueue(deadline);
+                }
                 phase(6, CONNECTIONS * 4, CONNECTIONS, deadline,
                       (left, done, abruptly) -> shortConnections(tcpAt, left, done));
                 if (http) {
-                    int clients = CONNECTIONS * ROUNDS;
-                    phase(6, (long) clients * STREAMS, clients, deadline,
-                          (left, done, abruptly) -> http2(to.https, to.h2, left, done, abruptly));
-                    phase(6, clients, clients, deadline,
-                          (left, done, abruptly) -> keepAlive(httpTransport, to.plain, null, left, http1, done,
-                                                                abruptly));
-                    phase(6, clients, clients, deadline,
-                          (left, done, abruptly) -> keepAlive(httpTransport, to.https, to.h1, left, https1, done,
-                                                                abruptly));
                     phase(6, SHAPES, CONNECTIONS / 2, deadline,
                           (left, done, abruptly) -> newConnections(to.https, to.h1, left, done));
                 }
@@ -457,6 +492,76 @@ final class Warmup {
      * came first (or the JVM does not report compile time).
      */
     private static boolean awaitJitIdle(long deadline) throws InterruptedException {
+        return awaitJitIdle(deadline, JIT_QUIET_MILLIS);
+    }
+
+    /**
+     * Waits, at most {@value #COMPILER_QUEUE_WAIT_MILLIS} ms and not past {@code deadline}, until C2's queue holds
+     * {@value #COMPILER_QUEUE} tasks or fewer, so that the calls that follow find the JIT ready to promote what they
+     * make hot.
+     *
+     * <p>On one CPU the load of a phase makes methods hot faster than C2 compiles them: its queue stayed at 24-32
+     * tasks through the rounds, and the JIT, which scales its C2 thresholds by the queue's length, promoted nothing
+     * of the request path that it had not promoted in the first seconds. {@code startExchange} went through the
+     * whole warm-up at tier 3, 33,792 calls, and was compiled under the first real load with 70-90 other methods of
+     * the HTTP/1.1 path (0.7-1 s of C2 on the proxy's CPU; 90-190 methods and 1.2-3.3 s under the first
+     * {@code h2load}). Without the queue's length (a JVM without the diagnostic command), it waits for the JIT to be
+     * idle for a short while instead.
+     */
+    private static void awaitCompilerQueue(long deadline) throws InterruptedException {
+        long until = Math.min(deadline, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(COMPILER_QUEUE_WAIT_MILLIS));
+        while (System.nanoTime() - until < 0) {
+            int n = compilerQueue();
+            if (n < 0) {
+                awaitJitIdle(until, 50);
+                return;
+            }
+            if (n <= COMPILER_QUEUE) {
+                return;
+            }
+            Thread.sleep(5);
+        }
+    }
+
+    /**
+     * The number of tasks in C2's queue, from HotSpot's {@code Compiler.queue} diagnostic command (what
+     * {@code jcmd PID Compiler.queue} prints); -1 where there is no such command or no C2 queue in its answer.
+     */
+    static int compilerQueue() {
+        if (DIAGNOSTIC_COMMANDS == null) {
+            return -1;
+        }
+        String out;
+        try {
+            out = (String) ManagementFactory.getPlatformMBeanServer()
+                                            .invoke(DIAGNOSTIC_COMMANDS, "compilerQueue", null, null);
+        } catch (Exception | LinkageError e) {
+            return -1;
+        }
+        int at = out == null ? -1 : out.indexOf("C2 compile queue:");
+        if (at < 0) {
+            return -1;
+        }
+        // "C2 compile queue:", then "Empty" or a line per task that starts with its compile id; a blank line ends it.
+        int tasks = 0;
+        for (String line : out.substring(at).split("\n", -1)) {
+            String l = line.strip();
+            if (!l.isEmpty() && Character.isDigit(l.charAt(0))) {
+                tasks++;
+            }
+        }
+        return tasks;
+    }
+
+    private static ObjectName diagnosticCommands() {
+        try {
+            return new ObjectName("com.sun.management:type=DiagnosticCommand");
+        } catch (Exception e) {
+            return null;
+        }
+    }
+
+    private static boolean awaitJitIdle(long deadline, long quietMillis) throws InterruptedException {
         if (!JIT.isCompilationTimeMonitoringSupported()) {
             return false;
         }
@@ -468,7 +573,7 @@ final class Warmup {
             if (now != last) {
                 last = now;
                 quietSince = System.nanoTime();
-            } else if (System.nanoTime() - quietSince >= TimeUnit.MILLISECONDS.toNanos(JIT_QUIET_MILLIS)) {
+            } else if (System.nanoTime() - quietSince >= TimeUnit.MILLISECONDS.toNanos(quietMillis)) {
                 return true;
             }
         }

@@ -25,10 +25,10 @@ class WarmupTest {
             assertThat(r.l4Connections()).isEqualTo(2_400);
             assertThat(r.http1()).isEqualTo(8_000);
             assertThat(r.https1()).isEqualTo(8_000);
-            assertThat(r.h2()).isEqualTo(32_000);
+            assertThat(r.h2()).isEqualTo(16_000);
             assertThat(r.handshakes()).isEqualTo(200);
             // Then it waited for the JIT and touched every kind again, at least once, to no failure.
-            assertThat(r.settlePasses()).isBetween(1, 2);
+            assertThat(r.settlePasses()).isBetween(1, 4);
             assertThat(r.settleRequests()).isPositive();
             // The private proxy, its backend and every connection are gone: the process holds the descriptors it
             // held before (give or take the JIT's and the JDK's own few).
@@ -66,9 +66,15 @@ class WarmupTest {
             assertThat(r.failures()).isZero();
             assertThat(r.l4()).isEqualTo(4_000);
             assertThat(r.l4Connections()).isEqualTo(2_400);
-            assertThat(r.h2()).isEqualTo(32_000);
+            assertThat(r.h2()).isEqualTo(16_000);
             assertThat(r.handshakes()).isEqualTo(200);
         }
+    }
+
+    @Test
+    void readsTheLengthOfTheCompilerQueue() {
+        // HotSpot answers Compiler.queue; the warm-up paces itself by it (and waits for an idle JIT without it).
+        assertThat(Warmup.compilerQueue()).isGreaterThanOrEqualTo(0);
     }
 
     @ParameterizedTest
