@@ -367,15 +367,12 @@ final class Warmup {
             // One kind at a time (side by side, the kinds that start slowest would get the least of a starved CPU),
             // in rounds (so that every kind has had its share when the budget runs out first). The HTTP kinds have
             // more connections each round, up to what a load generator opens (h2load -c64), so that the proxy's
-            // pools, timers and connection counts grow under load here rather than under the first real one. After
-            // each phase C2's queue shortens, so that the next one's hot methods get promoted.
+            // pools, timers and connection counts grow under load here rather than under the first real one.
             for (int round = 0; round < ROUNDS && System.nanoTime() - deadline < 0; round++) {
-                phase(0, L4_REQUESTS / ROUNDS, CONNECTIONS, deadline,
-                      (left, done, abruptly) -> keepAlive(relayTransport, tcpAt, null, left, l4, done, abruptly));
-                awaitCompilerQueue(deadline);
-                phase(5, L4_CONNECTIONS / ROUNDS, CONNECTIONS, deadline,
-                      (left, done, abruptly) -> shortConnections(tcpAt, left, done));
-                awaitCompilerQueue(deadline);
+                pacedPhase(0, L4_REQUESTS / ROUNDS, CONNECTIONS, deadline,
+                           (left, done, abruptly) -> keepAlive(relayTransport, tcpAt, null, left, l4, done, abruptly));
+                pacedPhase(5, L4_CONNECTIONS / ROUNDS, CONNECTIONS, deadline,
+                           (left, done, abruptly) -> shortConnections(tcpAt, left, done));
                 if (round > 0) {
                     // The last round's listener closes, awaited, as the real proxies close and await theirs on a
                     // table change: the event loop's paths for a listener that ends (io_uring: a multishot accept
@@ -394,20 +391,16 @@ final class Warmup {
                 if (http) {
                     proxy.apply(HttpTargets.table(round, backend(backends, round)));
                     int clients = CONNECTIONS * (round + 1);
-                    phase(1, H2_REQUESTS / ROUNDS, clients, deadline,
-                          (left, done, abruptly) -> http2(to.https, to.h2, left, done, abruptly));
-                    awaitCompilerQueue(deadline);
-                    phase(2, REQUESTS / ROUNDS, clients, deadline,
-                          (left, done, abruptly) -> keepAlive(httpTransport, to.plain, null, left, http1, done,
-                                                                abruptly));
-                    awaitCompilerQueue(deadline);
-                    phase(3, REQUESTS / ROUNDS, clients, deadline,
-                          (left, done, abruptly) -> keepAlive(httpTransport, to.https, to.h1, left, https1, done,
-                                                                abruptly));
-                    awaitCompilerQueue(deadline);
-                    phase(4, HANDSHAKES / ROUNDS, CONNECTIONS, deadline,
-                          (left, done, abruptly) -> newConnections(to.https, to.h1, left, done));
-                    awaitCompilerQueue(deadline);
+                    pacedPhase(1, H2_REQUESTS / ROUNDS, clients, deadline,
+                               (left, done, abruptly) -> http2(to.https, to.h2, left, done, abruptly));
+                    pacedPhase(2, REQUESTS / ROUNDS, clients, deadline,
+                               (left, done, abruptly) -> keepAlive(httpTransport, to.plain, null, left, http1, done,
+                                                                     abruptly));
+                    pacedPhase(3, REQUESTS / ROUNDS, clients, deadline,
+                               (left, done, abruptly) -> keepAlive(httpTransport, to.https, to.h1, left, https1, done,
+                                                                     abruptly));
+                    pacedPhase(4, HANDSHAKES / ROUNDS, CONNECTIONS, deadline,
+                               (left, done, abruptly) -> newConnections(to.https, to.h1, left, done));
                 }
             }
             counted = counts();
@@ -682,6 +675,13 @@ final class Warmup {
             }
         }
         spent[kind] += System.nanoTime() - start;
+    }
+
+    /** {@link #phase}, then a wait for C2's queue to shorten, so that the next phase's hot methods get promoted. */
+    private void pacedPhase(int kind, long target, int clients, long deadline, Client client)
+            throws InterruptedException {
+        phase(kind, target, clients, deadline, client);
+        awaitCompilerQueue(deadline);
     }
 
     /** Takes one request off {@code left}; {@code false} when none is left. */
