@@ -149,10 +149,14 @@ final class Warmup {
      */
     private static final long H2_REQUESTS = 16_000;
     /**
-     * Requests through the L4 relay: each is two reads and two writes of its handlers, and most of the rest (epoll,
-     * buffers) is the code the HTTP kinds warm too.
+     * Requests through the L4 relay: each is two reads and two writes of its handlers. The relay runs on its own
+     * transport (epoll, where the HTTP edge has io_uring), so its event loop's code is warmed here alone. With 4,000,
+     * the relay's request path ({@code EpollIoHandler.run} and {@code processReady}, the handlers' reads) was still
+     * at tier 3 after the warm-up and was compiled under the first {@code wrk -c64} through the relay: 290-560 ms of
+     * C2 on the proxy's CPU in its first 6 s, p99 4.4-5.2 ms; with 16,000 (0.8 s more of the budget), 140-150 ms
+     * of per-connection code, p99 2.7-3.6 ms.
      */
-    private static final long L4_REQUESTS = 4_000;
+    private static final long L4_REQUESTS = 16_000;
     /**
      * New connections through the L4 relay, one request each. A connection's start and end (accept, the upstream
      * connect, the channels' set-up, the FIN or reset passed on, the close of both) is code that a keep-alive load

@@ -21,7 +21,7 @@ class WarmupTest {
             Warmup.Result r = Warmup.run(transport, Duration.ofSeconds(120));
 
             assertThat(r.failures()).isZero();
-            assertThat(r.l4()).isEqualTo(4_000);
+            assertThat(r.l4()).isEqualTo(16_000);
             assertThat(r.l4Connections()).isEqualTo(2_400);
             assertThat(r.http1()).isEqualTo(8_000);
             assertThat(r.https1()).isEqualTo(8_000);
@@ -45,9 +45,9 @@ class WarmupTest {
                                          io.ferry.l4.TcpProxyConfig.builder().build());
 
             assertThat(r.failures()).isZero();
-            assertThat(r.l4()).isEqualTo(4_000);
+            assertThat(r.l4()).isEqualTo(16_000);
             assertThat(r.l4Connections()).isEqualTo(2_400);
-            assertThat(r.requests()).isEqualTo(6_400);
+            assertThat(r.requests()).isEqualTo(18_400);
             await().atMost(Duration.ofSeconds(10))
                    .untilAsserted(() -> assertThat(openFiles()).isLessThanOrEqualTo(fdsBefore + 8));
         }
@@ -64,7 +64,7 @@ class WarmupTest {
                                          io.ferry.l4.TcpProxyConfig.builder().build());
 
             assertThat(r.failures()).isZero();
-            assertThat(r.l4()).isEqualTo(4_000);
+            assertThat(r.l4()).isEqualTo(16_000);
             assertThat(r.l4Connections()).isEqualTo(2_400);
             assertThat(r.h2()).isEqualTo(16_000);
             assertThat(r.handshakes()).isEqualTo(200);
