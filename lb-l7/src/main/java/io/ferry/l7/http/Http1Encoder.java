@@ -39,7 +39,7 @@ import java.nio.charset.StandardCharsets;
  *   <li>The proxy's own message classes are told apart by exact class before any interface check (a failing
  *       {@code instanceof} against an interface scans every interface of the class on Java 17, JDK-8180450).</li>
  * </ul>
- * The header lines are written by a {@link HeaderBlockWriter}. One instance per connection, on its event loop.
+ * The header block is written by {@link HeaderBlockWriter}. One instance per connection, on its event loop.
  */
 abstract class Http1Encoder<H extends HttpMessage> extends ChannelOutboundHandlerAdapter {
 
@@ -55,7 +55,6 @@ abstract class Http1Encoder<H extends HttpMessage> extends ChannelOutboundHandle
     private static final byte[] LAST_CHUNK = {'0', '\r', '\n', '\r', '\n'};
     private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
 
-    private final HeaderBlockWriter headerWriter = new HeaderBlockWriter();
 
     /** The exact class of the heads the proxy writes through this encoder. */
     private final Class<?> headClass;
@@ -287,8 +286,7 @@ abstract class Http1Encoder<H extends HttpMessage> extends ChannelOutboundHandle
                 out.writeBytes(LAST_CHUNK);
             } else {
                 out.writeByte('0').writeShort(CRLF);
-                headerWriter.write(trailers, out);
-                out.writeShort(CRLF);
+                HeaderBlockWriter.write(trailers, out);
             }
         }
         ctx.write(out, promise);
@@ -307,8 +305,7 @@ abstract class Http1Encoder<H extends HttpMessage> extends ChannelOutboundHandle
             int next = isContentAlwaysEmpty(m) ? ALWAYS_EMPTY
                        : HttpUtil.isTransferEncodingChunked(m) ? CHUNKED : NOT_CHUNKED;
             sanitizeHeaders(m, next == ALWAYS_EMPTY);
-            headerWriter.write(m.headers(), buf);
-            buf.writeShort(CRLF);
+            HeaderBlockWriter.write(m.headers(), buf);
             headSize = 0.2f * ((buf.readableBytes() << 2) / 3) + 0.8f * headSize;
             state = next;
             return buf;
