@@ -151,6 +151,19 @@ FERRY_ADMIN_PORT=23256
 for a in "$BACKEND" "${ADDR[@]}" "${DNS_ADDR[@]}"; do
   [[ $a == 127.* ]] || { echo "compare.sh: $a is not a loopback address" >&2; exit 2; }
 done
+# A server left from an earlier run (or anything else) on one of these ports would answer in place of the one this
+# run starts, which then fails to bind, and the run would measure it without a word: refuse to start instead.
+in_use=()
+for a in "$BACKEND" "${ADDR[@]}" "${DNS_ADDR[@]}"; do
+  for p in $L4_PORT $L4_IPERF_PORT $HTTP_PORT $HTTPS_PORT $H2C_PORT $BACKEND_HTTP_PORT $BACKEND_HTTPS_PORT \
+           $IPERF_PORT $FERRY_ADMIN_PORT $DNS_PORT $FERRY_DNS_ADMIN_PORT; do
+    (exec 3<>"/dev/tcp/$a/$p") 2>/dev/null && in_use+=("$a:$p")
+  done
+done
+if [ ${#in_use[@]} -gt 0 ]; then
+  echo "compare.sh: already listening: ${in_use[*]} (left from an earlier run? see ss -ltnp)" >&2
+  exit 1
+fi
 
 # ------------------------------------------------------------------------------------------------ tools
 need_pkgs=()
