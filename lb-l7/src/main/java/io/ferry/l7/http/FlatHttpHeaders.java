@@ -393,7 +393,8 @@ final class FlatHttpHeaders extends HttpHeaders {
         size++;
     }
 
-    private void removeAt(int i) {
+    /** Removes field {@code i}, {@code 0 <= i < size()}; the fields after it move up one. */
+    void removeAt(int i) {
         int tail = size - i - 1;
         if (tail > 0) {
             System.arraycopy(names, i + 1, names, i, tail);
@@ -509,6 +510,14 @@ final class FlatHttpHeaders extends HttpHeaders {
         CharSequence v = flat.converted(name, value);
         flat.removeAll(name);
         flat.append(name, v);
+    }
+
+    /**
+     * Appends a field whose name is one of the proxy's constants, known to be a token, and which the caller has
+     * already removed: no lookup, and the name is not validated again (the value still is, if these validate).
+     */
+    void appendKnown(AsciiString name, CharSequence value) {
+        append(name, converted(name, value));
     }
 
     @Override

@@ -150,17 +150,12 @@ final class ForwardedHeaders {
      * {@code X-Forwarded-Proto}, {@code -Host}, {@code -Port}, {@code X-Real-IP}.
      */
     static void addForwarded(HttpHeaders to, String clientIp, String proto, String host, String port) {
+        if (to.getClass() == FlatHttpHeaders.class) {
+            addForwarded((FlatHttpHeaders) to, clientIp, proto, host, port);
+            return;
+        }
         if (to.contains(X_FORWARDED_FOR)) {
-            // Several X-Forwarded-For fields are one list (RFC 9110 5.3); the client is appended to all of it.
-            List<String> previous = to.getAll(X_FORWARDED_FOR);
-            StringBuilder xff = new StringBuilder(32);
-            for (int i = 0; i < previous.size(); i++) {
-                String v = previous.get(i).trim();
-                if (!v.isEmpty()) {
-                    xff.append(v).append(", ");
-                }
-            }
-            FlatHttpHeaders.setKnownName(to, X_FORWARDED_FOR, xff.append(clientIp).toString());
+            FlatHttpHeaders.setKnownName(to, X_FORWARDED_FOR, forwardedFor(to, clientIp));
         } else {
             FlatHttpHeaders.setKnownName(to, X_FORWARDED_FOR, clientIp);
         }
@@ -170,6 +165,65 @@ final class ForwardedHeaders {
         }
         FlatHttpHeaders.setKnownName(to, X_FORWARDED_PORT, port);
         FlatHttpHeaders.setKnownName(to, X_REAL_IP, clientIp);
+    }
+
+    /**
+     * {@link #addForwarded(HttpHeaders, String, String, String, String)} for the proxy's own headers: the fields it
+     * replaces go in one pass over the headers, and the new ones are appended, in the same order, without a lookup.
+     */
+    private static void addForwarded(FlatHttpHeaders to, String clientIp, String proto, String host, String port) {
+        boolean sent = false;
+        for (int i = to.size() - 1; i >= 0; i--) {
+            CharSequence name = to.nameAt(i);
+            if (name.length() == X_FORWARDED_FOR.length() && X_FORWARDED_FOR.contentEqualsIgnoreCase(name)) {
+                sent = true; // read and removed below, the fields in order
+            } else if (isForwarded(name, host != null)) {
+                to.removeAt(i);
+            }
+        }
+        String xff = clientIp;
+        if (sent) {
+            xff = forwardedFor(to, clientIp);
+            to.remove(X_FORWARDED_FOR);
+        }
+        to.appendKnown(X_FORWARDED_FOR, xff);
+        to.appendKnown(X_FORWARDED_PROTO, proto);
+        if (host != null) {
+            to.appendKnown(X_FORWARDED_HOST, host);
+        }
+        to.appendKnown(X_FORWARDED_PORT, port);
+        to.appendKnown(X_REAL_IP, clientIp);
+    }
+
+    /**
+     * The client's address appended to the {@code X-Forwarded-For} fields of {@code headers}: several fields are one
+     * list (RFC 9110 5.3).
+     */
+    private static String forwardedFor(HttpHeaders headers, String clientIp) {
+        List<String> previous = headers.getAll(X_FORWARDED_FOR);
+        StringBuilder xff = new StringBuilder(32);
+        for (int i = 0; i < previous.size(); i++) {
+            String v = previous.get(i).trim();
+            if (!v.isEmpty()) {
+                xff.append(v).append(", ");
+            }
+        }
+        return xff.append(clientIp).toString();
+    }
+
+    /** Whether {@code name} is one the proxy sets on the request ({@code X-Forwarded-Host} only if it has one). */
+    private static boolean isForwarded(CharSequence name, boolean host) {
+        switch (name.length()) {
+            case 9:
+                return X_REAL_IP.contentEqualsIgnoreCase(name);
+            case 16:
+                return X_FORWARDED_PORT.contentEqualsIgnoreCase(name)
+                       || host && X_FORWARDED_HOST.contentEqualsIgnoreCase(name);
+            case 17:
+                return X_FORWARDED_PROTO.contentEqualsIgnoreCase(name);
+            default:
+                return false;
+        }
     }
 
     /** Drops the {@code x-http2-*} headers Netty's HTTP/2 to HTTP/1 conversion adds; they are not the client's. */
