@@ -43,7 +43,7 @@ final class HeaderBlockWriter {
                 CharSequence value = flat.valueAt(i);
                 int end = at + name.length() + value.length() + 6; // ": ", CRLF, and the block's last CRLF
                 if (end > b.length) {
-                    b = grow(b, at, end);
+                    b = grow(b, end);
                 }
                 at = field(b, at, name, value);
             }
@@ -53,7 +53,7 @@ final class HeaderBlockWriter {
                 Map.Entry<CharSequence, CharSequence> field = fields.next();
                 int end = at + field.getKey().length() + field.getValue().length() + 6;
                 if (end > b.length) {
-                    b = grow(b, at, end);
+                    b = grow(b, end);
                 }
                 at = field(b, at, field.getKey(), field.getValue());
             }
@@ -91,8 +91,8 @@ final class HeaderBlockWriter {
         return at + n;
     }
 
-    /** A copy of the {@code used} bytes of {@code b} in an array of at least {@code needed}. */
-    private static byte[] grow(byte[] b, int used, int needed) {
+    /** A copy of {@code b} in an array of at least {@code needed} bytes. */
+    private static byte[] grow(byte[] b, int needed) {
         byte[] bigger = Arrays.copyOf(b, Math.max(needed, 2 * b.length));
         if (bigger.length <= MAX_KEPT_SCRATCH) {
             SCRATCH.set(bigger);

@@ -55,7 +55,6 @@ abstract class Http1Encoder<H extends HttpMessage> extends ChannelOutboundHandle
     private static final byte[] LAST_CHUNK = {'0', '\r', '\n', '\r', '\n'};
     private static final byte[] HEX = "0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
 
-
     /** The exact class of the heads the proxy writes through this encoder. */
     private final Class<?> headClass;
     private int state = INIT;
